@@ -1,0 +1,56 @@
+//! Flightdeck's shared crate: event and entity types, the pages and their components, and the server
+//! functions. Compiled twice: with `ssr` into the server, with `hydrate` into the browser bundle.
+
+pub mod api;
+pub mod components;
+pub mod events;
+pub mod live;
+pub mod model;
+pub mod pages;
+pub mod protocol;
+
+use leptos::prelude::*;
+use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
+use leptos_router::{
+    components::{Route, Router, Routes},
+    SsrMode, StaticSegment,
+};
+
+/// The workspace used until accounts arrive: every event and entity belongs to one.
+pub const DEFAULT_WORKSPACE: &str = "default";
+
+/// The HTML document around the app, rendered on the server only.
+pub fn shell(options: LeptosOptions) -> impl IntoView {
+    view! {
+        <!DOCTYPE html>
+        <html lang="en">
+            <head>
+                <meta charset="utf-8"/>
+                <meta name="viewport" content="width=device-width, initial-scale=1"/>
+                <meta name="color-scheme" content="dark light"/>
+                <AutoReload options=options.clone()/>
+                <HydrationScripts options/>
+                <MetaTags/>
+            </head>
+            <body>
+                <App/>
+            </body>
+        </html>
+    }
+}
+
+#[component]
+pub fn App() -> impl IntoView {
+    provide_meta_context();
+    live::provide_live_status();
+    view! {
+        <Stylesheet id="flightdeck" href="/pkg/flightdeck.css"/>
+        <Title text="Flightdeck"/>
+        <Router>
+            <Routes fallback=|| view! { <pages::NotFound/> }>
+                // Async: the page is sent whole, so it reads fine before (or without) the wasm.
+                <Route path=StaticSegment("") view=pages::board::BoardPage ssr=SsrMode::Async/>
+            </Routes>
+        </Router>
+    }
+}

@@ -1,0 +1,223 @@
+//! The page's link to the server: the connection state the header shows, and (in the browser) the
+//! feed that follows topics over `/ws` from a snapshot's `seq`, reconnecting by itself.
+//!
+//! The feed never trusts a quiet socket: it pings every few seconds, shows the round trip as latency,
+//! and treats a missing pong as a dead connection. After any break it reconnects with backoff and
+//! resubscribes from the last `seq` it applied, so nothing is lost or applied twice.
+
+use leptos::prelude::*;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LinkState {
+    /// Before the first connection (and forever when the page runs without JavaScript).
+    Connecting,
+    Live,
+    Reconnecting,
+    /// The browser is offline, or the server has been unreachable for a while. Still retrying.
+    Offline,
+}
+
+impl LinkState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LinkState::Connecting => "connecting",
+            LinkState::Live => "live",
+            LinkState::Reconnecting => "reconnecting",
+            LinkState::Offline => "offline",
+        }
+    }
+}
+
+/// Shared by the header and whichever page runs a feed.
+#[derive(Clone, Copy)]
+pub struct LiveStatus {
+    pub state: RwSignal<LinkState>,
+    /// Round trip of the last ping, in milliseconds.
+    pub latency_ms: RwSignal<Option<u32>>,
+}
+
+impl LiveStatus {
+    pub fn label(&self) -> String {
+        match self.state.get() {
+            LinkState::Live => match self.latency_ms.get() {
+                Some(ms) => format!("● Live · {ms} ms"),
+                None => "● Live".to_string(),
+            },
+            LinkState::Connecting => "● Connecting…".to_string(),
+            LinkState::Reconnecting => "● Reconnecting…".to_string(),
+            LinkState::Offline => "● Offline".to_string(),
+        }
+    }
+}
+
+pub fn provide_live_status() -> LiveStatus {
+    let status = LiveStatus { state: RwSignal::new(LinkState::Connecting), latency_ms: RwSignal::new(None) };
+    provide_context(status);
+    status
+}
+
+#[cfg(feature = "hydrate")]
+pub use feed::{follow, Reload};
+
+#[cfg(feature = "hydrate")]
+mod feed {
+    use std::{future::Future, pin::Pin, rc::Rc, time::Duration};
+
+    use futures::{stream, SinkExt, StreamExt};
+    use gloo_net::websocket::{futures::WebSocket, Message};
+    use gloo_timers::future::{sleep, IntervalStream};
+    use leptos::prelude::*;
+
+    use super::{LinkState, LiveStatus};
+    use crate::{
+        events::{Event, Seq},
+        protocol::{ClientOp, Control, ServerFrame},
+    };
+
+    const PING_EVERY_MS: u32 = 5_000;
+    const PONG_TIMEOUT_MS: f64 = 10_000.0;
+    const OFFLINE_AFTER_MS: f64 = 30_000.0;
+    const FIRST_RETRY_MS: f64 = 250.0;
+    const MAX_RETRY_MS: f64 = 10_000.0;
+
+    /// Fetches a fresh snapshot after a `reset`, installs it, and returns the `seq` it was read at.
+    pub type Reload = Rc<dyn Fn() -> Pin<Box<dyn Future<Output = Option<Seq>>>>>;
+
+    /// Follows `topics` from `since` for as long as the calling component lives.
+    pub fn follow(topics: Vec<String>, since: Seq, on_event: impl Fn(Event) + 'static, reload: Reload) {
+        let status = expect_context::<LiveStatus>();
+        leptos::task::spawn_local_scoped_with_cancellation(run(status, topics, since, Rc::new(on_event), reload));
+    }
+
+    enum Ended {
+        Closed { was_live: bool },
+        Reset,
+    }
+
+    async fn run(status: LiveStatus, topics: Vec<String>, mut since: Seq, on_event: Rc<dyn Fn(Event)>, reload: Reload) {
+        let mut failures: i32 = 0;
+        let mut down_since: Option<f64> = None;
+        loop {
+            match connect(status, &topics, &mut since, &*on_event).await {
+                Ended::Reset => {
+                    if let Some(seq) = reload().await {
+                        since = seq;
+                    }
+                    continue;
+                }
+                Ended::Closed { was_live: true } => {
+                    failures = 0;
+                    down_since = None;
+                }
+                Ended::Closed { was_live: false } => {}
+            }
+            let down_for = now() - *down_since.get_or_insert_with(now);
+            let offline = !browser_online() || down_for > OFFLINE_AFTER_MS;
+            status.state.set(if offline { LinkState::Offline } else { LinkState::Reconnecting });
+            status.latency_ms.set(None);
+            // Exponential backoff with jitter, so a restarted server is not hit by every tab at once.
+            let base = (FIRST_RETRY_MS * 2f64.powi(failures.min(8))).min(MAX_RETRY_MS);
+            let delay = base * (0.5 + js_sys::Math::random() * 0.5);
+            failures += 1;
+            sleep(Duration::from_millis(delay as u64)).await;
+        }
+    }
+
+    enum Input {
+        Frame(Message),
+        Tick,
+        End,
+    }
+
+    /// One connection: subscribe from `since`, apply frames until the socket ends or goes quiet.
+    async fn connect(status: LiveStatus, topics: &[String], since: &mut Seq, on_event: &dyn Fn(Event)) -> Ended {
+        let Ok(socket) = WebSocket::open(&socket_url()) else {
+            return Ended::Closed { was_live: false };
+        };
+        let (mut sink, source) = socket.split();
+        let subscribe = ClientOp::Subscribe { topics: topics.to_vec(), since: Some(*since) };
+        if sink.send(Message::Text(to_json(&subscribe))).await.is_err() {
+            return Ended::Closed { was_live: false };
+        }
+        let frames = source
+            .map(|m| m.map_or(Input::End, Input::Frame))
+            .chain(stream::iter([Input::End]));
+        let ticks = IntervalStream::new(PING_EVERY_MS).map(|_| Input::Tick);
+        let mut inputs = stream::select(frames, ticks);
+
+        let mut was_live = false;
+        let mut next_ping: u64 = 0;
+        let mut waiting: Option<(u64, f64)> = None;
+        while let Some(input) = inputs.next().await {
+            let send_ping = match input {
+                Input::End => break,
+                Input::Tick => match waiting {
+                    Some((_, sent)) if now() - sent > PONG_TIMEOUT_MS => break,
+                    Some(_) => false,
+                    None => true,
+                },
+                Input::Frame(Message::Text(text)) => match serde_json::from_str::<ServerFrame>(&text) {
+                    Ok(ServerFrame::Event(event)) => {
+                        if event.seq > *since {
+                            *since = event.seq;
+                            on_event(event);
+                        }
+                        false
+                    }
+                    Ok(ServerFrame::Control(Control::Subscribed { .. })) => {
+                        was_live = true;
+                        status.state.set(LinkState::Live);
+                        true
+                    }
+                    Ok(ServerFrame::Control(Control::Pong { id, .. })) => {
+                        if let Some((expected, sent)) = waiting {
+                            if id == Some(serde_json::Value::from(expected)) {
+                                status.latency_ms.set(Some((now() - sent).round() as u32));
+                                waiting = None;
+                            }
+                        }
+                        false
+                    }
+                    Ok(ServerFrame::Control(Control::Reset { .. })) => return Ended::Reset,
+                    Ok(ServerFrame::Control(Control::Error { message, .. })) => {
+                        leptos::logging::warn!("flightdeck: the server refused a frame: {message}");
+                        false
+                    }
+                    Ok(ServerFrame::Control(_)) => false,
+                    Err(e) => {
+                        leptos::logging::warn!("flightdeck: unreadable frame: {e}");
+                        false
+                    }
+                },
+                Input::Frame(Message::Bytes(_)) => false,
+            };
+            if send_ping {
+                next_ping += 1;
+                waiting = Some((next_ping, now()));
+                let ping = ClientOp::Ping { id: Some(next_ping.into()) };
+                if sink.send(Message::Text(to_json(&ping))).await.is_err() {
+                    break;
+                }
+            }
+        }
+        Ended::Closed { was_live }
+    }
+
+    fn to_json(op: &ClientOp) -> String {
+        serde_json::to_string(op).unwrap_or_default()
+    }
+
+    fn socket_url() -> String {
+        let location = window().location();
+        let scheme = if location.protocol().as_deref() == Ok("https:") { "wss" } else { "ws" };
+        format!("{scheme}://{}/ws", location.host().unwrap_or_default())
+    }
+
+    fn now() -> f64 {
+        js_sys::Date::now()
+    }
+
+    fn browser_online() -> bool {
+        window().navigator().on_line()
+    }
+}

@@ -1,0 +1,100 @@
+//! Command line and environment: every setting is a flag or a `FLIGHTDECK_*` variable.
+
+use std::{net::SocketAddr, time::Duration};
+
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Parser, Debug)]
+#[command(name = "flightdeck", version, about = "Mission control for fleets of AI agents")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Run the server: dashboard, ingest API and live streams on one port.
+    Serve(ServeConfig),
+    /// Drive realistic agent traffic against a running server through its public API.
+    Demo(DemoConfig),
+}
+
+#[derive(Args, Clone, Debug)]
+pub struct ServeConfig {
+    /// Address to listen on.
+    #[arg(long, env = "FLIGHTDECK_ADDR", default_value = "127.0.0.1:3000")]
+    pub addr: SocketAddr,
+    /// Where events are stored: `sqlite://PATH` (created if missing).
+    #[arg(long, env = "FLIGHTDECK_DATABASE_URL", default_value = "sqlite://flightdeck.db")]
+    pub database_url: String,
+    /// A token to accept (admin, default workspace), registered at start; for development and tests.
+    #[arg(long, env = "FLIGHTDECK_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+    /// Also run the demo orchestrator against this server.
+    #[arg(long, env = "FLIGHTDECK_DEMO")]
+    pub demo: bool,
+    /// Milliseconds between demo steps.
+    #[arg(long, env = "FLIGHTDECK_DEMO_PACE_MS", default_value_t = 1_200)]
+    pub demo_pace_ms: u64,
+    /// Milliseconds between server pings on each socket.
+    #[arg(long, env = "FLIGHTDECK_HEARTBEAT_MS", default_value_t = 30_000)]
+    pub heartbeat_ms: u64,
+    /// Milliseconds a socket may take to answer a ping before it is closed.
+    #[arg(long, env = "FLIGHTDECK_PONG_TIMEOUT_MS", default_value_t = 10_000)]
+    pub pong_timeout_ms: u64,
+    /// Milliseconds one frame may take to write before the client counts as gone.
+    #[arg(long, env = "FLIGHTDECK_SEND_TIMEOUT_MS", default_value_t = 30_000)]
+    pub send_timeout_ms: u64,
+    /// Events the live ring holds; a reader further behind catches up from the log.
+    #[arg(long, env = "FLIGHTDECK_LIVE_BUFFER", default_value_t = 4_096)]
+    pub live_buffer: usize,
+    /// Events the log keeps; a client resuming from before them gets `reset`.
+    #[arg(long, env = "FLIGHTDECK_RETAIN_EVENTS", default_value_t = 1_000_000)]
+    pub retain_events: u64,
+    /// Largest request body accepted, in bytes.
+    #[arg(long, env = "FLIGHTDECK_MAX_BODY_BYTES", default_value_t = 1 << 20)]
+    pub max_body_bytes: usize,
+    /// Largest WebSocket frame accepted from a client, in bytes.
+    #[arg(long, env = "FLIGHTDECK_MAX_FRAME_BYTES", default_value_t = 64 << 10)]
+    pub max_frame_bytes: usize,
+    /// The built site (wasm, JS, CSS, public files), as cargo-leptos writes it.
+    #[arg(long, env = "LEPTOS_SITE_ROOT", default_value = "target/site")]
+    pub site_root: String,
+}
+
+impl ServeConfig {
+    pub fn heartbeat(&self) -> Duration {
+        Duration::from_millis(self.heartbeat_ms)
+    }
+    pub fn pong_timeout(&self) -> Duration {
+        Duration::from_millis(self.pong_timeout_ms)
+    }
+    pub fn send_timeout(&self) -> Duration {
+        Duration::from_millis(self.send_timeout_ms)
+    }
+
+    /// Defaults for a server on `addr` storing in `database_url`, as if no flag were given.
+    pub fn with(addr: SocketAddr, database_url: &str) -> ServeConfig {
+        let mut config = Cli::parse_from(["flightdeck", "serve"]);
+        let Command::Serve(ref mut serve) = config.command else { unreachable!("parsed `serve`") };
+        serve.addr = addr;
+        serve.database_url = database_url.to_string();
+        serve.clone()
+    }
+}
+
+#[derive(Args, Clone, Debug)]
+pub struct DemoConfig {
+    /// Base URL of the server to drive.
+    #[arg(long, env = "FLIGHTDECK_URL", default_value = "http://127.0.0.1:3000")]
+    pub url: String,
+    /// An ingest or admin token.
+    #[arg(long, env = "FLIGHTDECK_TOKEN", hide_env_values = true)]
+    pub token: String,
+    /// Milliseconds between steps.
+    #[arg(long, env = "FLIGHTDECK_DEMO_PACE_MS", default_value_t = 1_200)]
+    pub pace_ms: u64,
+    /// Stop after this many tasks have finished (0: run until stopped).
+    #[arg(long, default_value_t = 0)]
+    pub tasks: u64,
+}

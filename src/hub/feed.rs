@@ -1,0 +1,167 @@
+//! A subscriber's view of the log: replay from `since`, then live, with no gap and no duplicate.
+//!
+//! The feed joins the live ring *before* it reads the head of the log, replays `(since, head]`
+//! from the log page by page, then reads the ring and drops anything at or below what it already
+//! sent. Every event committed after the head was read is published after the join, so it is on
+//! the ring; every event up to the head is in the log. When the ring laps the feed (a slow reader),
+//! it rejoins and catches up from the log the same way. When the log no longer holds every event
+//! the feed still owes, it says `reset` instead of replaying part of them.
+//!
+//! The transport (WebSocket, SSE) only calls [`Feed::next`]; it is cancel-safe, so it can sit in a
+//! `select!` next to the socket's other work.
+
+use std::{collections::VecDeque, sync::Arc};
+
+use app::events::Seq;
+use axum::extract::ws::Utf8Bytes;
+use tokio::sync::broadcast::{error::RecvError, Receiver};
+
+use super::{topics::TopicSet, Hub, LiveFrame};
+use crate::store::{LogQuery, Store, StoreError};
+
+/// Events read from the log per query while replaying.
+const PAGE: u32 = 256;
+
+pub enum Item {
+    Frame(Utf8Bytes),
+    /// The log cannot supply every event owed; the subscriber must reload its snapshot.
+    Reset { seq: Seq, reason: String },
+}
+
+/// Where replay starts, for the `subscribed` answer.
+pub enum Start {
+    Replay { since: Seq, upto: Seq },
+    Reset { seq: Seq, reason: String },
+}
+
+enum CatchUp {
+    Idle,
+    /// Fell off the ring: read the head of the log, then replay up to it.
+    NeedHead,
+    Upto(Seq),
+}
+
+pub struct Feed {
+    store: Arc<dyn Store>,
+    hub: Hub,
+    workspace: String,
+    topics: TopicSet,
+    /// Every event with a seq up to here has been sent or skipped.
+    cursor: Seq,
+    live: Receiver<Arc<LiveFrame>>,
+    pending: VecDeque<Utf8Bytes>,
+    catchup: CatchUp,
+}
+
+impl Feed {
+    /// Starts following `topics` in `workspace` from `since` (from the head when `None`).
+    pub async fn start(
+        store: Arc<dyn Store>,
+        hub: Hub,
+        workspace: String,
+        topics: TopicSet,
+        since: Option<Seq>,
+    ) -> Result<(Feed, Start), StoreError> {
+        let live = hub.join();
+        let head = store.head().await?;
+        let since = since.unwrap_or(head);
+        let mut feed =
+            Feed { store, hub, workspace, topics, cursor: head, live, pending: VecDeque::new(), catchup: CatchUp::Idle };
+        if since > head {
+            let reason = format!("since {since} is ahead of the log (head {head}): the log was replaced");
+            return Ok((feed, Start::Reset { seq: head, reason }));
+        }
+        if since < head {
+            let oldest = feed.store.oldest().await?;
+            if since + 1 < oldest {
+                let reason = format!("events after {since} are no longer kept (oldest is {oldest})");
+                return Ok((feed, Start::Reset { seq: head, reason }));
+            }
+            feed.cursor = since;
+            feed.catchup = CatchUp::Upto(head);
+        }
+        Ok((feed, Start::Replay { since, upto: head }))
+    }
+
+    pub fn topics(&self) -> &TopicSet {
+        &self.topics
+    }
+
+    pub fn unsubscribe(&mut self, topics: &[String]) {
+        self.topics.remove(topics);
+    }
+
+    /// The next frame to send. `Err` only when the store fails or the hub has shut down.
+    pub async fn next(&mut self) -> Result<Item, StoreError> {
+        loop {
+            if let Some(frame) = self.pending.pop_front() {
+                return Ok(Item::Frame(frame));
+            }
+            match self.catchup {
+                CatchUp::NeedHead => {
+                    let head = self.store.head().await?;
+                    self.catchup = if head > self.cursor { CatchUp::Upto(head) } else { CatchUp::Idle };
+                }
+                CatchUp::Upto(upto) => {
+                    if let Some(reset) = self.replay_page(upto).await? {
+                        return Ok(reset);
+                    }
+                }
+                CatchUp::Idle => match self.live.recv().await {
+                    Ok(frame) => {
+                        if frame.seq <= self.cursor {
+                            continue;
+                        }
+                        self.cursor = frame.seq;
+                        if *frame.workspace == *self.workspace && self.topics.matches(&frame.topics) {
+                            return Ok(Item::Frame(frame.text.clone()));
+                        }
+                    }
+                    Err(RecvError::Lagged(_)) => {
+                        self.hub.note_lagged();
+                        self.live = self.hub.join();
+                        self.catchup = CatchUp::NeedHead;
+                    }
+                    Err(RecvError::Closed) => return Err(StoreError::Unavailable("the hub has shut down".into())),
+                },
+            }
+        }
+    }
+
+    /// Loads the next page of `(cursor, upto]` into `pending`. State changes only after the last
+    /// await, which keeps [`Feed::next`] cancel-safe.
+    async fn replay_page(&mut self, upto: Seq) -> Result<Option<Item>, StoreError> {
+        if self.cursor >= upto {
+            self.catchup = CatchUp::Idle;
+            return Ok(None);
+        }
+        let query = LogQuery {
+            workspace: self.workspace.clone(),
+            after: self.cursor,
+            upto,
+            topics: self.topics.filter(),
+            limit: PAGE,
+        };
+        let page = self.store.read_log(&query).await?;
+        // Pruning only ever removes a prefix. If the oldest kept event is still at or before the one
+        // after our cursor now, it was when the page was read, so the page has no hole.
+        let oldest = self.store.oldest().await?;
+        if oldest > self.cursor + 1 {
+            let head = self.store.head().await?;
+            self.cursor = head;
+            self.catchup = CatchUp::Idle;
+            let reason = format!("events after {} were pruned while catching up", query.after);
+            return Ok(Some(Item::Reset { seq: head, reason }));
+        }
+        let full = page.len() == PAGE as usize;
+        self.cursor = match page.last() {
+            Some((seq, _)) if full => *seq,
+            _ => upto,
+        };
+        if !full {
+            self.catchup = CatchUp::Idle;
+        }
+        self.pending.extend(page.into_iter().map(|(_, frame)| frame));
+        Ok(None)
+    }
+}

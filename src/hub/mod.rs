@@ -1,0 +1,141 @@
+//! The hub: pushes every committed event to the sockets and streams that follow it.
+//!
+//! Each event is serialised once, at commit, into a shared frame. The live feed is one bounded
+//! broadcast ring of those frames: a connection reads it at its own pace and holds no queue of its
+//! own, so a slow reader costs the others nothing. One that falls a whole ring behind is moved to
+//! catch-up from the log (see [`feed`]) rather than skipped.
+
+pub mod feed;
+pub mod socket;
+pub mod topics;
+
+use std::{
+    sync::{
+        atomic::{AtomicU64, AtomicUsize, Ordering},
+        Arc,
+    },
+    time::Duration,
+};
+
+use app::events::Seq;
+use axum::extract::ws::Utf8Bytes;
+use tokio::sync::{broadcast, watch};
+
+use crate::store::Committed;
+
+/// One committed event as every subscriber receives it.
+#[derive(Debug)]
+pub struct LiveFrame {
+    pub seq: Seq,
+    pub workspace: Arc<str>,
+    pub topics: Vec<String>,
+    pub text: Utf8Bytes,
+}
+
+/// Socket behaviour, from configuration.
+#[derive(Clone, Debug)]
+pub struct HubSettings {
+    /// How often the server pings each socket.
+    pub heartbeat: Duration,
+    /// How long a pong may take before the socket is closed.
+    pub pong_timeout: Duration,
+    /// How long one frame may take to write before the client counts as gone.
+    pub send_timeout: Duration,
+    /// Largest client frame accepted.
+    pub max_frame_bytes: usize,
+}
+
+#[derive(Clone)]
+pub struct Hub {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    live: broadcast::Sender<Arc<LiveFrame>>,
+    settings: HubSettings,
+    next_connection: AtomicU64,
+    connections: AtomicUsize,
+    /// Times a reader fell off the ring and was caught up from the log.
+    lagged: AtomicU64,
+    /// Flipped once at shutdown so every connection closes cleanly.
+    shutdown: watch::Sender<bool>,
+}
+
+impl Hub {
+    /// `capacity` is the number of events the live ring holds.
+    pub fn new(capacity: usize, settings: HubSettings) -> Hub {
+        let (live, _) = broadcast::channel(capacity.max(1));
+        let (shutdown, _) = watch::channel(false);
+        Hub {
+            inner: Arc::new(Inner {
+                live,
+                settings,
+                next_connection: AtomicU64::new(1),
+                connections: AtomicUsize::new(0),
+                lagged: AtomicU64::new(0),
+                shutdown,
+            }),
+        }
+    }
+
+    pub fn settings(&self) -> &HubSettings {
+        &self.inner.settings
+    }
+
+    /// Sends committed events, in seq order, to every follower.
+    pub fn publish(&self, committed: &[Committed]) {
+        for c in committed {
+            let frame = LiveFrame {
+                seq: c.seq,
+                workspace: c.workspace.clone(),
+                topics: c.topics.clone(),
+                text: c.frame.clone(),
+            };
+            // An error only means nobody is listening right now.
+            let _ = self.inner.live.send(Arc::new(frame));
+        }
+    }
+
+    /// Joins the live feed: the receiver gets every event published from now on.
+    pub fn join(&self) -> broadcast::Receiver<Arc<LiveFrame>> {
+        self.inner.live.subscribe()
+    }
+
+    pub fn note_lagged(&self) {
+        self.inner.lagged.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn lagged(&self) -> u64 {
+        self.inner.lagged.load(Ordering::Relaxed)
+    }
+
+    /// Registers a connection; the guard unregisters it when dropped.
+    pub fn connect(&self) -> ConnectionGuard {
+        self.inner.connections.fetch_add(1, Ordering::Relaxed);
+        let id = self.inner.next_connection.fetch_add(1, Ordering::Relaxed);
+        ConnectionGuard { hub: self.clone(), id }
+    }
+
+    pub fn connections(&self) -> usize {
+        self.inner.connections.load(Ordering::Relaxed)
+    }
+
+    pub fn shutdown_signal(&self) -> watch::Receiver<bool> {
+        self.inner.shutdown.subscribe()
+    }
+
+    pub fn shut_down(&self) {
+        let _ = self.inner.shutdown.send(true);
+    }
+}
+
+pub struct ConnectionGuard {
+    hub: Hub,
+    pub id: u64,
+}
+
+impl Drop for ConnectionGuard {
+    fn drop(&mut self) {
+        self.hub.inner.connections.fetch_sub(1, Ordering::Relaxed);
+    }
+}

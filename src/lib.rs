@@ -1,0 +1,11 @@
+//! The Flightdeck server: durable event log, live hub, ingest API and the dashboard's pages.
+
+pub mod api;
+pub mod auth;
+pub mod clock;
+pub mod config;
+pub mod demo;
+pub mod hub;
+pub mod server;
+pub mod store;
+pub mod writer;

@@ -1,0 +1,55 @@
+//! The `flightdeck` binary: `serve` and `demo`.
+
+use clap::Parser;
+use flightdeck::{
+    config::{Cli, Command},
+    demo, server,
+};
+use tracing_subscriber::EnvFilter;
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,tower_http=warn")))
+        .init();
+    match Cli::parse().command {
+        Command::Serve(config) => {
+            let demo_pace = config.demo.then_some(config.demo_pace_ms);
+            let running = server::start(config).await?;
+            if let Some(token) = &running.first_token {
+                // Printed once: only its hash is stored.
+                println!("\nFirst start: an admin token was created. It will not be shown again:\n\n    {token}\n");
+            }
+            println!("Flightdeck is live at http://{}", running.addr);
+            if let Some(pace_ms) = demo_pace {
+                demo::spawn_in_process(&running, pace_ms).await?;
+            }
+            shutdown_signal().await;
+            tracing::info!("shutting down");
+            running.stop().await;
+        }
+        Command::Demo(config) => demo::run(config).await?,
+    }
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = terminate => {},
+    }
+}

@@ -1,0 +1,141 @@
+//! Durable state: the event log and the tables events are applied to, behind one trait.
+//!
+//! Callers see [`Store`] and never a backend. [`sqlite`] is the embedded default; a PostgreSQL
+//! backend goes beside it and is chosen by the database URL in [`open`].
+
+mod sqlite;
+
+use std::sync::Arc;
+
+use app::{events::Seq, events::EventBody, model::Board};
+use axum::extract::ws::Utf8Bytes;
+
+pub use sqlite::SqliteStore;
+
+/// Events to commit together: all of them or none.
+#[derive(Clone, Debug)]
+pub struct Batch {
+    pub workspace: String,
+    pub events: Vec<EventBody>,
+}
+
+/// An event as committed: its place in the log and its frame, serialised once for every reader.
+#[derive(Clone, Debug)]
+pub struct Committed {
+    pub seq: Seq,
+    pub workspace: Arc<str>,
+    pub topics: Vec<String>,
+    /// The JSON frame `{"seq", "ts", "topics", "type", "payload"}`, as stored and as pushed.
+    pub frame: Utf8Bytes,
+}
+
+/// A page of the log, already filtered by workspace and topic.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LogQuery {
+    pub workspace: String,
+    /// Only events with a larger seq.
+    pub after: Seq,
+    /// Only events up to and including this seq.
+    pub upto: Seq,
+    /// `None` means every topic.
+    pub topics: Option<Vec<String>>,
+    pub limit: u32,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Role {
+    /// Everything, including managing tokens.
+    Admin,
+    /// Posts events.
+    Ingest,
+    /// Reads only.
+    Viewer,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Admin => "admin",
+            Role::Ingest => "ingest",
+            Role::Viewer => "viewer",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Role> {
+        [Role::Admin, Role::Ingest, Role::Viewer].into_iter().find(|r| r.as_str() == s)
+    }
+
+    pub fn can_ingest(self) -> bool {
+        matches!(self, Role::Admin | Role::Ingest)
+    }
+}
+
+/// A token as stored: only its hash is kept.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TokenRecord {
+    pub id: String,
+    pub workspace: String,
+    pub role: Role,
+    pub name: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The event names something that already exists.
+    #[error("{0}")]
+    Conflict(String),
+    /// The event refers to something that does not exist.
+    #[error("{0}")]
+    Unknown(String),
+    #[error("stored data could not be read: {0}")]
+    Corrupt(String),
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("database migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("the store is unavailable: {0}")]
+    Unavailable(String),
+    #[error("unsupported database URL `{0}`: expected sqlite://PATH")]
+    UnsupportedUrl(String),
+}
+
+impl StoreError {
+    /// A refusal of one batch, as opposed to a failure of the database itself.
+    pub fn is_rejection(&self) -> bool {
+        matches!(self, StoreError::Conflict(_) | StoreError::Unknown(_))
+    }
+}
+
+#[async_trait::async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Commits several batches in one transaction, assigning gapless seqs in order. A batch that is
+    /// refused (conflict, unknown reference) leaves no trace and gets its own error; the others commit.
+    async fn commit(&self, batches: Vec<Batch>) -> Result<Vec<Result<Vec<Committed>, StoreError>>, StoreError>;
+
+    /// Seq of the last committed event (0 for an empty log).
+    async fn head(&self) -> Result<Seq, StoreError>;
+
+    /// Smallest seq still in the log, or `head + 1` when the log holds nothing.
+    async fn oldest(&self) -> Result<Seq, StoreError>;
+
+    /// Frames in seq order.
+    async fn read_log(&self, query: &LogQuery) -> Result<Vec<(Seq, Utf8Bytes)>, StoreError>;
+
+    /// Drops the oldest events so that at most `keep` remain; returns how many were dropped.
+    async fn prune(&self, keep: u64) -> Result<u64, StoreError>;
+
+    /// The board of a workspace and the seq it was read at, from one consistent read.
+    async fn board(&self, workspace: &str) -> Result<Board, StoreError>;
+
+    async fn find_token(&self, hash: &str) -> Result<Option<TokenRecord>, StoreError>;
+    async fn create_token(&self, record: &TokenRecord, hash: &str) -> Result<(), StoreError>;
+    async fn count_tokens(&self) -> Result<u64, StoreError>;
+}
+
+/// Opens the store named by `url` and brings its schema up to date.
+pub async fn open(url: &str) -> Result<Arc<dyn Store>, StoreError> {
+    if let Some(path) = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")) {
+        return Ok(Arc::new(SqliteStore::open(path).await?));
+    }
+    Err(StoreError::UnsupportedUrl(url.to_string()))
+}

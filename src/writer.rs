@@ -1,0 +1,84 @@
+//! The single writer: every ingest request queues here, and whatever has queued while the previous
+//! commit ran is committed together, so concurrent requests share one fsync instead of waiting for
+//! one each. After the commit the events go to the hub, in seq order, and each request gets its
+//! answer.
+
+use std::sync::Arc;
+
+use tokio::sync::{mpsc, oneshot};
+
+use crate::{
+    hub::Hub,
+    store::{Batch, Committed, Store, StoreError},
+};
+
+/// Most requests one commit takes, so one commit cannot grow without bound under load.
+const MAX_GROUP: usize = 256;
+
+struct Job {
+    batch: Batch,
+    reply: oneshot::Sender<Result<Vec<Committed>, StoreError>>,
+}
+
+#[derive(Clone)]
+pub struct Writer {
+    jobs: mpsc::Sender<Job>,
+}
+
+impl Writer {
+    /// Starts the writer task. `retain` is how many events the log keeps before pruning the oldest.
+    pub fn start(store: Arc<dyn Store>, hub: Hub, retain: u64) -> Writer {
+        let (jobs, queue) = mpsc::channel(1024);
+        tokio::spawn(run(store, hub, retain, queue));
+        Writer { jobs }
+    }
+
+    /// Commits one batch, all or nothing, and returns it as stored once it is durable.
+    pub async fn submit(&self, batch: Batch) -> Result<Vec<Committed>, StoreError> {
+        let (reply, answer) = oneshot::channel();
+        let closed = || StoreError::Unavailable("the writer has stopped".into());
+        self.jobs.send(Job { batch, reply }).await.map_err(|_| closed())?;
+        answer.await.map_err(|_| closed())?
+    }
+}
+
+async fn run(store: Arc<dyn Store>, hub: Hub, retain: u64, mut queue: mpsc::Receiver<Job>) {
+    // Prune in steps, not after every commit: a tenth of the retained size, at least one event.
+    let slack = (retain / 10).max(1);
+    let mut pruned_at: u64 = 0;
+    while let Some(first) = queue.recv().await {
+        let mut jobs = vec![first];
+        while jobs.len() < MAX_GROUP {
+            match queue.try_recv() {
+                Ok(job) => jobs.push(job),
+                Err(_) => break,
+            }
+        }
+        let (batches, replies): (Vec<Batch>, Vec<_>) = jobs.into_iter().map(|j| (j.batch, j.reply)).unzip();
+        match store.commit(batches).await {
+            Ok(results) => {
+                let mut head = 0;
+                for (reply, result) in replies.into_iter().zip(results) {
+                    if let Ok(committed) = &result {
+                        hub.publish(committed);
+                        head = committed.last().map_or(head, |c| c.seq);
+                    }
+                    let _ = reply.send(result);
+                }
+                if head > pruned_at + retain + slack {
+                    match store.prune(retain).await {
+                        Ok(_) => pruned_at = head.saturating_sub(retain),
+                        Err(e) => tracing::warn!(error = %e, "pruning the event log failed"),
+                    }
+                }
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "commit failed");
+                let message = e.to_string();
+                for reply in replies {
+                    let _ = reply.send(Err(StoreError::Unavailable(message.clone())));
+                }
+            }
+        }
+    }
+}
