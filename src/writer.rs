@@ -3,7 +3,10 @@
 //! one each. After the commit the events go to the hub, in seq order, and each request gets its
 //! answer.
 
-use std::sync::Arc;
+use std::sync::{
+    atomic::{AtomicU64, Ordering},
+    Arc,
+};
 
 use tokio::sync::{mpsc, oneshot};
 
@@ -23,14 +26,21 @@ struct Job {
 #[derive(Clone)]
 pub struct Writer {
     jobs: mpsc::Sender<Job>,
+    /// Transactions committed so far: fewer than requests when grouping works.
+    commits: Arc<AtomicU64>,
 }
 
 impl Writer {
     /// Starts the writer task. `retain` is how many events the log keeps before pruning the oldest.
     pub fn start(store: Arc<dyn Store>, hub: Hub, retain: u64) -> Writer {
         let (jobs, queue) = mpsc::channel(1024);
-        tokio::spawn(run(store, hub, retain, queue));
-        Writer { jobs }
+        let commits = Arc::new(AtomicU64::new(0));
+        tokio::spawn(run(store, hub, retain, queue, commits.clone()));
+        Writer { jobs, commits }
+    }
+
+    pub fn commits(&self) -> u64 {
+        self.commits.load(Ordering::Relaxed)
     }
 
     /// Commits one batch, all or nothing, and returns it as stored once it is durable.
@@ -42,7 +52,7 @@ impl Writer {
     }
 }
 
-async fn run(store: Arc<dyn Store>, hub: Hub, retain: u64, mut queue: mpsc::Receiver<Job>) {
+async fn run(store: Arc<dyn Store>, hub: Hub, retain: u64, mut queue: mpsc::Receiver<Job>, commits: Arc<AtomicU64>) {
     // Prune in steps, not after every commit: a tenth of the retained size, at least one event.
     let slack = (retain / 10).max(1);
     let mut pruned_at: u64 = 0;
@@ -57,6 +67,7 @@ async fn run(store: Arc<dyn Store>, hub: Hub, retain: u64, mut queue: mpsc::Rece
         let (batches, replies): (Vec<Batch>, Vec<_>) = jobs.into_iter().map(|j| (j.batch, j.reply)).unzip();
         match store.commit(batches).await {
             Ok(results) => {
+                commits.fetch_add(1, Ordering::Relaxed);
                 let mut head = 0;
                 for (reply, result) in replies.into_iter().zip(results) {
                     if let Ok(committed) = &result {

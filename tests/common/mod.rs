@@ -1,0 +1,143 @@
+//! Test harness: a real server on a free port with a temporary SQLite file, a real HTTP client and
+//! a real WebSocket client.
+#![allow(dead_code)]
+
+use std::time::Duration;
+
+use flightdeck::{config::ServeConfig, server::Running};
+use futures::{SinkExt, StreamExt};
+use serde_json::Value;
+use tokio::net::TcpStream;
+use tokio_tungstenite::{connect_async, tungstenite::Message, MaybeTlsStream, WebSocketStream};
+
+pub const TOKEN: &str = "test-token-0123456789";
+
+pub struct TestServer {
+    pub running: Running,
+    pub dir: tempfile::TempDir,
+    pub config: ServeConfig,
+}
+
+impl TestServer {
+    pub async fn start() -> TestServer {
+        TestServer::start_with(|_| {}).await
+    }
+
+    pub async fn start_with(adjust: impl FnOnce(&mut ServeConfig)) -> TestServer {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let url = format!("sqlite://{}", dir.path().join("test.db").display());
+        let mut config = ServeConfig::with("127.0.0.1:0".parse().unwrap(), &url);
+        config.token = Some(TOKEN.to_string());
+        adjust(&mut config);
+        let running = flightdeck::server::start(config.clone()).await.expect("server starts");
+        TestServer { running, dir, config }
+    }
+
+    /// Stops this server and starts a new one on the same database file.
+    pub async fn restart(self) -> TestServer {
+        let TestServer { running, dir, config } = self;
+        running.stop().await;
+        let running = flightdeck::server::start(config.clone()).await.expect("server restarts");
+        TestServer { running, dir, config }
+    }
+
+    pub fn http(&self, path: &str) -> String {
+        format!("http://{}{}", self.running.addr, path)
+    }
+
+    pub fn ws_url(&self) -> String {
+        format!("ws://{}/ws", self.running.addr)
+    }
+
+    /// Posts a JSON body to `/api/events` with the test token; returns status and parsed body.
+    pub async fn post(&self, body: &Value) -> (u16, Value) {
+        self.post_raw(body.to_string().into_bytes(), Some(TOKEN)).await
+    }
+
+    pub async fn post_raw(&self, body: Vec<u8>, token: Option<&str>) -> (u16, Value) {
+        let mut request = reqwest::Client::new()
+            .post(self.http("/api/events"))
+            .header("content-type", "application/json")
+            .body(body);
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        let response = request.send().await.expect("request sent");
+        let status = response.status().as_u16();
+        let text = response.text().await.unwrap_or_default();
+        (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+    }
+
+    pub async fn head(&self) -> u64 {
+        self.running.state.store.head().await.expect("head")
+    }
+}
+
+pub fn task_created(id: &str, title: &str) -> Value {
+    serde_json::json!({"type": "task:created", "payload": {"id": id, "title": title}})
+}
+
+pub fn task_progress(id: &str, progress: u8) -> Value {
+    serde_json::json!({"type": "task:progress", "payload": {"id": id, "progress": progress}})
+}
+
+pub struct WsClient {
+    pub stream: WebSocketStream<MaybeTlsStream<TcpStream>>,
+}
+
+impl WsClient {
+    /// Connects and reads the `hello` frame.
+    pub async fn connect(server: &TestServer) -> (WsClient, Value) {
+        let (stream, _) = connect_async(server.ws_url()).await.expect("socket connects");
+        let mut client = WsClient { stream };
+        let hello = client.next_json().await;
+        assert_eq!(hello["type"], "hello", "first frame is hello: {hello}");
+        (client, hello)
+    }
+
+    pub async fn send(&mut self, frame: &Value) {
+        self.stream.send(Message::text(frame.to_string())).await.expect("frame sent");
+    }
+
+    pub async fn send_text(&mut self, text: &str) {
+        self.stream.send(Message::text(text.to_string())).await.expect("frame sent");
+    }
+
+    /// Subscribes and returns the `subscribed` answer (skipping nothing else).
+    pub async fn subscribe(&mut self, topics: &[&str], since: Option<u64>) -> Value {
+        let mut op = serde_json::json!({"op": "subscribe", "topics": topics});
+        if let Some(since) = since {
+            op["since"] = since.into();
+        }
+        self.send(&op).await;
+        self.next_json().await
+    }
+
+    /// The next text frame as JSON; fails the test after 5 s of silence.
+    pub async fn next_json(&mut self) -> Value {
+        self.next_json_within(Duration::from_secs(5)).await.expect("a frame within 5 s")
+    }
+
+    pub async fn next_json_within(&mut self, limit: Duration) -> Option<Value> {
+        let deadline = tokio::time::Instant::now() + limit;
+        loop {
+            let message = tokio::time::timeout_at(deadline, self.stream.next()).await.ok()??;
+            match message.expect("socket readable") {
+                Message::Text(text) => return Some(serde_json::from_str(&text).expect("frame is JSON")),
+                Message::Close(frame) => panic!("socket closed: {frame:?}"),
+                _ => continue,
+            }
+        }
+    }
+
+    /// Reads `n` event frames and returns their seqs.
+    pub async fn seqs(&mut self, n: usize) -> Vec<u64> {
+        let mut seqs = Vec::with_capacity(n);
+        while seqs.len() < n {
+            let frame = self.next_json().await;
+            let seq = frame["seq"].as_u64().unwrap_or_else(|| panic!("expected an event, got {frame}"));
+            seqs.push(seq);
+        }
+        seqs
+    }
+}

@@ -1,0 +1,164 @@
+//! `POST /api/events`: what is stored, what is refused, and that refusals store nothing.
+
+mod common;
+
+use common::{task_created, task_progress, TestServer, TOKEN};
+use serde_json::json;
+
+#[tokio::test]
+async fn one_event_is_stored_and_answered_with_its_seq() {
+    let server = TestServer::start().await;
+    let (status, body) = server.post(&task_created("t1", "Write docs")).await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(body["seqs"], json!([1]));
+    assert_eq!(body["events"][0]["type"], "task:created");
+    assert_eq!(body["events"][0]["topics"], json!(["board", "task:t1"]));
+    let board = server.running.state.store.board("default").await.unwrap();
+    assert_eq!(board.seq, 1);
+    assert_eq!(board.tasks[0].title, "Write docs");
+}
+
+#[tokio::test]
+async fn a_task_without_id_gets_one() {
+    let server = TestServer::start().await;
+    let (status, body) = server.post(&json!({"type": "task:created", "payload": {"title": "No id"}})).await;
+    assert_eq!(status, 201, "{body}");
+    let id = body["events"][0]["payload"]["id"].as_str().expect("generated id");
+    assert!(!id.is_empty());
+    let (status, _) = server.post(&task_progress(id, 10)).await;
+    assert_eq!(status, 201);
+}
+
+#[tokio::test]
+async fn a_batch_is_one_transaction_with_consecutive_seqs() {
+    let server = TestServer::start().await;
+    let batch = json!([task_created("a", "A"), task_progress("a", 30), task_created("b", "B")]);
+    let (status, body) = server.post(&batch).await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(body["seqs"], json!([1, 2, 3]));
+    let board = server.running.state.store.board("default").await.unwrap();
+    let a = board.tasks.iter().find(|t| t.id == "a").unwrap();
+    assert_eq!(a.progress, 30);
+}
+
+#[tokio::test]
+async fn missing_wrong_and_malformed_tokens_are_refused() {
+    let server = TestServer::start().await;
+    let body = task_created("t", "T").to_string().into_bytes();
+    for token in [None, Some("not-a-token"), Some("")] {
+        let (status, answer) = server.post_raw(body.clone(), token).await;
+        assert_eq!(status, 401, "token {token:?}: {answer}");
+        assert_eq!(answer["error"], "unauthorized");
+    }
+    let response = reqwest::Client::new()
+        .post(server.http("/api/events"))
+        .header("authorization", format!("Basic {TOKEN}"))
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 401);
+    assert_eq!(response.headers()["www-authenticate"], "Bearer");
+    assert_eq!(server.head().await, 0, "nothing stored");
+}
+
+#[tokio::test]
+async fn bad_json_is_400_and_names_the_problem() {
+    let server = TestServer::start().await;
+    let (status, body) = server.post_raw(b"{\"type\": ".to_vec(), Some(TOKEN)).await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body["error"], "bad_json");
+    assert!(body["message"].as_str().unwrap().contains("not valid JSON"));
+    assert_eq!(server.head().await, 0);
+}
+
+#[tokio::test]
+async fn unknown_types_and_bad_fields_are_422_and_named() {
+    let server = TestServer::start().await;
+    let cases = [
+        (json!({"type": "task:teleported", "payload": {}}), "task:teleported"),
+        (json!({"type": "task:created", "payload": {}}), "title"),
+        (json!({"type": "task:created", "payload": {"title": "x", "owner": "y"}}), "owner"),
+        (json!({"type": "task:progress", "payload": {"id": "a", "progress": 140}}), "progress"),
+        (json!({"type": "task:created", "payload": {"id": "has space", "title": "x"}}), "id"),
+        (json!({"payload": {}}), "type"),
+        (json!("just a string"), "JSON object"),
+        (json!([]), "empty"),
+    ];
+    for (event, named) in cases {
+        let (status, body) = server.post(&event).await;
+        assert_eq!(status, 422, "{event}: {body}");
+        let message = body["message"].as_str().unwrap();
+        assert!(message.contains(named), "{event}: message `{message}` should name `{named}`");
+    }
+    assert_eq!(server.head().await, 0, "nothing stored");
+}
+
+#[tokio::test]
+async fn a_batch_with_one_bad_event_stores_none_of_them() {
+    let server = TestServer::start().await;
+    let batch = json!([task_created("a", "A"), {"type": "task:nope", "payload": {}}, task_created("b", "B")]);
+    let (status, body) = server.post(&batch).await;
+    assert_eq!(status, 422);
+    assert!(body["message"].as_str().unwrap().starts_with("event 1:"), "{body}");
+    // Valid JSON and types, but the second event refers to a task that does not exist.
+    let batch = json!([task_created("a", "A"), task_progress("ghost", 10)]);
+    let (status, body) = server.post(&batch).await;
+    assert_eq!(status, 422, "{body}");
+    assert!(body["message"].as_str().unwrap().contains("ghost"));
+    assert_eq!(server.head().await, 0);
+    assert!(server.running.state.store.board("default").await.unwrap().tasks.is_empty());
+}
+
+#[tokio::test]
+async fn a_duplicate_task_is_409_and_the_log_stays_gapless() {
+    let server = TestServer::start().await;
+    assert_eq!(server.post(&task_created("a", "A")).await.0, 201);
+    let (status, body) = server.post(&task_created("a", "Again")).await;
+    assert_eq!(status, 409, "{body}");
+    let (_, body) = server.post(&task_progress("a", 5)).await;
+    assert_eq!(body["seqs"], json!([2]), "the refused event took no seq");
+}
+
+#[tokio::test]
+async fn an_oversized_body_is_413() {
+    let server = TestServer::start_with(|c| c.max_body_bytes = 4_096).await;
+    let big = json!({"type": "task:created", "payload": {"title": "x", "description": "y".repeat(10_000)}});
+    let (status, _) = server.post(&big).await;
+    assert_eq!(status, 413);
+    assert_eq!(server.head().await, 0);
+}
+
+#[tokio::test]
+async fn concurrent_requests_share_commits_and_get_distinct_seqs() {
+    let server = TestServer::start().await;
+    let requests = 200;
+    let posts = (0..requests).map(|i| {
+        let server = &server;
+        async move { server.post(&task_created(&format!("t{i}"), "Concurrent")).await }
+    });
+    let answers = futures::future::join_all(posts).await;
+    let mut seqs: Vec<u64> = answers
+        .iter()
+        .map(|(status, body)| {
+            assert_eq!(*status, 201, "{body}");
+            body["seqs"][0].as_u64().unwrap()
+        })
+        .collect();
+    seqs.sort_unstable();
+    assert_eq!(seqs, (1..=requests as u64).collect::<Vec<_>>(), "gapless and unique");
+    let commits = server.running.state.writer.commits();
+    assert!(commits < requests as u64, "{requests} requests took {commits} commits: they should be grouped");
+}
+
+#[tokio::test]
+async fn an_acknowledged_event_survives_a_restart() {
+    let server = TestServer::start().await;
+    assert_eq!(server.post(&task_created("kept", "Survives")).await.0, 201);
+    let server = server.restart().await;
+    assert_eq!(server.head().await, 1);
+    let board = server.running.state.store.board("default").await.unwrap();
+    assert_eq!(board.tasks[0].id, "kept");
+    let (_, body) = server.post(&task_progress("kept", 50)).await;
+    assert_eq!(body["seqs"], json!([2]));
+}
