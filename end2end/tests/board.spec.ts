@@ -1,0 +1,103 @@
+// The Kanban board: cards appear and move live, and the page heals itself after a server crash.
+import { expect, Page, test } from '@playwright/test';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { created, FlightdeckServer } from './support/server';
+
+let server: FlightdeckServer;
+
+test.beforeEach(async () => {
+  server = await FlightdeckServer.start();
+});
+
+test.afterEach(async () => {
+  await server.kill();
+});
+
+const connection = (page: Page) => page.getByTestId('connection');
+const card = (page: Page, id: string) => page.locator(`.card[data-task-id="${id}"]`);
+const column = (page: Page, status: string) => page.locator(`.column[data-status="${status}"]`);
+
+async function openLiveBoard(page: Page) {
+  await page.goto(server.url);
+  await expect(connection(page)).toHaveAttribute('data-state', 'live');
+}
+
+test('a posted task shows up on the board within a second', async ({ page }) => {
+  await openLiveBoard(page);
+  await server.post(created('e2e-1', 'Ship the foundation', { assignee: 'ada' }));
+  const shown = card(page, 'e2e-1');
+  await expect(shown).toBeVisible({ timeout: 1_000 });
+  await expect(column(page, 'inbox').locator('[data-task-id="e2e-1"]')).toBeVisible();
+  await expect(shown).toContainText('Ship the foundation');
+  await expect(shown).toContainText('ada');
+  await expect(connection(page)).toContainText(/Live · \d+ ms/);
+});
+
+test('a card moves column on task:updated and shows progress', async ({ page }) => {
+  await server.post(created('e2e-2', 'Move me'));
+  await openLiveBoard(page);
+  await expect(column(page, 'inbox').locator('[data-task-id="e2e-2"]')).toBeVisible();
+
+  await server.post({ type: 'task:updated', payload: { id: 'e2e-2', status: 'review', progress: 80 } });
+  await expect(column(page, 'review').locator('[data-task-id="e2e-2"]')).toBeVisible();
+  await expect(column(page, 'inbox').locator('[data-task-id="e2e-2"]')).toHaveCount(0);
+  await expect(card(page, 'e2e-2').getByRole('progressbar')).toHaveAttribute('aria-valuenow', '80');
+
+  await server.post({ type: 'task:failed', payload: { id: 'e2e-2', error: 'tests failed' } });
+  await expect(column(page, 'failed').locator('[data-task-id="e2e-2"]')).toContainText('tests failed');
+});
+
+test('the sub-agent counter follows sessions', async ({ page }) => {
+  await openLiveBoard(page);
+  const counter = page.getByTestId('active-subagents');
+  await expect(counter).toHaveText('Active Sub-Agents: 0');
+  await server.post({ type: 'session:started', payload: { id: 's1', kind: 'subagent' } });
+  await expect(counter).toHaveText('Active Sub-Agents: 1');
+  await server.post({ type: 'session:ended', payload: { id: 's1' } });
+  await expect(counter).toHaveText('Active Sub-Agents: 0');
+});
+
+test('after a server crash the page reconnects by itself and misses nothing', async ({ page }) => {
+  await server.post(created('before', 'Before the crash'));
+  await openLiveBoard(page);
+  await expect(card(page, 'before')).toBeVisible();
+  // Proves there was no reload: a full page load would lose this.
+  await page.evaluate(() => ((window as any).__sameDocument = true));
+
+  await server.kill();
+  await expect(connection(page)).toHaveAttribute('data-state', /reconnecting|offline/);
+  await expect(connection(page)).toContainText('Reconnecting');
+
+  await server.launch();
+  // Posted right after the restart, while the page is still waiting to retry.
+  await server.post([
+    created('after', 'After the restart'),
+    { type: 'task:assigned', payload: { id: 'before', agent: 'grace' } },
+  ]);
+  await expect(connection(page)).toHaveAttribute('data-state', 'live', { timeout: 15_000 });
+  await expect(card(page, 'after')).toBeVisible();
+  await expect(column(page, 'assigned').locator('[data-task-id="before"]')).toContainText('grace');
+  expect(await page.evaluate(() => (window as any).__sameDocument)).toBe(true);
+});
+
+test('screenshots at laptop and phone widths', async ({ page }) => {
+  await server.post([
+    created('s-1', 'Fix flaky login test', { labels: ['bug'] }),
+    created('s-2', 'Add CSV export to reports', { assignee: 'ada' }),
+    created('s-3', 'Write onboarding guide'),
+    created('s-4', 'Harden file upload checks'),
+    { type: 'task:assigned', payload: { id: 's-2', agent: 'ada' } },
+    { type: 'task:progress', payload: { id: 's-3', progress: 45 } },
+    { type: 'task:updated', payload: { id: 's-4', status: 'review', progress: 90, pr_url: 'https://example.test/pr/7' } },
+    { type: 'session:started', payload: { id: 'sub-1', kind: 'subagent', task_id: 's-3' } },
+  ]);
+  const dir = join(__dirname, '..', 'screenshots');
+  mkdirSync(dir, { recursive: true });
+  for (const [width, height] of [[1280, 800], [390, 844]]) {
+    await page.setViewportSize({ width, height });
+    await openLiveBoard(page);
+    await expect(card(page, 's-4')).toBeVisible();
+    await page.screenshot({ path: join(dir, `board-${width}x${height}.png`), fullPage: true });
+  }
+});

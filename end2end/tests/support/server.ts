@@ -1,0 +1,94 @@
+// Starts the real flightdeck binary on a free port with a fresh SQLite file, and talks to its API.
+import { ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+
+const root = resolve(__dirname, '../../..');
+export const TOKEN = 'e2e-token-0123456789';
+
+export type EventBody = { type: string; payload: Record<string, unknown> };
+
+async function freePort(): Promise<number> {
+  return new Promise((ok, fail) => {
+    const probe = createServer();
+    probe.once('error', fail);
+    probe.listen(0, '127.0.0.1', () => {
+      const address = probe.address();
+      const port = typeof address === 'object' && address ? address.port : 0;
+      probe.close(() => ok(port));
+    });
+  });
+}
+
+export class FlightdeckServer {
+  private child: ChildProcess | null = null;
+  readonly url: string;
+
+  private constructor(readonly port: number, readonly database: string) {
+    this.url = `http://127.0.0.1:${port}`;
+  }
+
+  /** A server on a free port with a new, empty database. */
+  static async start(): Promise<FlightdeckServer> {
+    const dir = mkdtempSync(join(tmpdir(), 'flightdeck-e2e-'));
+    const server = new FlightdeckServer(await freePort(), join(dir, 'e2e.db'));
+    await server.launch();
+    return server;
+  }
+
+  /** Starts the binary (again) on the same port and database. */
+  async launch(): Promise<void> {
+    const binary = process.env.FLIGHTDECK_BIN ?? join(root, 'target/debug/flightdeck');
+    this.child = spawn(binary, ['serve'], {
+      cwd: root,
+      env: {
+        ...process.env,
+        FLIGHTDECK_ADDR: `127.0.0.1:${this.port}`,
+        FLIGHTDECK_DATABASE_URL: `sqlite://${this.database}`,
+        FLIGHTDECK_TOKEN: TOKEN,
+        LEPTOS_SITE_ROOT: process.env.LEPTOS_SITE_ROOT ?? join(root, 'target/site'),
+        RUST_LOG: 'warn',
+      },
+      stdio: ['ignore', 'ignore', 'inherit'],
+    });
+    const deadline = Date.now() + 20_000;
+    while (Date.now() < deadline) {
+      try {
+        const response = await fetch(`${this.url}/readyz`);
+        if (response.ok) return;
+      } catch {
+        // not listening yet
+      }
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    throw new Error(`flightdeck did not become ready on port ${this.port}`);
+  }
+
+  /** Kills the process the hard way, as a crash would. */
+  async kill(): Promise<void> {
+    const child = this.child;
+    if (!child || child.exitCode !== null) return;
+    const exited = new Promise((r) => child.once('exit', r));
+    child.kill('SIGKILL');
+    await exited;
+    this.child = null;
+  }
+
+  async post(events: EventBody | EventBody[]): Promise<{ seqs: number[] }> {
+    const response = await fetch(`${this.url}/api/events`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
+      body: JSON.stringify(events),
+    });
+    const body = await response.json();
+    if (response.status !== 201) throw new Error(`post refused (${response.status}): ${JSON.stringify(body)}`);
+    return body;
+  }
+}
+
+export const created = (id: string, title: string, extra: Record<string, unknown> = {}): EventBody => ({
+  type: 'task:created',
+  payload: { id, title, ...extra },
+});

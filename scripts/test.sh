@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# Runs every test: Rust unit and integration tests (real server, real SQLite, real sockets), then
+# the Playwright suite in Debian chromium against the built server.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+export PATH="$HOME/.cargo/bin:$PATH"
+cargo leptos build
+cargo test --workspace
+(cd end2end && npx playwright test)
