@@ -6,5 +6,6 @@ cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 export PATH="$HOME/.cargo/bin:$PATH"
 cargo leptos build
-cargo test --workspace
+# The same flags and variables as cargo-leptos' debug build, so the tests reuse its compiled crates.
+RUSTFLAGS="--cfg erase_components" LEPTOS_OUTPUT_NAME=flightdeck cargo test -p flightdeck -p app
 (cd end2end && npx playwright test)

@@ -7,8 +7,18 @@ use clap::{Args, Parser, Subcommand};
 #[derive(Parser, Debug)]
 #[command(name = "flightdeck", version, about = "Mission control for fleets of AI agents")]
 pub struct Cli {
+    /// Without a command, `serve` (what `cargo leptos watch` runs).
     #[command(subcommand)]
-    pub command: Command,
+    pub command: Option<Command>,
+}
+
+impl Cli {
+    pub fn into_command(self) -> Command {
+        self.command.unwrap_or_else(|| {
+            let defaults = Cli::parse_from(["flightdeck", "serve"]);
+            defaults.command.expect("parsed `serve`")
+        })
+    }
 }
 
 #[derive(Subcommand, Debug)]
@@ -75,11 +85,12 @@ impl ServeConfig {
 
     /// Defaults for a server on `addr` storing in `database_url`, as if no flag were given.
     pub fn with(addr: SocketAddr, database_url: &str) -> ServeConfig {
-        let mut config = Cli::parse_from(["flightdeck", "serve"]);
-        let Command::Serve(ref mut serve) = config.command else { unreachable!("parsed `serve`") };
+        let Command::Serve(mut serve) = Cli::parse_from(["flightdeck", "serve"]).into_command() else {
+            unreachable!("parsed `serve`")
+        };
         serve.addr = addr;
         serve.database_url = database_url.to_string();
-        serve.clone()
+        serve
     }
 }
 

@@ -12,7 +12,7 @@ async fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,tower_http=warn")))
         .init();
-    match Cli::parse().command {
+    match Cli::parse().into_command() {
         Command::Serve(config) => {
             let demo_pace = config.demo.then_some(config.demo_pace_ms);
             let running = server::start(config).await?;
