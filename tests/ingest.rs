@@ -162,3 +162,23 @@ async fn an_acknowledged_event_survives_a_restart() {
     let (_, body) = server.post(&task_progress("kept", 50)).await;
     assert_eq!(body["seqs"], json!([2]));
 }
+
+#[tokio::test]
+async fn the_demo_drives_tasks_to_the_end_through_the_public_api() {
+    let server = TestServer::start().await;
+    let config = flightdeck::config::DemoConfig {
+        url: server.http(""),
+        token: TOKEN.to_string(),
+        pace_ms: 1,
+        tasks: 3,
+    };
+    flightdeck::demo::run(config).await.expect("the demo runs");
+    let board = server.running.state.store.board("default").await.unwrap();
+    let finished = board
+        .tasks
+        .iter()
+        .filter(|t| matches!(t.status, app::model::TaskStatus::Done | app::model::TaskStatus::Failed))
+        .count();
+    assert!(finished >= 3, "{finished} finished tasks");
+    assert!(board.tasks.iter().any(|t| t.pr_url.is_some()), "pull requests were opened");
+}

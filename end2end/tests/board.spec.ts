@@ -24,6 +24,9 @@ async function openLiveBoard(page: Page) {
 }
 
 test('a posted task shows up on the board within a second', async ({ page }) => {
+  const problems: string[] = [];
+  page.on('console', (m) => (m.type() === 'error' || m.type() === 'warning') && problems.push(m.text()));
+  page.on('pageerror', (e) => problems.push(e.message));
   await openLiveBoard(page);
   await server.post(created('e2e-1', 'Ship the foundation', { assignee: 'ada' }));
   const shown = card(page, 'e2e-1');
@@ -32,6 +35,7 @@ test('a posted task shows up on the board within a second', async ({ page }) => 
   await expect(shown).toContainText('Ship the foundation');
   await expect(shown).toContainText('ada');
   await expect(connection(page)).toContainText(/Live · \d+ ms/);
+  expect(problems, 'no errors or hydration warnings in the console').toEqual([]);
 });
 
 test('a card moves column on task:updated and shows progress', async ({ page }) => {
