@@ -4,6 +4,8 @@ use std::{net::SocketAddr, time::Duration};
 
 use clap::{Args, Parser, Subcommand};
 
+use crate::store::Role;
+
 #[derive(Parser, Debug)]
 #[command(name = "flightdeck", version, about = "Mission control for fleets of AI agents")]
 pub struct Cli {
@@ -27,6 +29,41 @@ pub enum Command {
     Serve(ServeConfig),
     /// Drive realistic agent traffic against a running server through its public API.
     Demo(DemoConfig),
+    /// Create, list and revoke access tokens.
+    Token(TokenCommand),
+}
+
+#[derive(Args, Clone, Debug)]
+pub struct TokenCommand {
+    /// The database whose tokens to manage.
+    #[arg(long, env = "FLIGHTDECK_DATABASE_URL", default_value = "sqlite://flightdeck.db", global = true)]
+    pub database_url: String,
+    #[command(subcommand)]
+    pub action: TokenAction,
+}
+
+#[derive(Subcommand, Clone, Debug)]
+pub enum TokenAction {
+    /// Create a token and print it, once: only its hash is kept.
+    Create {
+        /// A name to recognise it by in `token list`.
+        #[arg(long)]
+        name: String,
+        /// The workspace it may read and write.
+        #[arg(long, default_value = app::DEFAULT_WORKSPACE)]
+        workspace: String,
+        /// admin, ingest (posts events) or viewer (reads only).
+        #[arg(long, default_value = "ingest", value_parser = parse_role)]
+        role: Role,
+    },
+    /// List tokens (never the tokens themselves).
+    List,
+    /// Revoke a token by the id `token list` shows.
+    Revoke { id: String },
+}
+
+fn parse_role(s: &str) -> Result<Role, String> {
+    Role::parse(s).ok_or_else(|| format!("unknown role `{s}`: expected admin, ingest or viewer"))
 }
 
 #[derive(Args, Clone, Debug)]

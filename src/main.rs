@@ -2,6 +2,7 @@
 
 use clap::Parser;
 use flightdeck::{
+    cli,
     config::{Cli, Command},
     demo, server,
 };
@@ -29,6 +30,7 @@ async fn main() -> anyhow::Result<()> {
             running.stop().await;
         }
         Command::Demo(config) => demo::run(config).await?,
+        Command::Token(command) => cli::token::run(command, &mut std::io::stdout()).await?,
     }
     Ok(())
 }

@@ -79,6 +79,14 @@ pub struct TokenRecord {
     pub name: String,
 }
 
+/// A token as listed by `flightdeck token list`: never the token itself.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TokenListing {
+    pub record: TokenRecord,
+    pub created_at: String,
+    pub revoked_at: Option<String>,
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     /// The event names something that already exists.
@@ -130,6 +138,9 @@ pub trait Store: Send + Sync + 'static {
     async fn find_token(&self, hash: &str) -> Result<Option<TokenRecord>, StoreError>;
     async fn create_token(&self, record: &TokenRecord, hash: &str) -> Result<(), StoreError>;
     async fn count_tokens(&self) -> Result<u64, StoreError>;
+    async fn list_tokens(&self) -> Result<Vec<TokenListing>, StoreError>;
+    /// Revokes the token with this id; false when there is no such live token.
+    async fn revoke_token(&self, id: &str) -> Result<bool, StoreError>;
 }
 
 /// Opens the store named by `url` and brings its schema up to date.

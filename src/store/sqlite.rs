@@ -17,7 +17,7 @@ use sqlx::{
     Connection, SqliteConnection, SqlitePool,
 };
 
-use super::{Batch, Committed, LogQuery, Role, Store, StoreError, TokenRecord};
+use super::{Batch, Committed, LogQuery, Role, Store, StoreError, TokenListing, TokenRecord};
 
 pub struct SqliteStore {
     /// Exactly one connection: SQLite allows one writer at a time, so queueing happens here, in order.
@@ -158,11 +158,29 @@ impl Store for SqliteStore {
                 .bind(hash)
                 .fetch_optional(&self.reader)
                 .await?;
-        row.map(|(id, workspace, role, name)| {
-            let role = Role::parse(&role).ok_or_else(|| StoreError::Corrupt(format!("unknown role `{role}`")))?;
-            Ok(TokenRecord { id, workspace, role, name })
-        })
-        .transpose()
+        row.map(|(id, workspace, role, name)| token_record(id, workspace, &role, name)).transpose()
+    }
+
+    async fn list_tokens(&self) -> Result<Vec<TokenListing>, StoreError> {
+        let rows: Vec<(String, String, String, String, String, Option<String>)> = sqlx::query_as(
+            "SELECT id, workspace, role, name, created_at, revoked_at FROM tokens ORDER BY created_at, id",
+        )
+        .fetch_all(&self.reader)
+        .await?;
+        rows.into_iter()
+            .map(|(id, workspace, role, name, created_at, revoked_at)| {
+                Ok(TokenListing { record: token_record(id, workspace, &role, name)?, created_at, revoked_at })
+            })
+            .collect()
+    }
+
+    async fn revoke_token(&self, id: &str) -> Result<bool, StoreError> {
+        let done = sqlx::query("UPDATE tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL")
+            .bind(crate::clock::now_rfc3339())
+            .bind(id)
+            .execute(&self.writer)
+            .await?;
+        Ok(done.rows_affected() == 1)
     }
 
     async fn create_token(&self, record: &TokenRecord, hash: &str) -> Result<(), StoreError> {
@@ -182,6 +200,11 @@ impl Store for SqliteStore {
         let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM tokens").fetch_one(&self.reader).await?;
         Ok(n as u64)
     }
+}
+
+fn token_record(id: String, workspace: String, role: &str, name: String) -> Result<TokenRecord, StoreError> {
+    let role = Role::parse(role).ok_or_else(|| StoreError::Corrupt(format!("unknown role `{role}`")))?;
+    Ok(TokenRecord { id, workspace, role, name })
 }
 
 /// Applies and logs every event of one batch; `head` is the seq before the first of them.
