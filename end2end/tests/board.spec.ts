@@ -105,3 +105,31 @@ test('screenshots at laptop and phone widths', async ({ page }) => {
     await page.screenshot({ path: join(dir, `board-${width}x${height}.png`), fullPage: true });
   }
 });
+
+test('hostile text and links render inertly', async ({ page }) => {
+  let dialogs = 0;
+  page.on('dialog', async (d) => {
+    dialogs += 1;
+    await d.dismiss();
+  });
+  const title = '<script>alert("title")</script><img src=x onerror=alert(2)>';
+  await server.post([
+    created('evil', title),
+    { type: 'task:updated', payload: { id: 'evil', pr_url: 'javascript:alert(1)' } },
+  ]);
+  await openLiveBoard(page);
+  const shown = card(page, 'evil');
+  await expect(shown.locator('.card-title')).toHaveText(title);
+  await expect(shown.locator('a')).toHaveCount(0);
+  await expect(shown.locator('.pr-unsafe')).toHaveText('javascript:alert(1)');
+  // The same again, arriving live rather than server-rendered.
+  await server.post([
+    created('evil-live', title),
+    { type: 'task:updated', payload: { id: 'evil-live', pr_url: 'JavaScript:alert(3)' } },
+  ]);
+  await expect(card(page, 'evil-live').locator('.card-title')).toHaveText(title);
+  await expect(card(page, 'evil-live').locator('a')).toHaveCount(0);
+  await shown.locator('.pr-unsafe').click();
+  expect(dialogs).toBe(0);
+  expect(await page.locator('img[src="x"]').count()).toBe(0);
+});
