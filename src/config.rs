@@ -104,6 +104,18 @@ pub struct ServeConfig {
     /// Largest WebSocket frame accepted from a client, in bytes.
     #[arg(long, env = "FLIGHTDECK_MAX_FRAME_BYTES", default_value_t = 64 << 10)]
     pub max_frame_bytes: usize,
+    /// Most topics one WebSocket connection may follow.
+    #[arg(long, env = "FLIGHTDECK_MAX_TOPICS", default_value_t = 64)]
+    pub max_topics: usize,
+    /// Most sockets open at once with one token.
+    #[arg(long, env = "FLIGHTDECK_MAX_CONNECTIONS_PER_TOKEN", default_value_t = 64)]
+    pub max_connections_per_token: usize,
+    /// Events per second one token may post, sustained.
+    #[arg(long, env = "FLIGHTDECK_INGEST_RATE", default_value_t = 500)]
+    pub ingest_rate: u32,
+    /// Events one token may post in a burst above the sustained rate.
+    #[arg(long, env = "FLIGHTDECK_INGEST_BURST", default_value_t = 5_000)]
+    pub ingest_burst: u32,
     /// The built site (wasm, JS, CSS, public files), as cargo-leptos writes it.
     #[arg(long, env = "LEPTOS_SITE_ROOT", default_value = "target/site")]
     pub site_root: String,

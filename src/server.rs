@@ -7,14 +7,21 @@ use app::{
     model::Board,
     shell, App,
 };
-use axum::{extract::DefaultBodyLimit, extract::FromRef, routing::get, serve::ListenerExt, Router};
+use axum::{
+    extract::{DefaultBodyLimit, FromRef},
+    middleware,
+    routing::{get, post},
+    serve::ListenerExt,
+    Router,
+};
 use leptos::prelude::*;
 use leptos_axum::{generate_route_list, LeptosRoutes};
 use tokio::{net::TcpListener, sync::oneshot, task::JoinHandle};
 use tower_http::trace::TraceLayer;
 
 use crate::{
-    api, auth,
+    api::{self, limits::RateLimiter},
+    auth,
     config::ServeConfig,
     hub::{self, Hub, HubSettings},
     store::{self, Store},
@@ -28,6 +35,7 @@ pub struct AppState {
     pub store: Arc<dyn Store>,
     pub hub: Hub,
     pub writer: Writer,
+    pub limiter: Arc<RateLimiter>,
 }
 
 /// A server that is accepting connections.
@@ -58,6 +66,8 @@ pub async fn start(config: ServeConfig) -> anyhow::Result<Running> {
             pong_timeout: config.pong_timeout(),
             send_timeout: config.send_timeout(),
             max_frame_bytes: config.max_frame_bytes,
+            max_topics: config.max_topics,
+            max_connections_per_token: config.max_connections_per_token,
         },
     );
     let writer = Writer::start(store.clone(), hub.clone(), config.retain_events);
@@ -70,7 +80,8 @@ pub async fn start(config: ServeConfig) -> anyhow::Result<Running> {
         .site_pkg_dir("pkg")
         .site_addr(addr)
         .build();
-    let state = AppState { leptos_options, store: store.clone(), hub: hub.clone(), writer };
+    let limiter = Arc::new(RateLimiter::new(config.ingest_rate, config.ingest_burst));
+    let state = AppState { leptos_options, store: store.clone(), hub: hub.clone(), writer, limiter };
 
     let app = router(state.clone(), config.max_body_bytes);
     let listener = listener.tap_io(|tcp| {
@@ -101,6 +112,9 @@ fn router(state: AppState, max_body_bytes: usize) -> Router {
         .route("/ws", get(hub::socket::upgrade))
         .leptos_routes_with_context(&state, generate_route_list(App), context.clone(), move || shell(options.clone()))
         .fallback(leptos_axum::file_and_error_handler_with_context::<AppState, _>(context, shell))
+        .route("/login", post(auth::login))
+        .route("/logout", post(auth::logout))
+        .layer(middleware::from_fn_with_state(state.clone(), auth::gate))
         .layer(DefaultBodyLimit::max(max_body_bytes))
         .layer(TraceLayer::new_for_http())
         .with_state(state)

@@ -5,7 +5,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{task_created, task_progress, TestServer, WsClient};
+use common::{task_created, task_progress, TestServer, WsClient, TOKEN};
 use futures::{SinkExt, StreamExt};
 use serde_json::{json, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -192,7 +192,7 @@ async fn a_client_that_never_pongs_is_closed_and_one_that_does_stays() {
     // The silent client speaks raw WebSocket and never answers a ping (a library client would).
     let mut silent = tokio::net::TcpStream::connect(server.running.addr).await.unwrap();
     let handshake = format!(
-        "GET /ws HTTP/1.1\r\nHost: {}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+        "GET /ws?token={TOKEN} HTTP/1.1\r\nHost: {}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
          Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
         server.running.addr
     );

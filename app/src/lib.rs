@@ -51,6 +51,7 @@ pub fn App() -> impl IntoView {
             <Routes fallback=|| view! { <pages::NotFound/> }>
                 // Async: the page is sent whole, so it reads fine before (or without) the wasm.
                 <Route path=StaticSegment("") view=pages::board::BoardPage ssr=SsrMode::Async/>
+                <Route path=StaticSegment("login") view=pages::login::LoginPage/>
             </Routes>
         </Router>
     }

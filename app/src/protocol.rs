@@ -62,13 +62,17 @@ pub enum ServerFrame {
     Event(Event),
 }
 
-/// Topics a client may subscribe to.
-pub fn check_topic(topic: &str) -> Result<(), String> {
+/// Topics a client of `workspace` may subscribe to. Every topic is within the client's own
+/// workspace; `workspace:<id>` names it explicitly and is refused for any other id.
+pub fn check_topic(topic: &str, workspace: &str) -> Result<(), String> {
     match topic {
         "board" | "agents" | "runs" | "events" => Ok(()),
         _ => {
             let (kind, id) = topic.split_once(':').ok_or_else(|| unknown_topic(topic))?;
-            if !matches!(kind, "task" | "session" | "agent") {
+            if kind == "workspace" && id != workspace {
+                return Err(format!("topic `{topic}`: not your workspace"));
+            }
+            if !matches!(kind, "task" | "session" | "agent" | "workspace") {
                 return Err(unknown_topic(topic));
             }
             crate::events::check_id("topic", id).map_err(|e| format!("topic `{topic}`: {e}"))
@@ -77,7 +81,10 @@ pub fn check_topic(topic: &str) -> Result<(), String> {
 }
 
 fn unknown_topic(topic: &str) -> String {
-    format!("unknown topic `{topic}`; expected board, agents, runs, events, task:<id>, session:<id> or agent:<id>")
+    format!(
+        "unknown topic `{topic}`; expected board, agents, runs, events, workspace:<id>, task:<id>, session:<id> \
+         or agent:<id>"
+    )
 }
 
 #[cfg(test)]
@@ -100,10 +107,12 @@ mod tests {
 
     #[test]
     fn topics_are_checked() {
-        assert!(check_topic("board").is_ok());
-        assert!(check_topic("task:abc-1").is_ok());
-        assert!(check_topic("boards").is_err());
-        assert!(check_topic("task:").is_err());
-        assert!(check_topic("room:1").is_err());
+        assert!(check_topic("board", "w").is_ok());
+        assert!(check_topic("task:abc-1", "w").is_ok());
+        assert!(check_topic("workspace:w", "w").is_ok());
+        assert!(check_topic("workspace:other", "w").unwrap_err().contains("not your workspace"));
+        assert!(check_topic("boards", "w").is_err());
+        assert!(check_topic("task:", "w").is_err());
+        assert!(check_topic("room:1", "w").is_err());
     }
 }

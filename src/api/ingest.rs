@@ -5,24 +5,37 @@
 //! sent only after the commit: an acknowledged event is durable.
 
 use app::events::EventBody;
-use axum::{body::Bytes, extract::State, http::StatusCode, response::IntoResponse};
+use axum::{
+    body::Bytes,
+    extract::{rejection::BytesRejection, State},
+    http::StatusCode,
+    response::IntoResponse,
+};
 use serde_json::Value;
 
 use super::error::ApiError;
-use crate::{auth::Bearer, server::AppState, store::Batch};
+use crate::{auth::Caller, server::AppState, store::Batch};
 
 /// Most events one request may carry.
 pub const MAX_BATCH: usize = 1_000;
 
 pub async fn post_events(
     State(state): State<AppState>,
-    Bearer(token): Bearer,
-    body: Bytes,
+    Caller(token): Caller,
+    body: Result<Bytes, BytesRejection>,
 ) -> Result<impl IntoResponse, ApiError> {
+    let body = body.map_err(|rejection| match rejection.status() {
+        StatusCode::PAYLOAD_TOO_LARGE => ApiError::TooLarge(format!("{}; nothing was stored", rejection.body_text())),
+        _ => ApiError::BadJson(rejection.body_text()),
+    })?;
     if !token.role.can_ingest() {
         return Err(ApiError::Forbidden(format!("a {} token cannot post events", token.role.as_str())));
     }
     let events = parse_events(&body)?;
+    if let Err(retry_after) = state.limiter.take(&token.id, events.len()) {
+        let message = format!("this token is over its ingest rate; retry in {retry_after} s; nothing was stored");
+        return Err(ApiError::TooMany { message, retry_after });
+    }
     let committed = state.writer.submit(Batch { workspace: token.workspace, events }).await?;
     // The stored frames are JSON already: the answer is assembled from them, not serialised again.
     let seqs: Vec<String> = committed.iter().map(|c| c.seq.to_string()).collect();

@@ -3,6 +3,7 @@
 pub mod error;
 pub mod health;
 pub mod ingest;
+pub mod limits;
 
 use axum::{
     routing::{get, post},

@@ -10,9 +10,10 @@ pub mod socket;
 pub mod topics;
 
 use std::{
+    collections::HashMap,
     sync::{
         atomic::{AtomicU64, AtomicUsize, Ordering},
-        Arc,
+        Arc, Mutex,
     },
     time::Duration,
 };
@@ -43,6 +44,10 @@ pub struct HubSettings {
     pub send_timeout: Duration,
     /// Largest client frame accepted.
     pub max_frame_bytes: usize,
+    /// Most topics one connection may follow.
+    pub max_topics: usize,
+    /// Most sockets open at once with one token.
+    pub max_connections_per_token: usize,
 }
 
 #[derive(Clone)]
@@ -55,6 +60,8 @@ struct Inner {
     settings: HubSettings,
     next_connection: AtomicU64,
     connections: AtomicUsize,
+    /// Open sockets per token id, for the per-token limit.
+    per_token: Mutex<HashMap<String, usize>>,
     /// Times a reader fell off the ring and was caught up from the log.
     lagged: AtomicU64,
     /// Flipped once at shutdown so every connection closes cleanly.
@@ -72,6 +79,7 @@ impl Hub {
                 settings,
                 next_connection: AtomicU64::new(1),
                 connections: AtomicUsize::new(0),
+                per_token: Mutex::new(HashMap::new()),
                 lagged: AtomicU64::new(0),
                 shutdown,
             }),
@@ -109,11 +117,20 @@ impl Hub {
         self.inner.lagged.load(Ordering::Relaxed)
     }
 
-    /// Registers a connection; the guard unregisters it when dropped.
-    pub fn connect(&self) -> ConnectionGuard {
+    /// Registers a connection made with `token_id`; `None` when that token has its limit of sockets
+    /// open already. The guard unregisters the connection when dropped.
+    pub fn connect(&self, token_id: &str) -> Option<ConnectionGuard> {
+        {
+            let mut per_token = self.inner.per_token.lock().unwrap_or_else(|p| p.into_inner());
+            let open = per_token.entry(token_id.to_string()).or_insert(0);
+            if *open >= self.inner.settings.max_connections_per_token {
+                return None;
+            }
+            *open += 1;
+        }
         self.inner.connections.fetch_add(1, Ordering::Relaxed);
         let id = self.inner.next_connection.fetch_add(1, Ordering::Relaxed);
-        ConnectionGuard { hub: self.clone(), id }
+        Some(ConnectionGuard { hub: self.clone(), id, token_id: token_id.to_string() })
     }
 
     pub fn connections(&self) -> usize {
@@ -132,10 +149,18 @@ impl Hub {
 pub struct ConnectionGuard {
     hub: Hub,
     pub id: u64,
+    token_id: String,
 }
 
 impl Drop for ConnectionGuard {
     fn drop(&mut self) {
         self.hub.inner.connections.fetch_sub(1, Ordering::Relaxed);
+        let mut per_token = self.hub.inner.per_token.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(open) = per_token.get_mut(&self.token_id) {
+            *open -= 1;
+            if *open == 0 {
+                per_token.remove(&self.token_id);
+            }
+        }
     }
 }

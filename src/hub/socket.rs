@@ -7,16 +7,13 @@
 
 use std::time::Duration;
 
-use app::{
-    protocol::{check_topic, ClientOp, Control},
-    DEFAULT_WORKSPACE,
-};
+use app::protocol::{check_topic, ClientOp, Control};
 use axum::{
     extract::{
         ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade},
         State,
     },
-    response::Response,
+    response::{IntoResponse, Response},
 };
 use futures::{
     stream::{SplitSink, SplitStream},
@@ -30,8 +27,9 @@ use tokio::{
 use super::{
     feed::{Feed, Item, Start},
     topics::TopicSet,
+    ConnectionGuard,
 };
-use crate::{clock::now_rfc3339, server::AppState};
+use crate::{api::error::ApiError, auth::Caller, clock::now_rfc3339, server::AppState};
 
 /// Close codes this server uses besides the standard ones.
 pub mod close {
@@ -47,7 +45,12 @@ pub mod close {
 const READ_BUFFER: usize = 4 * 1024;
 const MAX_WRITE_BUFFER: usize = 256 * 1024;
 
-pub async fn upgrade(ws: WebSocketUpgrade, State(state): State<AppState>) -> Response {
+pub async fn upgrade(ws: WebSocketUpgrade, State(state): State<AppState>, Caller(token): Caller) -> Response {
+    let Some(guard) = state.hub.connect(&token.id) else {
+        let limit = state.hub.settings().max_connections_per_token;
+        return ApiError::TooMany { message: format!("this token already has {limit} sockets open"), retry_after: 5 }
+            .into_response();
+    };
     let max_frame = state.hub.settings().max_frame_bytes;
     ws.read_buffer_size(READ_BUFFER)
         // 0: every frame is written at once rather than batched up to a buffer size.
@@ -55,7 +58,7 @@ pub async fn upgrade(ws: WebSocketUpgrade, State(state): State<AppState>) -> Res
         .max_write_buffer_size(MAX_WRITE_BUFFER)
         .max_message_size(max_frame)
         .max_frame_size(max_frame)
-        .on_upgrade(move |socket| serve(socket, state))
+        .on_upgrade(move |socket| serve(socket, state, guard, token.workspace))
 }
 
 enum Inbound {
@@ -68,8 +71,7 @@ enum Inbound {
     TooBig,
 }
 
-async fn serve(socket: WebSocket, state: AppState) {
-    let guard = state.hub.connect();
+async fn serve(socket: WebSocket, state: AppState, guard: ConnectionGuard, workspace: String) {
     let settings = state.hub.settings().clone();
     let (mut sink, stream) = socket.split();
     let (inbound_tx, mut inbound) = mpsc::channel(16);
@@ -113,7 +115,7 @@ async fn serve(socket: WebSocket, state: AppState) {
                     pong_due = None;
                     Ok(())
                 }
-                Some(Inbound::Op(op)) => handle(op, &mut feed, &mut out, &state).await,
+                Some(Inbound::Op(op)) => handle(op, &mut feed, &mut out, &state, &workspace).await,
                 Some(Inbound::Invalid(reason)) => {
                     out.control(&Control::Error { code: "bad_frame".into(), message: reason }).await
                 }
@@ -156,7 +158,13 @@ async fn serve(socket: WebSocket, state: AppState) {
     reader.abort();
 }
 
-async fn handle(op: ClientOp, feed: &mut Option<Feed>, out: &mut Outbox, state: &AppState) -> Result<(), Gone> {
+async fn handle(
+    op: ClientOp,
+    feed: &mut Option<Feed>,
+    out: &mut Outbox,
+    state: &AppState,
+    workspace: &str,
+) -> Result<(), Gone> {
     match op {
         ClientOp::Ping { id } => out.control(&Control::Pong { id, server_time: now_rfc3339() }).await,
         ClientOp::Unsubscribe { topics } => {
@@ -169,12 +177,16 @@ async fn handle(op: ClientOp, feed: &mut Option<Feed>, out: &mut Outbox, state: 
             if topics.is_empty() {
                 return out.error("bad_topic", "subscribe needs at least one topic".into()).await;
             }
-            if let Some(reason) = topics.iter().find_map(|t| check_topic(t).err()) {
+            let limit = state.hub.settings().max_topics;
+            if topics.len() > limit {
+                let reason = format!("at most {limit} topics per connection, got {}", topics.len());
+                return out.error("too_many_topics", reason).await;
+            }
+            if let Some(reason) = topics.iter().find_map(|t| check_topic(t, workspace).err()) {
                 return out.error("bad_topic", reason).await;
             }
-            let set = TopicSet::new(topics);
-            let started =
-                Feed::start(state.store.clone(), state.hub.clone(), DEFAULT_WORKSPACE.to_string(), set, since).await;
+            let set = TopicSet::new(topics, workspace);
+            let started = Feed::start(state.store.clone(), state.hub.clone(), workspace.to_string(), set, since).await;
             let (new_feed, start) = match started {
                 Ok(started) => started,
                 Err(e) => {

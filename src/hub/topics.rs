@@ -2,19 +2,22 @@
 
 use std::collections::BTreeSet;
 
-/// `events` matches everything; any other topic matches events that carry it.
+/// `events` (or `workspace:<own>`) matches everything; any other topic matches events that carry it.
+/// Topics are always within the subscriber's workspace.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct TopicSet {
     topics: BTreeSet<String>,
+    /// `workspace:<own id>`, which means the same as `events`.
+    own_workspace: String,
 }
 
 impl TopicSet {
-    pub fn new(topics: impl IntoIterator<Item = String>) -> TopicSet {
-        TopicSet { topics: topics.into_iter().collect() }
+    pub fn new(topics: impl IntoIterator<Item = String>, workspace: &str) -> TopicSet {
+        TopicSet { topics: topics.into_iter().collect(), own_workspace: format!("workspace:{workspace}") }
     }
 
     pub fn everything(&self) -> bool {
-        self.topics.contains("events")
+        self.topics.contains("events") || self.topics.contains(&self.own_workspace)
     }
 
     pub fn is_empty(&self) -> bool {
@@ -51,12 +54,14 @@ mod tests {
 
     #[test]
     fn matching() {
-        let set = TopicSet::new(["board".to_string()]);
+        let set = TopicSet::new(["board".to_string()], "default");
         assert!(set.matches(&["board".into(), "task:1".into()]));
         assert!(!set.matches(&["agents".into()]));
-        let all = TopicSet::new(["events".to_string()]);
+        let all = TopicSet::new(["events".to_string()], "default");
         assert!(all.matches(&["agents".into()]));
         assert_eq!(all.filter(), None);
+        let own = TopicSet::new(["workspace:default".to_string()], "default");
+        assert_eq!(own.filter(), None);
         assert_eq!(set.filter(), Some(vec!["board".to_string()]));
     }
 }

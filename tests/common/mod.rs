@@ -4,7 +4,11 @@
 
 use std::time::Duration;
 
-use flightdeck::{config::ServeConfig, server::Running};
+use flightdeck::{
+    config::ServeConfig,
+    server::Running,
+    store::{Role, TokenRecord},
+};
 use futures::{SinkExt, StreamExt};
 use serde_json::Value;
 use tokio::net::TcpStream;
@@ -46,7 +50,15 @@ impl TestServer {
     }
 
     pub fn ws_url(&self) -> String {
-        format!("ws://{}/ws", self.running.addr)
+        format!("ws://{}/ws?token={TOKEN}", self.running.addr)
+    }
+
+    /// A new token for `workspace` with `role`, stored the way `flightdeck token create` does.
+    pub async fn token(&self, workspace: &str, role: Role) -> String {
+        let token = flightdeck::auth::generate_token();
+        let record = TokenRecord { id: uuid::Uuid::new_v4().to_string(), workspace: workspace.into(), role, name: "test".into() };
+        self.running.state.store.create_token(&record, &flightdeck::auth::hash_token(&token)).await.unwrap();
+        token
     }
 
     /// Posts a JSON body to `/api/events` with the test token; returns status and parsed body.
@@ -88,7 +100,11 @@ pub struct WsClient {
 impl WsClient {
     /// Connects and reads the `hello` frame.
     pub async fn connect(server: &TestServer) -> (WsClient, Value) {
-        let (stream, _) = connect_async(server.ws_url()).await.expect("socket connects");
+        WsClient::connect_to(&server.ws_url()).await
+    }
+
+    pub async fn connect_to(url: &str) -> (WsClient, Value) {
+        let (stream, _) = connect_async(url).await.expect("socket connects");
         let mut client = WsClient { stream };
         let hello = client.next_json().await;
         assert_eq!(hello["type"], "hello", "first frame is hello: {hello}");

@@ -31,6 +31,9 @@ pub fn Header(
                 >
                     {move || live.label()}
                 </span>
+                <form method="post" action="/logout" class="logout">
+                    <button type="submit">"Sign out"</button>
+                </form>
             </div>
         </header>
     }

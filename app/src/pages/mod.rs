@@ -1,6 +1,7 @@
 //! One module per page.
 
 pub mod board;
+pub mod login;
 
 use leptos::prelude::*;
 

@@ -1,0 +1,211 @@
+//! Who may reach what: login, cookies, origins, workspace isolation, and every limit.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{task_created, task_progress, TestServer, WsClient, TOKEN};
+use flightdeck::store::Role;
+use futures::{SinkExt, StreamExt};
+use leptos::server_fn::ServerFn;
+use reqwest::{header, redirect::Policy, Client, StatusCode};
+use serde_json::json;
+use tokio_tungstenite::{
+    connect_async,
+    tungstenite::{client::IntoClientRequest, Error as WsError, Message},
+};
+
+fn no_redirects() -> Client {
+    Client::builder().redirect(Policy::none()).build().unwrap()
+}
+
+#[tokio::test]
+async fn pages_need_a_login_and_redirect_to_it() {
+    let server = TestServer::start().await;
+    let response = no_redirects().get(server.http("/?x=1")).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert_eq!(response.headers()[header::LOCATION], "/login?next=/%3Fx%3D1");
+
+    let login = no_redirects().get(server.http("/login")).send().await.unwrap();
+    assert_eq!(login.status(), StatusCode::OK);
+    assert!(login.text().await.unwrap().contains("Access token"));
+
+    let board = no_redirects()
+        .get(server.http("/"))
+        .header(header::COOKIE, format!("fd_token={TOKEN}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(board.status(), StatusCode::OK);
+    assert!(board.text().await.unwrap().contains("Active Sub-Agents"));
+}
+
+#[tokio::test]
+async fn login_sets_an_httponly_cookie_and_logout_clears_it() {
+    let server = TestServer::start().await;
+    let client = no_redirects();
+    let ok = client.post(server.http("/login")).form(&[("token", TOKEN), ("next", "/")]).send().await.unwrap();
+    assert_eq!(ok.status(), StatusCode::SEE_OTHER);
+    let cookie = ok.headers()[header::SET_COOKIE].to_str().unwrap().to_string();
+    assert!(cookie.starts_with(&format!("fd_token={TOKEN};")), "{cookie}");
+    assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"), "{cookie}");
+
+    let bad = client.post(server.http("/login")).form(&[("token", "wrong"), ("next", "/")]).send().await.unwrap();
+    assert_eq!(bad.headers()[header::LOCATION], "/login?error=1&next=/");
+    assert!(bad.headers().get(header::SET_COOKIE).is_none());
+
+    let offsite = client.post(server.http("/login")).form(&[("token", TOKEN), ("next", "//evil.test")]).send().await;
+    assert_eq!(offsite.unwrap().headers()[header::LOCATION], "/", "never redirected off-site");
+
+    let forged = client
+        .post(server.http("/login"))
+        .header(header::ORIGIN, "http://evil.test")
+        .form(&[("token", TOKEN)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forged.status(), StatusCode::FORBIDDEN);
+
+    let out = client.post(server.http("/logout")).send().await.unwrap();
+    assert_eq!(out.status(), StatusCode::SEE_OTHER);
+    assert!(out.headers()[header::SET_COOKIE].to_str().unwrap().contains("Max-Age=0"));
+}
+
+#[tokio::test]
+async fn server_functions_need_a_login_and_read_only_their_workspace() {
+    let server = TestServer::start().await;
+    server.post(&task_created("mine", "Default's")).await;
+    let acme = server.token("acme", Role::Viewer).await;
+    let url = server.http(app::api::GetBoard::PATH);
+
+    let anonymous = Client::new().post(&url).send().await.unwrap();
+    assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED);
+
+    let as_default = Client::new().post(&url).header(header::COOKIE, format!("fd_token={TOKEN}")).send().await.unwrap();
+    assert_eq!(as_default.status(), StatusCode::OK);
+    assert!(as_default.text().await.unwrap().contains("Default's"));
+
+    let as_acme = Client::new().post(&url).header(header::COOKIE, format!("fd_token={acme}")).send().await.unwrap();
+    assert_eq!(as_acme.status(), StatusCode::OK);
+    assert!(!as_acme.text().await.unwrap().contains("Default's"), "acme cannot read default's board");
+}
+
+#[tokio::test]
+async fn the_socket_needs_a_valid_token_and_the_right_origin() {
+    let server = TestServer::start().await;
+    let addr = server.running.addr;
+    for url in [format!("ws://{addr}/ws"), format!("ws://{addr}/ws?token=wrong")] {
+        match connect_async(&url).await {
+            Err(WsError::Http(response)) => assert_eq!(response.status(), 401, "{url}"),
+            other => panic!("{url}: expected 401, got {:?}", other.map(|_| ())),
+        }
+    }
+    // The session cookie works, from the same origin only.
+    let mut request = format!("ws://{addr}/ws").into_client_request().unwrap();
+    request.headers_mut().insert("cookie", format!("fd_token={TOKEN}").parse().unwrap());
+    request.headers_mut().insert("origin", format!("http://{addr}").parse().unwrap());
+    assert!(connect_async(request.clone()).await.is_ok());
+    request.headers_mut().insert("origin", "http://evil.test".parse().unwrap());
+    match connect_async(request).await {
+        Err(WsError::Http(response)) => assert_eq!(response.status(), 403),
+        other => panic!("expected 403, got {:?}", other.map(|_| ())),
+    }
+}
+
+#[tokio::test]
+async fn a_subscriber_sees_only_its_own_workspace() {
+    let server = TestServer::start().await;
+    let acme_ingest = server.token("acme", Role::Ingest).await;
+    let acme_viewer = server.token("acme", Role::Viewer).await;
+    let (mut acme, _) = WsClient::connect_to(&format!("ws://{}/ws?token={acme_viewer}", server.running.addr)).await;
+    let (mut default, _) = WsClient::connect(&server).await;
+    acme.subscribe(&["events"], Some(0)).await;
+    default.subscribe(&["board"], Some(0)).await;
+
+    server.post(&task_created("d1", "Default")).await;
+    let body = json!([task_created("a1", "Acme"), task_progress("a1", 10)]).to_string().into_bytes();
+    assert_eq!(server.post_raw(body, Some(&acme_ingest)).await.0, 201);
+    server.post(&task_progress("d1", 20)).await;
+
+    let acme_seqs = acme.seqs(2).await;
+    assert_eq!(acme_seqs, vec![2, 3]);
+    assert_eq!(default.seqs(2).await, vec![1, 4]);
+    assert!(acme.next_json_within(Duration::from_millis(300)).await.is_none());
+
+    let refused = acme.subscribe(&["workspace:default"], Some(0)).await;
+    assert_eq!((refused["type"].as_str(), refused["code"].as_str()), (Some("error"), Some("bad_topic")));
+    assert!(refused["message"].as_str().unwrap().contains("not your workspace"));
+    let own = acme.subscribe(&["workspace:acme"], Some(0)).await;
+    assert_eq!(own["type"], "subscribed");
+    assert_eq!(acme.seqs(2).await, vec![2, 3], "replay of its own workspace only");
+}
+
+#[tokio::test]
+async fn an_oversized_frame_closes_the_socket_with_1009() {
+    let server = TestServer::start_with(|c| c.max_frame_bytes = 1_024).await;
+    let (mut client, _) = WsClient::connect(&server).await;
+    let big = json!({"op": "ping", "id": "x".repeat(4_096)}).to_string();
+    let _ = client.stream.send(Message::text(big)).await;
+    let mut code = None;
+    while let Some(Ok(message)) = client.stream.next().await {
+        if let Message::Close(frame) = message {
+            code = frame.map(|f| u16::from(f.code));
+            break;
+        }
+    }
+    assert_eq!(code, Some(1009));
+}
+
+#[tokio::test]
+async fn too_many_topics_is_an_error_frame() {
+    let server = TestServer::start_with(|c| c.max_topics = 3).await;
+    let (mut client, _) = WsClient::connect(&server).await;
+    let answer = client.subscribe(&["task:a", "task:b", "task:c", "task:d"], None).await;
+    assert_eq!(answer["code"], "too_many_topics");
+    assert_eq!(client.subscribe(&["task:a", "task:b", "task:c"], None).await["type"], "subscribed");
+}
+
+#[tokio::test]
+async fn too_many_sockets_for_one_token_is_429() {
+    let server = TestServer::start_with(|c| c.max_connections_per_token = 2).await;
+    let (_one, _) = WsClient::connect(&server).await;
+    let (two, _) = WsClient::connect(&server).await;
+    match connect_async(server.ws_url()).await {
+        Err(WsError::Http(response)) => assert_eq!(response.status(), 429),
+        other => panic!("expected 429, got {:?}", other.map(|_| ())),
+    }
+    drop(two);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(connect_async(server.ws_url()).await.is_ok(), "a closed socket frees its place");
+}
+
+#[tokio::test]
+async fn the_ingest_rate_limit_is_429_with_retry_after_and_stores_nothing() {
+    let server = TestServer::start_with(|c| {
+        c.ingest_rate = 1;
+        c.ingest_burst = 3;
+    })
+    .await;
+    let batch = json!([task_created("a", "A"), task_created("b", "B"), task_created("c", "C")]);
+    assert_eq!(server.post(&batch).await.0, 201);
+    let response = Client::new()
+        .post(server.http("/api/events"))
+        .bearer_auth(TOKEN)
+        .body(task_created("d", "D").to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(response.headers()[header::RETRY_AFTER].to_str().unwrap().parse::<u64>().unwrap() >= 1);
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(body["error"], "rate_limited");
+    assert_eq!(server.head().await, 3);
+}
+
+#[tokio::test]
+async fn an_oversized_body_gets_a_json_413() {
+    let server = TestServer::start_with(|c| c.max_body_bytes = 1_024).await;
+    let (status, body) = server.post(&json!({"type": "task:created", "payload": {"title": "x".repeat(5_000)}})).await;
+    assert_eq!(status, 413);
+    assert_eq!(body["error"], "too_large");
+}
