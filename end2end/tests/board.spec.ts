@@ -2,7 +2,7 @@
 import { expect, Page, test } from '@playwright/test';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { created, FlightdeckServer } from './support/server';
+import { created, FlightdeckServer, signIn } from './support/server';
 
 let server: FlightdeckServer;
 
@@ -19,6 +19,7 @@ const card = (page: Page, id: string) => page.locator(`.card[data-task-id="${id}
 const column = (page: Page, status: string) => page.locator(`.column[data-status="${status}"]`);
 
 async function openLiveBoard(page: Page) {
+  await signIn(page, server);
   await page.goto(server.url);
   await expect(connection(page)).toHaveAttribute('data-state', 'live');
 }

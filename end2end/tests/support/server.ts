@@ -1,4 +1,5 @@
 // Starts the real flightdeck binary on a free port with a fresh SQLite file, and talks to its API.
+import type { Page } from '@playwright/test';
 import { ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -92,3 +93,8 @@ export const created = (id: string, title: string, extra: Record<string, unknown
   type: 'task:created',
   payload: { id, title, ...extra },
 });
+
+/** Signs the page in the way the login form would: the session cookie holds the token. */
+export async function signIn(page: Page, server: FlightdeckServer, token = TOKEN): Promise<void> {
+  await page.context().addCookies([{ name: 'fd_token', value: token, url: server.url, httpOnly: true, sameSite: 'Lax' }]);
+}

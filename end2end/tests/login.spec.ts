@@ -1,0 +1,42 @@
+// Signing in and out: the dashboard is closed to anyone without a token.
+import { expect, test } from '@playwright/test';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { FlightdeckServer, TOKEN } from './support/server';
+
+let server: FlightdeckServer;
+
+test.beforeEach(async () => {
+  server = await FlightdeckServer.start();
+});
+
+test.afterEach(async () => {
+  await server.kill();
+});
+
+test('the board asks for a token, refuses a wrong one, and opens with the right one', async ({ page }) => {
+  await page.goto(server.url);
+  await expect(page).toHaveURL(/\/login\?next=/);
+  const field = page.getByLabel('Access token');
+  await expect(field).toBeVisible();
+  mkdirSync(join(__dirname, '..', 'screenshots'), { recursive: true });
+  await page.screenshot({ path: join(__dirname, '..', 'screenshots', 'login-1280x800.png') });
+
+  await field.fill('not-a-token');
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await expect(page.getByRole('alert')).toContainText('not valid');
+
+  await page.getByLabel('Access token').fill(TOKEN);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await expect(page).toHaveURL(`${server.url}/`);
+  await expect(page.getByTestId('connection')).toHaveAttribute('data-state', 'live');
+  const cookies = await page.context().cookies();
+  const session = cookies.find((c) => c.name === 'fd_token');
+  expect(session?.httpOnly).toBe(true);
+  expect(await page.evaluate(() => document.cookie)).not.toContain('fd_token');
+
+  await page.getByRole('button', { name: 'Sign out' }).click();
+  await expect(page).toHaveURL(/\/login/);
+  await page.goto(server.url);
+  await expect(page).toHaveURL(/\/login/);
+});
