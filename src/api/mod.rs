@@ -1,7 +1,8 @@
-//! HTTP endpoints other than the pages: ingest, probes.
+//! HTTP endpoints other than the pages: ingest, history, the SSE stream, probes.
 
 pub mod error;
 pub mod health;
+pub mod history;
 pub mod ingest;
 pub mod limits;
 
@@ -14,7 +15,8 @@ use crate::server::AppState;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
-        .route("/api/events", post(ingest::post_events))
+        .route("/api/events", post(ingest::post_events).get(history::history))
+        .route("/api/events/stream", get(history::stream))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
 }

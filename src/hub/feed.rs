@@ -23,7 +23,7 @@ use crate::store::{LogQuery, Store, StoreError};
 const PAGE: u32 = 256;
 
 pub enum Item {
-    Frame(Utf8Bytes),
+    Frame(Seq, Utf8Bytes),
     /// The log cannot supply every event owed; the subscriber must reload its snapshot.
     Reset { seq: Seq, reason: String },
 }
@@ -49,7 +49,7 @@ pub struct Feed {
     /// Every event with a seq up to here has been sent or skipped.
     cursor: Seq,
     live: Receiver<Arc<LiveFrame>>,
-    pending: VecDeque<Utf8Bytes>,
+    pending: VecDeque<(Seq, Utf8Bytes)>,
     catchup: CatchUp,
 }
 
@@ -94,8 +94,8 @@ impl Feed {
     /// The next frame to send. `Err` only when the store fails or the hub has shut down.
     pub async fn next(&mut self) -> Result<Item, StoreError> {
         loop {
-            if let Some(frame) = self.pending.pop_front() {
-                return Ok(Item::Frame(frame));
+            if let Some((seq, frame)) = self.pending.pop_front() {
+                return Ok(Item::Frame(seq, frame));
             }
             match self.catchup {
                 CatchUp::NeedHead => {
@@ -114,7 +114,7 @@ impl Feed {
                         }
                         self.cursor = frame.seq;
                         if *frame.workspace == *self.workspace && self.topics.matches(&frame.topics) {
-                            return Ok(Item::Frame(frame.text.clone()));
+                            return Ok(Item::Frame(frame.seq, frame.text.clone()));
                         }
                     }
                     Err(RecvError::Lagged(_)) => {
@@ -161,7 +161,7 @@ impl Feed {
         if !full {
             self.catchup = CatchUp::Idle;
         }
-        self.pending.extend(page.into_iter().map(|(_, frame)| frame));
+        self.pending.extend(page);
         Ok(None)
     }
 }

@@ -141,7 +141,7 @@ async fn serve(socket: WebSocket, state: AppState, guard: ConnectionGuard, works
                 }
             }, if feed.is_some() => {
                 match item {
-                    Ok(Item::Frame(text)) => out.send(Message::Text(text)).await,
+                    Ok(Item::Frame(_, text)) => out.send(Message::Text(text)).await,
                     Ok(Item::Reset { seq, reason }) => out.control(&Control::Reset { seq, reason }).await,
                     Err(e) => {
                         tracing::error!(error = %e, "feed failed");

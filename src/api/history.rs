@@ -1,0 +1,114 @@
+//! Reading the log over HTTP: `GET /api/events` (a page of history) and `GET /api/events/stream`
+//! (the same events as Server-Sent Events, resumable). Both see only the caller's workspace.
+
+use std::{convert::Infallible, time::Duration};
+
+use app::{events::Seq, protocol::check_topic};
+use axum::{
+    extract::{Query, State},
+    http::HeaderMap,
+    response::{
+        sse::{Event as SseEvent, KeepAlive, Sse},
+        IntoResponse,
+    },
+};
+use futures::Stream;
+use serde::Deserialize;
+
+use super::error::ApiError;
+use crate::{
+    auth::Caller,
+    hub::{
+        feed::{Feed, Item, Start},
+        topics::TopicSet,
+    },
+    server::AppState,
+    store::LogQuery,
+};
+
+const DEFAULT_LIMIT: u32 = 100;
+const MAX_LIMIT: u32 = 1_000;
+
+#[derive(Deserialize)]
+pub struct HistoryQuery {
+    #[serde(default)]
+    since: Seq,
+    limit: Option<u32>,
+    topic: Option<String>,
+}
+
+/// `GET /api/events?since=&limit=&topic=`: events after `since`, oldest first.
+pub async fn history(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Query(q): Query<HistoryQuery>,
+) -> Result<impl IntoResponse, ApiError> {
+    let topics = topic_filter(q.topic.as_deref(), &caller.workspace)?;
+    let head = state.store.head().await?;
+    let query = LogQuery {
+        workspace: caller.workspace,
+        after: q.since,
+        upto: head,
+        topics,
+        limit: q.limit.unwrap_or(DEFAULT_LIMIT).clamp(1, MAX_LIMIT),
+    };
+    let page = state.store.read_log(&query).await?;
+    let next = page.last().map_or(q.since, |(seq, _)| *seq);
+    let frames: Vec<&str> = page.iter().map(|(_, f)| f.as_str()).collect();
+    let body = format!(r#"{{"head":{head},"next_since":{next},"events":[{}]}}"#, frames.join(","));
+    Ok(([("content-type", "application/json")], body))
+}
+
+#[derive(Deserialize)]
+pub struct StreamQuery {
+    since: Option<Seq>,
+    topic: Option<String>,
+}
+
+/// `GET /api/events/stream?since=&topic=`: replay then live, as SSE with `id` = seq, resumable
+/// with `Last-Event-ID`. A resume the log cannot serve whole gets an `event: reset`.
+pub async fn stream(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    headers: HeaderMap,
+    Query(q): Query<StreamQuery>,
+) -> Result<Sse<impl Stream<Item = Result<SseEvent, Infallible>>>, ApiError> {
+    let topics = match q.topic {
+        Some(topic) => {
+            check_topic(&topic, &caller.workspace).map_err(ApiError::Invalid)?;
+            vec![topic]
+        }
+        None => vec!["events".to_string()],
+    };
+    let last_event_id = headers.get("last-event-id").and_then(|v| v.to_str().ok()).and_then(|v| v.parse().ok());
+    let since = last_event_id.or(q.since);
+    let set = TopicSet::new(topics, &caller.workspace);
+    let (feed, start) = Feed::start(state.store.clone(), state.hub.clone(), caller.workspace, set, since).await?;
+    let first = match start {
+        Start::Reset { seq, reason } => Some(reset_event(seq, &reason)),
+        Start::Replay { .. } => None,
+    };
+    let events = futures::stream::unfold((feed, first), |(mut feed, first)| async move {
+        if let Some(event) = first {
+            return Some((Ok(event), (feed, None)));
+        }
+        let event = match feed.next().await {
+            Ok(Item::Frame(seq, frame)) => SseEvent::default().id(seq.to_string()).data(frame.as_str()),
+            Ok(Item::Reset { seq, reason }) => reset_event(seq, &reason),
+            Err(_) => return None,
+        };
+        Some((Ok(event), (feed, None)))
+    });
+    Ok(Sse::new(events).keep_alive(KeepAlive::new().interval(Duration::from_secs(15)).text("keep-alive")))
+}
+
+fn reset_event(seq: Seq, reason: &str) -> SseEvent {
+    let data = serde_json::json!({ "type": "reset", "seq": seq, "reason": reason }).to_string();
+    SseEvent::default().event("reset").id(seq.to_string()).data(data)
+}
+
+fn topic_filter(topic: Option<&str>, workspace: &str) -> Result<Option<Vec<String>>, ApiError> {
+    let Some(topic) = topic else { return Ok(None) };
+    check_topic(topic, workspace).map_err(ApiError::Invalid)?;
+    Ok(TopicSet::new([topic.to_string()], workspace).filter())
+}
