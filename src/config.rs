@@ -116,6 +116,9 @@ pub struct ServeConfig {
     /// Events one token may post in a burst above the sustained rate.
     #[arg(long, env = "FLIGHTDECK_INGEST_BURST", default_value_t = 5_000)]
     pub ingest_burst: u32,
+    /// Deliverable files: `<dir>/<workspace>/<path>` is served at `/artifacts/<path>`, nothing else.
+    #[arg(long, env = "FLIGHTDECK_ARTIFACTS_DIR", default_value = "artifacts")]
+    pub artifacts_dir: std::path::PathBuf,
     /// The built site (wasm, JS, CSS, public files), as cargo-leptos writes it.
     #[arg(long, env = "LEPTOS_SITE_ROOT", default_value = "target/site")]
     pub site_root: String,

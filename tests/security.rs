@@ -209,3 +209,58 @@ async fn an_oversized_body_gets_a_json_413() {
     assert_eq!(status, 413);
     assert_eq!(body["error"], "too_large");
 }
+
+/// A GET sent byte for byte, so `..` and `%2e%2e` reach the server as written (HTTP clients
+/// normalise them away).
+async fn raw_get(server: &TestServer, path: &str, token: Option<&str>) -> (u16, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(server.running.addr).await.unwrap();
+    let auth = token.map(|t| format!("Authorization: Bearer {t}\r\n")).unwrap_or_default();
+    let request = format!("GET {path} HTTP/1.1\r\nHost: {}\r\n{auth}Connection: close\r\n\r\n", server.running.addr);
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).await.unwrap();
+    let status = response.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+    (status, response)
+}
+
+#[tokio::test]
+async fn artifacts_are_served_only_from_the_workspace_folder() {
+    let outside = tempfile::tempdir().unwrap();
+    let root = outside.path().join("artifacts");
+    std::fs::create_dir_all(root.join("default/reports")).unwrap();
+    std::fs::create_dir_all(root.join("acme")).unwrap();
+    std::fs::write(root.join("default/reports/summary.txt"), "all green").unwrap();
+    std::fs::write(root.join("acme/secret.txt"), "acme only").unwrap();
+    std::fs::write(outside.path().join("outside.txt"), "not an artifact").unwrap();
+    std::os::unix::fs::symlink(outside.path().join("outside.txt"), root.join("default/escape")).unwrap();
+    let dir = root.clone();
+    let server = TestServer::start_with(move |c| c.artifacts_dir = dir).await;
+
+    let (status, body) = raw_get(&server, "/artifacts/reports/summary.txt", Some(TOKEN)).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body.ends_with("all green"));
+    assert!(body.to_lowercase().contains("content-security-policy: sandbox"), "{body}");
+
+    let (status, body) = raw_get(&server, "/artifacts/reports/summary.txt", None).await;
+    assert_eq!(status, 303, "a signed-out browser is sent to the login page");
+    assert!(body.contains("location: /login?next=/artifacts/reports/summary.txt"), "{body}");
+    assert!(!body.contains("all green"));
+    assert_eq!(raw_get(&server, "/artifacts/missing.txt", Some(TOKEN)).await.0, 404);
+    assert_eq!(raw_get(&server, "/artifacts/secret.txt", Some(TOKEN)).await.0, 404, "acme's file is not default's");
+    for traversal in [
+        "/artifacts/../acme/secret.txt",
+        "/artifacts/reports/../../acme/secret.txt",
+        "/artifacts/%2e%2e/acme/secret.txt",
+        "/artifacts/..%2f..%2foutside.txt",
+        "/artifacts/%2Fetc%2Fpasswd",
+        "/artifacts/reports%5c..%5c..%5coutside.txt",
+    ] {
+        let (status, body) = raw_get(&server, traversal, Some(TOKEN)).await;
+        assert!(status == 400 || status == 422, "{traversal}: {status}");
+        assert!(!body.contains("acme only") && !body.contains("not an artifact"), "{traversal} leaked");
+    }
+    let (status, body) = raw_get(&server, "/artifacts/escape", Some(TOKEN)).await;
+    assert_eq!(status, 403, "a symlink out of the folder is refused");
+    assert!(!body.contains("not an artifact"));
+}

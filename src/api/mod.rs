@@ -1,5 +1,6 @@
 //! HTTP endpoints other than the pages: ingest, history, the SSE stream, probes.
 
+pub mod artifacts;
 pub mod error;
 pub mod health;
 pub mod history;
@@ -17,6 +18,7 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/api/events", post(ingest::post_events).get(history::history))
         .route("/api/events/stream", get(history::stream))
+        .route("/artifacts/{*path}", get(artifacts::artifact))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
 }
