@@ -56,8 +56,10 @@ async fn main() {
         idle.push(socket);
     }
     tokio::time::sleep(Duration::from_millis(300)).await;
-    println!("memory  500 idle sockets: {:.1} KiB per socket (client and server in this process)",
-        (rss_kib() - rss_before) as f64 / 500.0);
+    println!(
+        "memory  500 idle sockets: {:.1} KiB per socket (client and server in this process)",
+        (rss_kib() - rss_before) as f64 / 500.0
+    );
     drop(idle);
 
     // Fan-out: subscribers on `board`; latency from just before the POST to each receipt.
@@ -99,6 +101,10 @@ async fn main() {
 fn rss_kib() -> u64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
-        .and_then(|s| s.lines().find(|l| l.starts_with("VmRSS:")).map(|l| l.split_whitespace().nth(1).unwrap_or("0").parse().unwrap_or(0)))
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .map(|l| l.split_whitespace().nth(1).unwrap_or("0").parse().unwrap_or(0))
+        })
         .unwrap_or(0)
 }

@@ -93,7 +93,7 @@ pub async fn run(config: DemoConfig) -> anyhow::Result<()> {
                 finished += 1;
             }
         }
-        if tick % 5 == 0 {
+        if tick.is_multiple_of(5) {
             for agent in AGENTS {
                 events.push(json!({"type": "agent:heartbeat", "payload": {"id": agent}}));
             }

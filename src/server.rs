@@ -82,7 +82,14 @@ pub async fn start(config: ServeConfig) -> anyhow::Result<Running> {
         .site_addr(addr)
         .build();
     let limiter = Arc::new(RateLimiter::new(config.ingest_rate, config.ingest_burst));
-    let state = AppState { leptos_options, store: store.clone(), hub: hub.clone(), writer, limiter, artifacts_dir: config.artifacts_dir.clone().into() };
+    let state = AppState {
+        leptos_options,
+        store: store.clone(),
+        hub: hub.clone(),
+        writer,
+        limiter,
+        artifacts_dir: config.artifacts_dir.clone().into(),
+    };
 
     let app = router(state.clone(), config.max_body_bytes);
     let listener = listener.tap_io(|tcp| {

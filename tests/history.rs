@@ -19,7 +19,9 @@ async fn get(server: &TestServer, path: &str, token: &str) -> (StatusCode, Value
 #[tokio::test]
 async fn history_pages_through_the_log_by_topic() {
     let server = TestServer::start().await;
-    server.post(&json!([task_created("a", "A"), task_created("b", "B"), task_progress("a", 10), task_progress("b", 20)])).await;
+    server
+        .post(&json!([task_created("a", "A"), task_created("b", "B"), task_progress("a", 10), task_progress("b", 20)]))
+        .await;
 
     let (status, page) = get(&server, "/api/events?since=1&limit=2", TOKEN).await;
     assert_eq!(status, 200);

@@ -166,12 +166,8 @@ async fn an_acknowledged_event_survives_a_restart() {
 #[tokio::test]
 async fn the_demo_drives_tasks_to_the_end_through_the_public_api() {
     let server = TestServer::start().await;
-    let config = flightdeck::config::DemoConfig {
-        url: server.http(""),
-        token: TOKEN.to_string(),
-        pace_ms: 1,
-        tasks: 3,
-    };
+    let config =
+        flightdeck::config::DemoConfig { url: server.http(""), token: TOKEN.to_string(), pace_ms: 1, tasks: 3 };
     flightdeck::demo::run(config).await.expect("the demo runs");
     let board = server.running.state.store.board("default").await.unwrap();
     let finished = board

@@ -30,12 +30,8 @@ async fn pages_need_a_login_and_redirect_to_it() {
     assert_eq!(login.status(), StatusCode::OK);
     assert!(login.text().await.unwrap().contains("Access token"));
 
-    let board = no_redirects()
-        .get(server.http("/"))
-        .header(header::COOKIE, format!("fd_token={TOKEN}"))
-        .send()
-        .await
-        .unwrap();
+    let board =
+        no_redirects().get(server.http("/")).header(header::COOKIE, format!("fd_token={TOKEN}")).send().await.unwrap();
     assert_eq!(board.status(), StatusCode::OK);
     assert!(board.text().await.unwrap().contains("Active Sub-Agents"));
 }

@@ -69,10 +69,7 @@ fn bad_token_arguments_are_refused() {
         assert!(Cli::try_parse_from(&argv).is_err(), "{argv:?}");
     }
     let parsed = Cli::try_parse_from(["flightdeck", "token", "create", "--name", "x", "--role", "viewer"]).unwrap();
-    assert!(matches!(
-        parsed.into_command(),
-        Command::Token(TokenCommand { action: TokenAction::Create { .. }, .. })
-    ));
+    assert!(matches!(parsed.into_command(), Command::Token(TokenCommand { action: TokenAction::Create { .. }, .. })));
 }
 
 #[tokio::test]

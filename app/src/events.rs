@@ -66,16 +66,16 @@ pub const EVENT_TYPES: &[&str] = &[
 #[serde(deny_unknown_fields)]
 pub struct TaskCreated {
     /// Chosen by the caller so later events can name the task; generated when absent.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<String>,
     pub title: String,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<TaskStatus>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub assignee: Option<String>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub labels: Vec<String>,
 }
 
@@ -211,8 +211,8 @@ impl EventBody {
             return Err(Invalid::Shape(format!("missing field `payload` for `{kind}`")));
         }
         let kind = kind.to_string();
-        let body: EventBody = serde_json::from_value(value)
-            .map_err(|e| Invalid::Shape(format!("invalid payload for `{kind}`: {e}")))?;
+        let body: EventBody =
+            serde_json::from_value(value).map_err(|e| Invalid::Shape(format!("invalid payload for `{kind}`: {e}")))?;
         body.validate()?;
         Ok(body)
     }
@@ -428,13 +428,14 @@ mod tests {
     fn bad_fields_are_named() {
         let missing = EventBody::from_json(json!({"type": "task:created", "payload": {}})).unwrap_err();
         assert!(missing.to_string().contains("title"), "{missing}");
-        let typo = EventBody::from_json(json!({"type": "task:created", "payload": {"title": "x", "titel": "y"}}))
-            .unwrap_err();
+        let typo =
+            EventBody::from_json(json!({"type": "task:created", "payload": {"title": "x", "titel": "y"}})).unwrap_err();
         assert!(typo.to_string().contains("titel"), "{typo}");
-        let range =
-            EventBody::from_json(json!({"type": "task:progress", "payload": {"id": "a", "progress": 101}})).unwrap_err();
+        let range = EventBody::from_json(json!({"type": "task:progress", "payload": {"id": "a", "progress": 101}}))
+            .unwrap_err();
         assert!(range.to_string().contains("progress"), "{range}");
-        let id = EventBody::from_json(json!({"type": "task:failed", "payload": {"id": "a b", "error": "x"}})).unwrap_err();
+        let id =
+            EventBody::from_json(json!({"type": "task:failed", "payload": {"id": "a b", "error": "x"}})).unwrap_err();
         assert!(id.to_string().contains("`id`"), "{id}");
         let blank = EventBody::from_json(json!({"type": "task:created", "payload": {"title": "  "}})).unwrap_err();
         assert!(blank.to_string().contains("title"), "{blank}");

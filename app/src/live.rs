@@ -139,9 +139,7 @@ mod feed {
         if sink.send(Message::Text(to_json(&subscribe))).await.is_err() {
             return Ended::Closed { was_live: false };
         }
-        let frames = source
-            .map(|m| m.map_or(Input::End, Input::Frame))
-            .chain(stream::iter([Input::End]));
+        let frames = source.map(|m| m.map_or(Input::End, Input::Frame)).chain(stream::iter([Input::End]));
         let ticks = IntervalStream::new(PING_EVERY_MS).map(|_| Input::Tick);
         let mut inputs = stream::select(frames, ticks);
 

@@ -267,7 +267,7 @@ impl Board {
     /// The cards of one column, newest first.
     pub fn column(&self, status: TaskStatus) -> Vec<Task> {
         let mut cards: Vec<Task> = self.tasks.iter().filter(|t| t.status == status).cloned().collect();
-        cards.sort_by(|a, b| b.created_seq.cmp(&a.created_seq));
+        cards.sort_by_key(|t| std::cmp::Reverse(t.created_seq));
         cards
     }
 }

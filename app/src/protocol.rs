@@ -40,8 +40,14 @@ pub enum Control {
         heartbeat_interval_ms: u64,
     },
     /// The subscription is in place; events up to `seq` that match come first, in order, then live ones.
-    Subscribed { topics: Vec<String>, since: Seq, seq: Seq },
-    Unsubscribed { topics: Vec<String> },
+    Subscribed {
+        topics: Vec<String>,
+        since: Seq,
+        seq: Seq,
+    },
+    Unsubscribed {
+        topics: Vec<String>,
+    },
     Pong {
         #[serde(default)]
         id: Option<serde_json::Value>,
@@ -49,9 +55,15 @@ pub enum Control {
     },
     /// The events after the client's `since` are no longer all in the log (or never were): reload the
     /// snapshot and subscribe again from its `seq`. Nothing was replayed.
-    Reset { seq: Seq, reason: String },
+    Reset {
+        seq: Seq,
+        reason: String,
+    },
     /// The client frame was refused; the connection stays open.
-    Error { code: String, message: String },
+    Error {
+        code: String,
+        message: String,
+    },
 }
 
 /// Any frame the server sends, as the browser reads it.

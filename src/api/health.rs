@@ -13,7 +13,9 @@ pub async fn healthz() -> &'static str {
 /// The store answers: the server can take events.
 pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
     match state.store.head().await {
-        Ok(seq) => (StatusCode::OK, Json(json!({ "status": "ready", "seq": seq, "connections": state.hub.connections() }))),
+        Ok(seq) => {
+            (StatusCode::OK, Json(json!({ "status": "ready", "seq": seq, "connections": state.hub.connections() })))
+        }
         Err(e) => (StatusCode::SERVICE_UNAVAILABLE, Json(json!({ "status": "unavailable", "message": e.to_string() }))),
     }
 }

@@ -54,13 +54,17 @@ pub fn parse_events(body: &[u8]) -> Result<Vec<EventBody>, ApiError> {
                 return Err(ApiError::Invalid("the batch is empty".into()));
             }
             if items.len() > MAX_BATCH {
-                return Err(ApiError::Invalid(format!("a batch holds at most {MAX_BATCH} events, got {}", items.len())));
+                return Err(ApiError::Invalid(format!(
+                    "a batch holds at most {MAX_BATCH} events, got {}",
+                    items.len()
+                )));
             }
             items
                 .into_iter()
                 .enumerate()
                 .map(|(i, item)| {
-                    EventBody::from_json(item).map_err(|e| ApiError::Invalid(format!("event {i}: {e}; nothing was stored")))
+                    EventBody::from_json(item)
+                        .map_err(|e| ApiError::Invalid(format!("event {i}: {e}; nothing was stored")))
                 })
                 .collect()
         }

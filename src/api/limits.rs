@@ -1,10 +1,6 @@
 //! Per-token ingest rate limit: a token bucket per token, counted in events, not requests.
 
-use std::{
-    collections::HashMap,
-    sync::Mutex,
-    time::Instant,
-};
+use std::{collections::HashMap, sync::Mutex, time::Instant};
 
 pub struct RateLimiter {
     /// Events per second, sustained.
@@ -21,7 +17,11 @@ struct Bucket {
 
 impl RateLimiter {
     pub fn new(rate: u32, burst: u32) -> RateLimiter {
-        RateLimiter { rate: f64::from(rate.max(1)), burst: f64::from(burst.max(1)), buckets: Mutex::new(HashMap::new()) }
+        RateLimiter {
+            rate: f64::from(rate.max(1)),
+            burst: f64::from(burst.max(1)),
+            buckets: Mutex::new(HashMap::new()),
+        }
     }
 
     /// Takes `events` from `key`'s bucket, or says in how many seconds enough will be there.

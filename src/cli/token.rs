@@ -32,7 +32,11 @@ pub async fn run(command: TokenCommand, out: &mut impl Write) -> anyhow::Result<
             )?;
         }
         TokenAction::List => {
-            writeln!(out, "{:<36}  {:<12}  {:<7}  {:<24}  {:<16}  NAME", "ID", "WORKSPACE", "ROLE", "CREATED", "REVOKED")?;
+            writeln!(
+                out,
+                "{:<36}  {:<12}  {:<7}  {:<24}  {:<16}  NAME",
+                "ID", "WORKSPACE", "ROLE", "CREATED", "REVOKED"
+            )?;
             for t in store.list_tokens().await? {
                 writeln!(
                     out,

@@ -25,7 +25,10 @@ const PAGE: u32 = 256;
 pub enum Item {
     Frame(Seq, Utf8Bytes),
     /// The log cannot supply every event owed; the subscriber must reload its snapshot.
-    Reset { seq: Seq, reason: String },
+    Reset {
+        seq: Seq,
+        reason: String,
+    },
 }
 
 /// Where replay starts, for the `subscribed` answer.
@@ -65,8 +68,16 @@ impl Feed {
         let live = hub.join();
         let head = store.head().await?;
         let since = since.unwrap_or(head);
-        let mut feed =
-            Feed { store, hub, workspace, topics, cursor: head, live, pending: VecDeque::new(), catchup: CatchUp::Idle };
+        let mut feed = Feed {
+            store,
+            hub,
+            workspace,
+            topics,
+            cursor: head,
+            live,
+            pending: VecDeque::new(),
+            catchup: CatchUp::Idle,
+        };
         if since > head {
             let reason = format!("since {since} is ahead of the log (head {head}): the log was replaced");
             return Ok((feed, Start::Reset { seq: head, reason }));

@@ -7,7 +7,7 @@ mod sqlite;
 
 use std::sync::Arc;
 
-use app::{events::Seq, events::EventBody, model::Board};
+use app::{events::EventBody, events::Seq, model::Board};
 use axum::extract::ws::Utf8Bytes;
 
 pub use sqlite::SqliteStore;

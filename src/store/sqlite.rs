@@ -34,11 +34,8 @@ impl SqliteStore {
             .synchronous(SqliteSynchronous::Full)
             .busy_timeout(Duration::from_secs(10))
             .foreign_keys(true);
-        let writer = SqlitePoolOptions::new()
-            .max_connections(1)
-            .min_connections(1)
-            .connect_with(options.clone())
-            .await?;
+        let writer =
+            SqlitePoolOptions::new().max_connections(1).min_connections(1).connect_with(options.clone()).await?;
         sqlx::migrate!("./migrations/sqlite").run(&writer).await?;
         let reader = SqlitePoolOptions::new().max_connections(4).connect_with(options.read_only(true)).await?;
         Ok(SqliteStore { writer, reader })
@@ -88,9 +85,9 @@ impl Store for SqliteStore {
 
     async fn read_log(&self, q: &LogQuery) -> Result<Vec<(Seq, Utf8Bytes)>, StoreError> {
         let (after, upto) = (q.after as i64, q.upto as i64);
-        let rows: Vec<(i64, String)> = match &q.topics {
-            None => {
-                sqlx::query_as(
+        let rows: Vec<(i64, String)> =
+            match &q.topics {
+                None => sqlx::query_as(
                     "SELECT seq, frame FROM events WHERE workspace = ? AND seq > ? AND seq <= ? ORDER BY seq LIMIT ?",
                 )
                 .bind(&q.workspace)
@@ -98,26 +95,25 @@ impl Store for SqliteStore {
                 .bind(upto)
                 .bind(q.limit as i64)
                 .fetch_all(&self.reader)
-                .await?
-            }
-            Some(topics) => {
-                let topics = serde_json::to_string(topics).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-                sqlx::query_as(
-                    "SELECT e.seq, e.frame FROM events e WHERE e.seq IN ( \
+                .await?,
+                Some(topics) => {
+                    let topics = serde_json::to_string(topics).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                    sqlx::query_as(
+                        "SELECT e.seq, e.frame FROM events e WHERE e.seq IN ( \
                          SELECT DISTINCT seq FROM event_topics \
                          WHERE workspace = ? AND seq > ? AND seq <= ? \
                            AND topic IN (SELECT value FROM json_each(?))) \
                      ORDER BY e.seq LIMIT ?",
-                )
-                .bind(&q.workspace)
-                .bind(after)
-                .bind(upto)
-                .bind(topics)
-                .bind(q.limit as i64)
-                .fetch_all(&self.reader)
-                .await?
-            }
-        };
+                    )
+                    .bind(&q.workspace)
+                    .bind(after)
+                    .bind(upto)
+                    .bind(topics)
+                    .bind(q.limit as i64)
+                    .fetch_all(&self.reader)
+                    .await?
+                }
+            };
         Ok(rows.into_iter().map(|(seq, frame)| (seq as Seq, Utf8Bytes::from(frame))).collect())
     }
 

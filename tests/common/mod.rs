@@ -56,7 +56,12 @@ impl TestServer {
     /// A new token for `workspace` with `role`, stored the way `flightdeck token create` does.
     pub async fn token(&self, workspace: &str, role: Role) -> String {
         let token = flightdeck::auth::generate_token();
-        let record = TokenRecord { id: uuid::Uuid::new_v4().to_string(), workspace: workspace.into(), role, name: "test".into() };
+        let record = TokenRecord {
+            id: uuid::Uuid::new_v4().to_string(),
+            workspace: workspace.into(),
+            role,
+            name: "test".into(),
+        };
         self.running.state.store.create_token(&record, &flightdeck::auth::hash_token(&token)).await.unwrap();
         token
     }
@@ -67,10 +72,8 @@ impl TestServer {
     }
 
     pub async fn post_raw(&self, body: Vec<u8>, token: Option<&str>) -> (u16, Value) {
-        let mut request = reqwest::Client::new()
-            .post(self.http("/api/events"))
-            .header("content-type", "application/json")
-            .body(body);
+        let mut request =
+            reqwest::Client::new().post(self.http("/api/events")).header("content-type", "application/json").body(body);
         if let Some(token) = token {
             request = request.bearer_auth(token);
         }

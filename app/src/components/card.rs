@@ -9,7 +9,10 @@ use crate::model::{Task, TaskStatus};
 pub fn Card(task: Task) -> impl IntoView {
     let progress = task.progress.min(100);
     let pr = task.pr_url.clone().map(|url| match safe_http_url(&url) {
-        Some(href) => view! { <a class="pr" href=href.to_string() rel="noopener noreferrer" target="_blank">"Pull request"</a> }.into_any(),
+        Some(href) => {
+            view! { <a class="pr" href=href.to_string() rel="noopener noreferrer" target="_blank">"Pull request"</a> }
+                .into_any()
+        }
         None => view! { <span class="pr pr-unsafe" title="Not an http(s) link">{url}</span> }.into_any(),
     });
     let error = (task.status == TaskStatus::Failed).then(|| task.error.clone()).flatten();
