@@ -81,6 +81,15 @@ async fn server_functions_need_a_login_and_read_only_their_workspace() {
     assert_eq!(as_default.status(), StatusCode::OK);
     assert!(as_default.text().await.unwrap().contains("Default's"));
 
+    let forged = Client::new()
+        .post(&url)
+        .header(header::COOKIE, format!("fd_token={TOKEN}"))
+        .header(header::ORIGIN, "http://evil.test")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forged.status(), StatusCode::FORBIDDEN, "a cookie request from another origin is refused");
+
     let as_acme = Client::new().post(&url).header(header::COOKIE, format!("fd_token={acme}")).send().await.unwrap();
     assert_eq!(as_acme.status(), StatusCode::OK);
     assert!(!as_acme.text().await.unwrap().contains("Default's"), "acme cannot read default's board");
