@@ -178,3 +178,28 @@ async fn the_demo_drives_tasks_to_the_end_through_the_public_api() {
     assert!(finished >= 3, "{finished} finished tasks");
     assert!(board.tasks.iter().any(|t| t.pr_url.is_some()), "pull requests were opened");
 }
+
+#[tokio::test]
+async fn sessions_cannot_start_twice_or_end_unknown_or_twice() {
+    let server = TestServer::start().await;
+    let start = json!({"type": "session:started", "payload": {"id": "s1", "kind": "subagent"}});
+    let end = json!({"type": "session:ended", "payload": {"id": "s1"}});
+    assert_eq!(server.post(&start).await.0, 201);
+    assert_eq!(server.post(&start).await.0, 409);
+    let (status, body) = server.post(&json!({"type": "session:ended", "payload": {"id": "ghost"}})).await;
+    assert_eq!(status, 422);
+    assert!(body["message"].as_str().unwrap().contains("ghost"));
+    assert_eq!(server.post(&end).await.0, 201);
+    assert_eq!(server.post(&end).await.0, 409);
+    assert_eq!(server.head().await, 2);
+}
+
+#[tokio::test]
+async fn a_batch_over_the_limit_is_refused_whole() {
+    let server = TestServer::start().await;
+    let batch: Vec<serde_json::Value> = (0..1_001).map(|i| task_created(&format!("t{i}"), "Too many")).collect();
+    let (status, body) = server.post(&json!(batch)).await;
+    assert_eq!(status, 422, "{body}");
+    assert!(body["message"].as_str().unwrap().contains("at most 1000"));
+    assert_eq!(server.head().await, 0);
+}

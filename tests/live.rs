@@ -249,3 +249,17 @@ async fn a_vanished_client_does_not_disturb_the_server() {
     next.subscribe(&["board"], Some(0)).await;
     assert_eq!(next.seqs(20).await, (1..=20).collect::<Vec<_>>());
 }
+
+#[tokio::test]
+async fn unsubscribe_stops_a_topic_and_keeps_the_others() {
+    let server = TestServer::start().await;
+    let (mut client, _) = WsClient::connect(&server).await;
+    client.subscribe(&["board", "agents"], None).await;
+    client.send(&json!({"op": "unsubscribe", "topics": ["agents"]})).await;
+    let answer = client.next_json().await;
+    assert_eq!((answer["type"].as_str(), answer["topics"].clone()), (Some("unsubscribed"), json!(["agents"])));
+    server.post(&json!([{"type": "agent:heartbeat", "payload": {"id": "ada"}}, task_created("a", "A")])).await;
+    let next = client.next_json().await;
+    assert_eq!((next["seq"].as_u64(), next["type"].as_str()), (Some(2), Some("task:created")));
+    assert!(client.next_json_within(Duration::from_millis(300)).await.is_none());
+}

@@ -77,4 +77,7 @@ async fn a_bad_workspace_name_is_refused() {
     let server = TestServer::start().await;
     let err = token_cli(&server, &["create", "--name", "x", "--workspace", "a b"]).await.unwrap_err();
     assert!(err.to_string().contains("workspace"), "{err}");
+    let err = token_cli(&server, &["create", "--name", " "]).await.unwrap_err();
+    assert!(err.to_string().contains("--name"), "{err}");
+    assert_eq!(server.running.state.store.list_tokens().await.unwrap().len(), 1, "only the configured token");
 }
