@@ -269,3 +269,31 @@ async fn artifacts_are_served_only_from_the_workspace_folder() {
     assert_eq!(status, 403, "a symlink out of the folder is refused");
     assert!(!body.contains("not an artifact"));
 }
+
+#[tokio::test]
+async fn revoking_a_token_closes_its_open_sockets_with_4401() {
+    let server = TestServer::start_with(|c| c.heartbeat_ms = 200).await;
+    let token = server.token("default", Role::Viewer).await;
+    let (mut client, _) = WsClient::connect_to(&format!("ws://{}/ws?token={token}", server.running.addr)).await;
+    let id = server.running.state.store.list_tokens().await.unwrap().into_iter().last().unwrap().record.id;
+    assert!(server.running.state.store.revoke_token(&id).await.unwrap());
+    let mut code = None;
+    while let Some(Ok(message)) = client.stream.next().await {
+        if let Message::Close(frame) = message {
+            code = frame.map(|f| u16::from(f.code));
+            break;
+        }
+    }
+    assert_eq!(code, Some(4401));
+}
+
+#[tokio::test]
+async fn the_session_endpoint_tells_signed_in_from_signed_out() {
+    let server = TestServer::start().await;
+    let signed_in = Client::new().get(server.http("/api/session")).bearer_auth(TOKEN).send().await.unwrap();
+    assert_eq!(signed_in.status(), StatusCode::OK);
+    let body: serde_json::Value = signed_in.json().await.unwrap();
+    assert_eq!((body["workspace"].as_str(), body["role"].as_str()), (Some("default"), Some("admin")));
+    let signed_out = Client::new().get(server.http("/api/session")).send().await.unwrap();
+    assert_eq!(signed_out.status(), StatusCode::UNAUTHORIZED);
+}

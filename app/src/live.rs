@@ -15,6 +15,8 @@ pub enum LinkState {
     Reconnecting,
     /// The browser is offline, or the server has been unreachable for a while. Still retrying.
     Offline,
+    /// The token behind this page was revoked or the session ended: retrying cannot help.
+    SignedOut,
 }
 
 impl LinkState {
@@ -24,6 +26,7 @@ impl LinkState {
             LinkState::Live => "live",
             LinkState::Reconnecting => "reconnecting",
             LinkState::Offline => "offline",
+            LinkState::SignedOut => "signed-out",
         }
     }
 }
@@ -46,6 +49,7 @@ impl LiveStatus {
             LinkState::Connecting => "● Connecting…".to_string(),
             LinkState::Reconnecting => "● Reconnecting…".to_string(),
             LinkState::Offline => "● Offline".to_string(),
+            LinkState::SignedOut => "● Signed out".to_string(),
         }
     }
 }
@@ -64,7 +68,7 @@ mod feed {
     use std::{future::Future, pin::Pin, rc::Rc, time::Duration};
 
     use futures::{stream, SinkExt, StreamExt};
-    use gloo_net::websocket::{futures::WebSocket, Message};
+    use gloo_net::websocket::{futures::WebSocket, Message, WebSocketError};
     use gloo_timers::future::{sleep, IntervalStream};
     use leptos::prelude::*;
 
@@ -79,6 +83,8 @@ mod feed {
     const OFFLINE_AFTER_MS: f64 = 30_000.0;
     const FIRST_RETRY_MS: f64 = 250.0;
     const MAX_RETRY_MS: f64 = 10_000.0;
+    /// The server's close code for a socket whose token was revoked.
+    const REVOKED: u16 = 4401;
 
     /// Fetches a fresh snapshot after a `reset`, installs it, and returns the `seq` it was read at.
     pub type Reload = Rc<dyn Fn() -> Pin<Box<dyn Future<Output = Option<Seq>>>>>;
@@ -92,6 +98,7 @@ mod feed {
     enum Ended {
         Closed { was_live: bool },
         Reset,
+        SignedOut,
     }
 
     async fn run(status: LiveStatus, topics: Vec<String>, mut since: Seq, on_event: Rc<dyn Fn(Event)>, reload: Reload) {
@@ -105,11 +112,17 @@ mod feed {
                     }
                     continue;
                 }
+                Ended::SignedOut => return signed_out(status),
                 Ended::Closed { was_live: true } => {
                     failures = 0;
                     down_since = None;
                 }
-                Ended::Closed { was_live: false } => {}
+                // A socket refused at the door looks like a network error to a page; ask plainly.
+                Ended::Closed { was_live: false } => {
+                    if session_refused().await {
+                        return signed_out(status);
+                    }
+                }
             }
             let down_for = now() - *down_since.get_or_insert_with(now);
             let offline = !browser_online() || down_for > OFFLINE_AFTER_MS;
@@ -123,10 +136,24 @@ mod feed {
         }
     }
 
+    fn signed_out(status: LiveStatus) {
+        status.state.set(LinkState::SignedOut);
+        status.latency_ms.set(None);
+    }
+
+    /// True only when the server answers and says this page is not signed in.
+    async fn session_refused() -> bool {
+        match gloo_net::http::Request::get("/api/session").send().await {
+            Ok(response) => response.status() == 401,
+            Err(_) => false,
+        }
+    }
+
     enum Input {
         Frame(Message),
         Tick,
         End,
+        Revoked,
     }
 
     /// One connection: subscribe from `since`, apply frames until the socket ends or goes quiet.
@@ -139,7 +166,13 @@ mod feed {
         if sink.send(Message::Text(to_json(&subscribe))).await.is_err() {
             return Ended::Closed { was_live: false };
         }
-        let frames = source.map(|m| m.map_or(Input::End, Input::Frame)).chain(stream::iter([Input::End]));
+        let frames = source
+            .map(|m| match m {
+                Ok(message) => Input::Frame(message),
+                Err(WebSocketError::ConnectionClose(close)) if close.code == REVOKED => Input::Revoked,
+                Err(_) => Input::End,
+            })
+            .chain(stream::iter([Input::End]));
         let ticks = IntervalStream::new(PING_EVERY_MS).map(|_| Input::Tick);
         let mut inputs = stream::select(frames, ticks);
 
@@ -149,6 +182,7 @@ mod feed {
         while let Some(input) = inputs.next().await {
             let send_ping = match input {
                 Input::End => break,
+                Input::Revoked => return Ended::SignedOut,
                 Input::Tick => match waiting {
                     Some((_, sent)) if now() - sent > PONG_TIMEOUT_MS => break,
                     Some(_) => false,

@@ -40,3 +40,24 @@ test('the board asks for a token, refuses a wrong one, and opens with the right 
   await page.goto(server.url);
   await expect(page).toHaveURL(/\/login/);
 });
+
+test('revoking the token signs an open page out instead of leaving it "reconnecting"', async ({ page }) => {
+  await server.kill();
+  server = await FlightdeckServer.start({ FLIGHTDECK_HEARTBEAT_MS: '300' });
+  const created = server.cli(['token', 'create', '--name', 'wall', '--role', 'viewer']);
+  const token = created.split('\n')[0].trim();
+  const id = /\(([0-9a-f-]{36})\)/.exec(created)?.[1];
+  expect(id, created).toBeTruthy();
+
+  await page.goto(`${server.url}/login`);
+  await page.getByLabel('Access token').fill(token);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await expect(page.getByTestId('connection')).toHaveAttribute('data-state', 'live');
+
+  server.cli(['token', 'revoke', id!]);
+  await expect(page.getByTestId('connection')).toHaveAttribute('data-state', 'signed-out');
+  await expect(page.getByTestId('connection')).toHaveText('● Signed out');
+  await page.screenshot({ path: join(__dirname, '..', 'screenshots', 'signed-out-1280x800.png') });
+  await page.getByRole('link', { name: 'Sign in again' }).click();
+  await expect(page).toHaveURL(/\/login/);
+});

@@ -1,9 +1,15 @@
-//! Liveness and readiness probes.
+//! Liveness and readiness probes, and who the caller is.
 
 use axum::{extract::State, http::StatusCode, Json};
 use serde_json::{json, Value};
 
-use crate::server::AppState;
+use crate::{auth::Caller, server::AppState};
+
+/// `GET /api/session`: the caller's token as the gate sees it (401 when signed out). The page asks
+/// when its socket keeps failing, to tell "server away" from "signed out".
+pub async fn session(Caller(caller): Caller) -> Json<Value> {
+    Json(json!({ "workspace": caller.workspace, "role": caller.role.as_str(), "name": caller.name }))
+}
 
 /// The process is up.
 pub async fn healthz() -> &'static str {

@@ -19,6 +19,7 @@ pub fn routes() -> Router<AppState> {
         .route("/api/events", post(ingest::post_events).get(history::history))
         .route("/api/events/stream", get(history::stream))
         .route("/artifacts/{*path}", get(artifacts::artifact))
+        .route("/api/session", get(health::session))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
 }

@@ -29,7 +29,7 @@ use super::{
     topics::TopicSet,
     ConnectionGuard,
 };
-use crate::{api::error::ApiError, auth::Caller, clock::now_rfc3339, server::AppState};
+use crate::{api::error::ApiError, auth::Caller, clock::now_rfc3339, server::AppState, store::TokenRecord};
 
 /// Close codes this server uses besides the standard ones.
 pub mod close {
@@ -38,6 +38,8 @@ pub mod close {
     pub const SERVER_ERROR: u16 = 1011;
     /// No pong came back within the configured timeout.
     pub const NO_PONG: u16 = 4000;
+    /// The token the socket was opened with has been revoked: sign in again.
+    pub const REVOKED: u16 = 4401;
 }
 
 /// Small socket buffers: tungstenite's default of 128 KiB each would cost far more per idle socket
@@ -58,7 +60,7 @@ pub async fn upgrade(ws: WebSocketUpgrade, State(state): State<AppState>, Caller
         .max_write_buffer_size(MAX_WRITE_BUFFER)
         .max_message_size(max_frame)
         .max_frame_size(max_frame)
-        .on_upgrade(move |socket| serve(socket, state, guard, token.workspace))
+        .on_upgrade(move |socket| serve(socket, state, guard, token))
 }
 
 enum Inbound {
@@ -71,7 +73,8 @@ enum Inbound {
     TooBig,
 }
 
-async fn serve(socket: WebSocket, state: AppState, guard: ConnectionGuard, workspace: String) {
+async fn serve(socket: WebSocket, state: AppState, guard: ConnectionGuard, token: TokenRecord) {
+    let workspace = token.workspace.clone();
     let settings = state.hub.settings().clone();
     let (mut sink, stream) = socket.split();
     let (inbound_tx, mut inbound) = mpsc::channel(16);
@@ -125,6 +128,11 @@ async fn serve(socket: WebSocket, state: AppState, guard: ConnectionGuard, works
                 }
             },
             _ = heartbeat.tick() => {
+                // Revocation reaches open sockets too, within one heartbeat.
+                if !state.store.is_token_live(&token.id).await.unwrap_or(true) {
+                    out.close(close::REVOKED, "token revoked").await;
+                    break;
+                }
                 if pong_due.is_none() {
                     pong_due = Some(Instant::now() + settings.pong_timeout);
                 }

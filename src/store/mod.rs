@@ -139,6 +139,8 @@ pub trait Store: Send + Sync + 'static {
     async fn create_token(&self, record: &TokenRecord, hash: &str) -> Result<(), StoreError>;
     async fn count_tokens(&self) -> Result<u64, StoreError>;
     async fn list_tokens(&self) -> Result<Vec<TokenListing>, StoreError>;
+    /// Whether the token with this id exists and is not revoked.
+    async fn is_token_live(&self, id: &str) -> Result<bool, StoreError>;
     /// Revokes the token with this id; false when there is no such live token.
     async fn revoke_token(&self, id: &str) -> Result<bool, StoreError>;
 }

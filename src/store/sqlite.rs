@@ -170,6 +170,14 @@ impl Store for SqliteStore {
             .collect()
     }
 
+    async fn is_token_live(&self, id: &str) -> Result<bool, StoreError> {
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM tokens WHERE id = ? AND revoked_at IS NULL")
+            .bind(id)
+            .fetch_one(&self.reader)
+            .await?;
+        Ok(n == 1)
+    }
+
     async fn revoke_token(&self, id: &str) -> Result<bool, StoreError> {
         let done = sqlx::query("UPDATE tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL")
             .bind(crate::clock::now_rfc3339())

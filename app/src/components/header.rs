@@ -2,7 +2,7 @@
 
 use leptos::prelude::*;
 
-use crate::live::LiveStatus;
+use crate::live::{LinkState, LiveStatus};
 
 #[component]
 pub fn Header(
@@ -31,6 +31,9 @@ pub fn Header(
                 >
                     {move || live.label()}
                 </span>
+                <Show when=move || live.state.get() == LinkState::SignedOut>
+                    <a class="signin" href="/login">"Sign in again"</a>
+                </Show>
                 <form method="post" action="/logout" class="logout">
                     <button type="submit">"Sign out"</button>
                 </form>

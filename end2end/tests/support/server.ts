@@ -1,6 +1,6 @@
 // Starts the real flightdeck binary on a free port with a fresh SQLite file, and talks to its API.
 import type { Page } from '@playwright/test';
-import { ChildProcess, spawn } from 'node:child_process';
+import { ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -23,26 +23,40 @@ async function freePort(): Promise<number> {
   });
 }
 
+const binary = () => process.env.FLIGHTDECK_BIN ?? join(root, 'target/debug/flightdeck');
+
 export class FlightdeckServer {
   private child: ChildProcess | null = null;
   readonly url: string;
 
-  private constructor(readonly port: number, readonly database: string) {
+  private constructor(
+    readonly port: number,
+    readonly database: string,
+    private readonly extraEnv: Record<string, string>,
+  ) {
     this.url = `http://127.0.0.1:${port}`;
   }
 
-  /** A server on a free port with a new, empty database. */
-  static async start(): Promise<FlightdeckServer> {
+  /** A server on a free port with a new, empty database; `env` adds FLIGHTDECK_* settings. */
+  static async start(env: Record<string, string> = {}): Promise<FlightdeckServer> {
     const dir = mkdtempSync(join(tmpdir(), 'flightdeck-e2e-'));
-    const server = new FlightdeckServer(await freePort(), join(dir, 'e2e.db'));
+    const server = new FlightdeckServer(await freePort(), join(dir, 'e2e.db'), env);
     await server.launch();
     return server;
   }
 
+  /** Runs `flightdeck <args>` against this server's database and returns what it printed. */
+  cli(args: string[]): string {
+    return execFileSync(binary(), args, {
+      cwd: root,
+      env: { ...process.env, FLIGHTDECK_DATABASE_URL: `sqlite://${this.database}` },
+      encoding: 'utf8',
+    });
+  }
+
   /** Starts the binary (again) on the same port and database. */
   async launch(): Promise<void> {
-    const binary = process.env.FLIGHTDECK_BIN ?? join(root, 'target/debug/flightdeck');
-    this.child = spawn(binary, ['serve'], {
+    this.child = spawn(binary(), ['serve'], {
       cwd: root,
       env: {
         ...process.env,
@@ -51,6 +65,7 @@ export class FlightdeckServer {
         FLIGHTDECK_TOKEN: TOKEN,
         LEPTOS_SITE_ROOT: process.env.LEPTOS_SITE_ROOT ?? join(root, 'target/site'),
         RUST_LOG: 'warn',
+        ...this.extraEnv,
       },
       stdio: ['ignore', 'ignore', 'inherit'],
     });
