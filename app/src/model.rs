@@ -264,12 +264,20 @@ impl Board {
         }
     }
 
-    /// The cards of one column, newest first.
-    pub fn column(&self, status: TaskStatus) -> Vec<Task> {
-        let mut cards: Vec<Task> = self.tasks.iter().filter(|t| t.status == status).cloned().collect();
-        cards.sort_by_key(|t| std::cmp::Reverse(t.created_seq));
-        cards
+    /// One column: its newest `limit` cards (finished ones by when they finished, others by when
+    /// they were created) and how many it holds in all, so a long-running board stays light.
+    pub fn column(&self, status: TaskStatus, limit: usize) -> Column {
+        let mut cards: Vec<&Task> = self.tasks.iter().filter(|t| t.status == status).collect();
+        let finished = matches!(status, TaskStatus::Done | TaskStatus::Failed);
+        cards.sort_by_key(|t| std::cmp::Reverse(if finished { t.last_seq } else { t.created_seq }));
+        Column { total: cards.len(), cards: cards.into_iter().take(limit).cloned().collect() }
     }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Column {
+    pub cards: Vec<Task>,
+    pub total: usize,
 }
 
 #[cfg(test)]
@@ -286,7 +294,7 @@ mod tests {
         let mut board = Board::default();
         let created = TaskCreated { id: Some("t1".into()), title: "Write docs".into(), ..Default::default() };
         board.apply(&event(1, EventBody::TaskCreated(created)));
-        assert_eq!(board.column(TaskStatus::Inbox).len(), 1);
+        assert_eq!(board.column(TaskStatus::Inbox, 10).cards.len(), 1);
         board.apply(&event(2, EventBody::TaskAssigned(TaskAssigned { id: "t1".into(), agent: "ada".into() })));
         assert_eq!(board.tasks[0].status, TaskStatus::Assigned);
         board.apply(&event(3, EventBody::TaskProgress(TaskProgress { id: "t1".into(), progress: 50, message: None })));
@@ -294,6 +302,25 @@ mod tests {
         board.apply(&event(4, EventBody::TaskFailed(TaskFailed { id: "t1".into(), error: "boom".into() })));
         assert_eq!(board.tasks[0].status, TaskStatus::Failed);
         assert_eq!(board.tasks[0].last_seq, 4);
+    }
+
+    #[test]
+    fn a_long_column_shows_its_newest_cards_and_counts_all() {
+        let mut board = Board::default();
+        for seq in 1..=5 {
+            let created = TaskCreated { id: Some(format!("t{seq}")), title: "T".into(), ..Default::default() };
+            board.apply(&event(seq, EventBody::TaskCreated(created)));
+        }
+        board.apply(&event(6, EventBody::TaskFailed(TaskFailed { id: "t1".into(), error: "x".into() })));
+        board.apply(&event(7, EventBody::TaskFailed(TaskFailed { id: "t5".into(), error: "x".into() })));
+        let inbox = board.column(TaskStatus::Inbox, 2);
+        assert_eq!((inbox.total, inbox.cards.iter().map(|t| t.id.as_str()).collect::<Vec<_>>()), (3, vec!["t4", "t3"]));
+        let failed = board.column(TaskStatus::Failed, 10);
+        assert_eq!(
+            failed.cards.iter().map(|t| t.id.as_str()).collect::<Vec<_>>(),
+            vec!["t5", "t1"],
+            "last failed first"
+        );
     }
 
     #[test]

@@ -134,3 +134,24 @@ test('hostile text and links render inertly', async ({ page }) => {
   expect(dialogs).toBe(0);
   expect(await page.locator('img[src="x"]').count()).toBe(0);
 });
+
+test('a long column shows its newest 50 cards and counts them all', async ({ page }) => {
+  const events = [];
+  for (let i = 1; i <= 55; i++) {
+    events.push(created(`old-${i}`, `Finished task ${i}`));
+    events.push({ type: 'task:completed', payload: { id: `old-${i}` } });
+  }
+  await server.post(events);
+  await openLiveBoard(page);
+  const done = column(page, 'done');
+  await expect(done.locator('.count')).toHaveText('55');
+  await expect(done.locator('.card')).toHaveCount(50);
+  await expect(done.locator('.more')).toHaveText('+ 5 older');
+  await expect(done.locator('.card').first()).toContainText('Finished task 55');
+
+  await server.post([created('live-1', 'Live one'), { type: 'task:completed', payload: { id: 'live-1' } }]);
+  await expect(done.locator('.count')).toHaveText('56');
+  await expect(done.locator('.card').first()).toContainText('Live one');
+  await expect(done.locator('.card')).toHaveCount(50);
+  await expect(done.locator('.more')).toHaveText('+ 6 older');
+});

@@ -75,25 +75,32 @@ fn LiveBoard(board: Board) -> impl IntoView {
     }
 }
 
+/// Cards rendered per column; the count in the heading still covers them all.
+const CARDS_PER_COLUMN: usize = 50;
+
 #[component]
 fn Column(status: TaskStatus, board: RwSignal<Board>) -> impl IntoView {
-    let cards = Memo::new(move |_| board.with(|b| b.column(status)));
+    let column = Memo::new(move |_| board.with(|b| b.column(status, CARDS_PER_COLUMN)));
+    let hidden = move || column.with(|c| c.total - c.cards.len());
     let heading = format!("column-{}", status.as_str());
     let labelled_by = heading.clone();
     view! {
         <section class="column" data-status=status.as_str() aria-labelledby=labelled_by>
             <h2 id=heading>
                 {status.label()}
-                <span class="count" aria-label="cards">{move || cards.with(Vec::len)}</span>
+                <span class="count" aria-label="cards">{move || column.with(|c| c.total)}</span>
             </h2>
             <ol class="cards">
                 <For
-                    each=move || cards.get()
+                    each=move || column.with(|c| c.cards.clone())
                     // A new last_seq re-renders the card; an unchanged one is left alone.
                     key=|task| (task.id.clone(), task.last_seq)
                     children=|task| view! { <Card task/> }
                 />
             </ol>
+            <Show when=move || { hidden() > 0 }>
+                <p class="more">{move || format!("+ {} older", hidden())}</p>
+            </Show>
         </section>
     }
 }
