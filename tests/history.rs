@@ -127,3 +127,17 @@ async fn the_stream_is_confined_to_the_workspace_and_resets_when_too_old() {
         .unwrap();
     assert_eq!(refused.status(), 422);
 }
+
+#[tokio::test]
+async fn streams_count_toward_the_per_token_connection_limit() {
+    let server = TestServer::start_with(|c| c.max_connections_per_token = 1).await;
+    let open = Client::new().get(server.http("/api/events/stream")).bearer_auth(TOKEN).send().await.unwrap();
+    assert_eq!(open.status(), 200);
+    let refused = Client::new().get(server.http("/api/events/stream")).bearer_auth(TOKEN).send().await.unwrap();
+    assert_eq!(refused.status(), 429);
+    assert!(refused.headers().contains_key("retry-after"));
+    drop(open);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let again = Client::new().get(server.http("/api/events/stream")).bearer_auth(TOKEN).send().await.unwrap();
+    assert_eq!(again.status(), 200, "a closed stream frees its slot");
+}

@@ -80,6 +80,14 @@ pub async fn stream(
         }
         None => vec!["events".to_string()],
     };
+    // A stream holds a connection slot of its token, like a socket.
+    let Some(guard) = state.hub.connect(&caller.id) else {
+        let limit = state.hub.settings().max_connections_per_token;
+        return Err(ApiError::TooMany {
+            message: format!("this token already has {limit} streams open"),
+            retry_after: 5,
+        });
+    };
     let last_event_id = headers.get("last-event-id").and_then(|v| v.to_str().ok()).and_then(|v| v.parse().ok());
     let since = last_event_id.or(q.since);
     let set = TopicSet::new(topics, &caller.workspace);
@@ -88,16 +96,16 @@ pub async fn stream(
         Start::Reset { seq, reason } => Some(reset_event(seq, &reason)),
         Start::Replay { .. } => None,
     };
-    let events = futures::stream::unfold((feed, first), |(mut feed, first)| async move {
+    let events = futures::stream::unfold((feed, first, guard), |(mut feed, first, guard)| async move {
         if let Some(event) = first {
-            return Some((Ok(event), (feed, None)));
+            return Some((Ok(event), (feed, None, guard)));
         }
         let event = match feed.next().await {
             Ok(Item::Frame(seq, frame)) => SseEvent::default().id(seq.to_string()).data(frame.as_str()),
             Ok(Item::Reset { seq, reason }) => reset_event(seq, &reason),
             Err(_) => return None,
         };
-        Some((Ok(event), (feed, None)))
+        Some((Ok(event), (feed, None, guard)))
     });
     Ok(Sse::new(events).keep_alive(KeepAlive::new().interval(Duration::from_secs(15)).text("keep-alive")))
 }
