@@ -141,3 +141,16 @@ async fn streams_count_toward_the_per_token_connection_limit() {
     let again = Client::new().get(server.http("/api/events/stream")).bearer_auth(TOKEN).send().await.unwrap();
     assert_eq!(again.status(), 200, "a closed stream frees its slot");
 }
+
+#[tokio::test]
+async fn revoking_a_token_ends_its_stream() {
+    let server = TestServer::start_with(|c| c.heartbeat_ms = 200).await;
+    let token = server.token("default", Role::Viewer).await;
+    let mut stream = Client::new().get(server.http("/api/events/stream")).bearer_auth(&token).send().await.unwrap();
+    assert_eq!(stream.status(), 200);
+    let id = server.running.state.store.list_tokens().await.unwrap().into_iter().last().unwrap().record.id;
+    server.running.state.store.revoke_token(&id).await.unwrap();
+    let ended =
+        tokio::time::timeout(Duration::from_secs(5), async { while let Ok(Some(_)) = stream.chunk().await {} }).await;
+    assert!(ended.is_ok(), "the stream ended after revocation");
+}

@@ -96,18 +96,41 @@ pub async fn stream(
         Start::Reset { seq, reason } => Some(reset_event(seq, &reason)),
         Start::Replay { .. } => None,
     };
-    let events = futures::stream::unfold((feed, first, guard), |(mut feed, first, guard)| async move {
-        if let Some(event) = first {
-            return Some((Ok(event), (feed, None, guard)));
-        }
-        let event = match feed.next().await {
-            Ok(Item::Frame(seq, frame)) => SseEvent::default().id(seq.to_string()).data(frame.as_str()),
-            Ok(Item::Reset { seq, reason }) => reset_event(seq, &reason),
-            Err(_) => return None,
-        };
-        Some((Ok(event), (feed, None, guard)))
-    });
+    let every = state.hub.settings().heartbeat;
+    let ticks = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+    let watch = Revocation { store: state.store.clone(), token_id: caller.id, ticks };
+    let events =
+        futures::stream::unfold((feed, first, guard, watch), |(mut feed, first, guard, mut watch)| async move {
+            if let Some(event) = first {
+                return Some((Ok(event), (feed, None, guard, watch)));
+            }
+            let item = loop {
+                tokio::select! {
+                    item = feed.next() => break item,
+                    // Like a socket, a stream ends within one heartbeat of its token being revoked.
+                    _ = watch.ticks.tick() => {
+                        if !watch.store.is_token_live(&watch.token_id).await.unwrap_or(true) {
+                            return None;
+                        }
+                    }
+                }
+            };
+            let event = match item {
+                Ok(Item::Frame(seq, frame)) => SseEvent::default().id(seq.to_string()).data(frame.as_str()),
+                Ok(Item::Reset { seq, reason }) => reset_event(seq, &reason),
+                Err(_) => return None,
+            };
+            Some((Ok(event), (feed, None, guard, watch)))
+        });
     Ok(Sse::new(events).keep_alive(KeepAlive::new().interval(Duration::from_secs(15)).text("keep-alive")))
+}
+
+/// What a stream needs to notice that its token was revoked.
+struct Revocation {
+    store: std::sync::Arc<dyn crate::store::Store>,
+    token_id: String,
+    /// One check per heartbeat, however busy the stream is.
+    ticks: tokio::time::Interval,
 }
 
 fn reset_event(seq: Seq, reason: &str) -> SseEvent {
