@@ -155,3 +155,23 @@ test('a long column shows its newest 50 cards and counts them all', async ({ pag
   await expect(done.locator('.card')).toHaveCount(50);
   await expect(done.locator('.more')).toHaveText('+ 6 older');
 });
+
+test('an event committed between the server render and hydration still reaches the page', async ({ page }) => {
+  await server.post(created('rendered', 'In the server render'));
+  await signIn(page, server);
+  // Hold the wasm until an event has been committed after the HTML was rendered.
+  let posted = false;
+  await page.route('**/pkg/flightdeck*.wasm', async (route) => {
+    if (!posted) {
+      posted = true;
+      await server.post(created('between', 'Between render and live'));
+    }
+    await route.continue();
+  });
+  await page.goto(server.url);
+  await expect(connection(page)).toHaveAttribute('data-state', 'live');
+  expect(posted).toBe(true);
+  await expect(card(page, 'rendered')).toBeVisible();
+  await expect(card(page, 'between')).toBeVisible();
+  await expect(card(page, 'between')).toHaveCount(1);
+});
