@@ -17,6 +17,10 @@ async fn main() {
     let url = format!("sqlite://{}", dir.path().join("bench.db").display());
     let mut config = ServeConfig::with("127.0.0.1:0".parse().unwrap(), &url);
     config.token = Some(TOKEN.into());
+    // The bench measures the machinery, not the per-token limits.
+    config.max_connections_per_token = 10_000;
+    config.ingest_rate = 1_000_000;
+    config.ingest_burst = 1_000_000;
     let server = flightdeck::server::start(config).await.unwrap();
     let base = format!("http://{}", server.addr);
     let http = reqwest::Client::new();
@@ -52,7 +56,7 @@ async fn main() {
     let rss_before = rss_kib();
     let mut idle = Vec::new();
     for _ in 0..500 {
-        let (socket, _) = connect_async(format!("ws://{}/ws", server.addr)).await.unwrap();
+        let (socket, _) = connect_async(format!("ws://{}/ws?token={TOKEN}", server.addr)).await.unwrap();
         idle.push(socket);
     }
     tokio::time::sleep(Duration::from_millis(300)).await;
@@ -66,7 +70,7 @@ async fn main() {
     for subscribers in [10usize, 100] {
         let mut sockets = Vec::new();
         for _ in 0..subscribers {
-            let (mut socket, _) = connect_async(format!("ws://{}/ws", server.addr)).await.unwrap();
+            let (mut socket, _) = connect_async(format!("ws://{}/ws?token={TOKEN}", server.addr)).await.unwrap();
             socket.next().await; // hello
             socket.send(Message::text(r#"{"op":"subscribe","topics":["board"]}"#)).await.unwrap();
             socket.next().await; // subscribed

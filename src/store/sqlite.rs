@@ -234,14 +234,13 @@ async fn apply_batch(
             .bind(&frame)
             .execute(&mut *conn)
             .await?;
-        for topic in &event.topics {
-            sqlx::query("INSERT INTO event_topics (workspace, topic, seq) VALUES (?, ?, ?)")
-                .bind(&*workspace)
-                .bind(topic)
-                .bind(seq as i64)
-                .execute(&mut *conn)
-                .await?;
-        }
+        // One statement for all of the event's topics.
+        sqlx::query("INSERT INTO event_topics (workspace, topic, seq) SELECT ?, value, ? FROM json_each(?)")
+            .bind(&*workspace)
+            .bind(seq as i64)
+            .bind(encode(&event.topics)?)
+            .execute(&mut *conn)
+            .await?;
         committed.push(Committed { seq, workspace: workspace.clone(), topics: event.topics, frame: frame.into() });
     }
     Ok(committed)
