@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use common::{task_created, task_progress, TestServer, WsClient, TOKEN};
 use flightdeck::store::Role;
-use futures::{SinkExt, StreamExt};
+use futures::SinkExt;
 use leptos::server_fn::ServerFn;
 use reqwest::{header, redirect::Policy, Client, StatusCode};
 use serde_json::json;
@@ -151,14 +151,7 @@ async fn an_oversized_frame_closes_the_socket_with_1009() {
     let (mut client, _) = WsClient::connect(&server).await;
     let big = json!({"op": "ping", "id": "x".repeat(4_096)}).to_string();
     let _ = client.stream.send(Message::text(big)).await;
-    let mut code = None;
-    while let Some(Ok(message)) = client.stream.next().await {
-        if let Message::Close(frame) = message {
-            code = frame.map(|f| u16::from(f.code));
-            break;
-        }
-    }
-    assert_eq!(code, Some(1009));
+    assert_eq!(client.close_code().await, Some(1009));
 }
 
 #[tokio::test]
@@ -277,14 +270,7 @@ async fn revoking_a_token_closes_its_open_sockets_with_4401() {
     let (mut client, _) = WsClient::connect_to(&format!("ws://{}/ws?token={token}", server.running.addr)).await;
     let id = server.running.state.store.list_tokens().await.unwrap().into_iter().last().unwrap().record.id;
     assert!(server.running.state.store.revoke_token(&id).await.unwrap());
-    let mut code = None;
-    while let Some(Ok(message)) = client.stream.next().await {
-        if let Message::Close(frame) = message {
-            code = frame.map(|f| u16::from(f.code));
-            break;
-        }
-    }
-    assert_eq!(code, Some(4401));
+    assert_eq!(client.close_code().await, Some(4401));
 }
 
 #[tokio::test]

@@ -149,6 +149,16 @@ impl WsClient {
         }
     }
 
+    /// Reads until the server closes the socket and returns the close code it gave.
+    pub async fn close_code(&mut self) -> Option<u16> {
+        while let Some(Ok(message)) = self.stream.next().await {
+            if let Message::Close(frame) = message {
+                return frame.map(|f| u16::from(f.code));
+            }
+        }
+        None
+    }
+
     /// Reads `n` event frames and returns their seqs.
     pub async fn seqs(&mut self, n: usize) -> Vec<u64> {
         let mut seqs = Vec::with_capacity(n);
