@@ -245,6 +245,7 @@ async fn artifacts_are_served_only_from_the_workspace_folder() {
     assert!(body.contains("location: /login?next=/artifacts/reports/summary.txt"), "{body}");
     assert!(!body.contains("all green"));
     assert_eq!(raw_get(&server, "/artifacts/missing.txt", Some(TOKEN)).await.0, 404);
+    assert_eq!(raw_get(&server, "/artifacts/reports", Some(TOKEN)).await.0, 404, "a folder is not a file");
     assert_eq!(raw_get(&server, "/artifacts/secret.txt", Some(TOKEN)).await.0, 404, "acme's file is not default's");
     for traversal in [
         "/artifacts/../acme/secret.txt",

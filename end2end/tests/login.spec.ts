@@ -21,6 +21,9 @@ test('the board asks for a token, refuses a wrong one, and opens with the right 
   await expect(field).toBeVisible();
   mkdirSync(join(__dirname, '..', 'screenshots'), { recursive: true });
   await page.screenshot({ path: join(__dirname, '..', 'screenshots', 'login-1280x800.png') });
+  await page.setViewportSize({ width: 390, height: 844 });
+  await page.screenshot({ path: join(__dirname, '..', 'screenshots', 'login-390x844.png') });
+  await page.setViewportSize({ width: 1280, height: 800 });
 
   await field.fill('not-a-token');
   await page.getByRole('button', { name: 'Sign in' }).click();
