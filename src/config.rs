@@ -4,6 +4,8 @@ use std::{net::SocketAddr, time::Duration};
 
 use clap::{Args, Parser, Subcommand};
 
+use app::domain::agent::HealthRules;
+
 use crate::store::Role;
 
 #[derive(Parser, Debug)]
@@ -119,6 +121,18 @@ pub struct ServeConfig {
     /// Deliverable files: `<dir>/<workspace>/<path>` is served at `/artifacts/<path>`, nothing else.
     #[arg(long, env = "FLIGHTDECK_ARTIFACTS_DIR", default_value = "artifacts")]
     pub artifacts_dir: std::path::PathBuf,
+    /// Milliseconds between the heartbeats agents are expected to send; two missed make one stale.
+    #[arg(long, env = "FLIGHTDECK_AGENT_HEARTBEAT_MS", default_value_t = 30_000)]
+    pub agent_heartbeat_ms: u64,
+    /// Milliseconds a working agent may heartbeat without progress before it counts as stuck.
+    #[arg(long, env = "FLIGHTDECK_STUCK_AFTER_MS", default_value_t = 600_000)]
+    pub stuck_after_ms: u64,
+    /// Milliseconds of silence after which an agent counts as crashed.
+    #[arg(long, env = "FLIGHTDECK_CRASHED_AFTER_MS", default_value_t = 300_000)]
+    pub crashed_after_ms: u64,
+    /// Milliseconds between two judgements of every agent's health.
+    #[arg(long, env = "FLIGHTDECK_HEALTH_CHECK_MS", default_value_t = 1_000)]
+    pub health_check_ms: u64,
     /// The built site (wasm, JS, CSS, public files), as cargo-leptos writes it.
     #[arg(long, env = "LEPTOS_SITE_ROOT", default_value = "target/site")]
     pub site_root: String,
@@ -133,6 +147,16 @@ impl ServeConfig {
     }
     pub fn send_timeout(&self) -> Duration {
         Duration::from_millis(self.send_timeout_ms)
+    }
+    pub fn health_check(&self) -> Duration {
+        Duration::from_millis(self.health_check_ms)
+    }
+    pub fn health_rules(&self) -> HealthRules {
+        HealthRules {
+            heartbeat_ms: self.agent_heartbeat_ms as i64,
+            stuck_after_ms: self.stuck_after_ms as i64,
+            crashed_after_ms: self.crashed_after_ms as i64,
+        }
     }
 
     /// Defaults for a server on `addr` storing in `database_url`, as if no flag were given.

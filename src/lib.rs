@@ -7,6 +7,8 @@ pub mod clock;
 pub mod config;
 pub mod demo;
 pub mod hub;
+pub mod jobs;
 pub mod server;
+pub mod state;
 pub mod store;
 pub mod writer;

@@ -1,14 +1,18 @@
-//! Wires the store, the writer, the hub, the API and the Leptos pages into one axum server.
+//! Assembles the server: opens the store, starts the writer, the hub and the jobs, and wires the
+//! API and the Leptos pages into one axum router.
 
 use std::{net::SocketAddr, sync::Arc};
 
 use app::{
-    api::ssr::{SnapshotSource, Snapshots},
-    model::Board,
+    domain::{
+        entity::{Query, Snapshot},
+        Seq,
+    },
+    server_fns::ssr::{HealthSettings, ReadSource, Reads},
     shell, App,
 };
 use axum::{
-    extract::{DefaultBodyLimit, FromRef},
+    extract::DefaultBodyLimit,
     middleware,
     routing::{get, post},
     serve::ListenerExt,
@@ -22,22 +26,14 @@ use tower_http::trace::TraceLayer;
 use crate::{
     api::{self, limits::RateLimiter},
     auth,
+    clock::{self, SharedClock},
     config::ServeConfig,
-    hub::{self, Hub, HubSettings},
-    store::{self, Store},
+    hub::{Hub, HubSettings},
+    jobs,
+    state::AppState,
+    store::{self, LogQuery, Store},
     writer::Writer,
 };
-
-/// Everything a handler may need, handed out by axum's `State` and Leptos' context.
-#[derive(Clone, FromRef)]
-pub struct AppState {
-    pub leptos_options: LeptosOptions,
-    pub store: Arc<dyn Store>,
-    pub hub: Hub,
-    pub writer: Writer,
-    pub limiter: Arc<RateLimiter>,
-    pub artifacts_dir: Arc<std::path::Path>,
-}
 
 /// A server that is accepting connections.
 pub struct Running {
@@ -58,6 +54,11 @@ impl Running {
 }
 
 pub async fn start(config: ServeConfig) -> anyhow::Result<Running> {
+    start_with_clock(config, clock::system()).await
+}
+
+/// Starts a server whose timestamps and health rules run on `clock` (tests pass a manual one).
+pub async fn start_with_clock(config: ServeConfig, clock: SharedClock) -> anyhow::Result<Running> {
     let store = store::open(&config.database_url).await?;
     let first_token = auth::bootstrap(&*store, config.token.as_deref()).await?;
     let hub = Hub::new(
@@ -71,7 +72,7 @@ pub async fn start(config: ServeConfig) -> anyhow::Result<Running> {
             max_connections_per_token: config.max_connections_per_token,
         },
     );
-    let writer = Writer::start(store.clone(), hub.clone(), config.retain_events);
+    let writer = Writer::start(store.clone(), hub.clone(), config.retain_events, clock.clone());
 
     let listener = TcpListener::bind(config.addr).await?;
     let addr = listener.local_addr()?;
@@ -81,15 +82,17 @@ pub async fn start(config: ServeConfig) -> anyhow::Result<Running> {
         .site_pkg_dir("pkg")
         .site_addr(addr)
         .build();
-    let limiter = Arc::new(RateLimiter::new(config.ingest_rate, config.ingest_burst));
     let state = AppState {
         leptos_options,
         store: store.clone(),
         hub: hub.clone(),
         writer,
-        limiter,
+        limiter: Arc::new(RateLimiter::new(config.ingest_rate, config.ingest_burst)),
         artifacts_dir: config.artifacts_dir.clone().into(),
+        clock,
+        health: Arc::new(config.health_rules()),
     };
+    jobs::health::spawn(&state, config.health_check());
 
     let app = router(state.clone(), config.max_body_bytes);
     let listener = listener.tap_io(|tcp| {
@@ -112,16 +115,20 @@ pub async fn start(config: ServeConfig) -> anyhow::Result<Running> {
 }
 
 fn router(state: AppState, max_body_bytes: usize) -> Router {
-    let snapshots = SnapshotSource(Arc::new(StoreSnapshots(state.store.clone())));
-    let context = move || provide_context(snapshots.clone());
+    let reads = ReadSource(Arc::new(StoreReads(state.store.clone())));
+    let health = HealthSettings { heartbeat_ms: state.health.heartbeat_ms };
+    let context = move || {
+        provide_context(reads.clone());
+        provide_context(health);
+    };
     let options = state.leptos_options.clone();
     Router::new()
         .merge(api::routes())
-        .route("/ws", get(hub::socket::upgrade))
         .leptos_routes_with_context(&state, generate_route_list(App), context.clone(), move || shell(options.clone()))
         .fallback(leptos_axum::file_and_error_handler_with_context::<AppState, _>(context, shell))
         .route("/login", post(auth::login))
         .route("/logout", post(auth::logout))
+        .route("/ws", get(api::ws::upgrade))
         .layer(middleware::from_fn_with_state(state.clone(), auth::gate))
         .layer(DefaultBodyLimit::max(max_body_bytes))
         .layer(TraceLayer::new_for_http())
@@ -129,11 +136,18 @@ fn router(state: AppState, max_body_bytes: usize) -> Router {
 }
 
 /// Lets the pages' server functions read from the store without knowing it.
-struct StoreSnapshots(Arc<dyn Store>);
+struct StoreReads(Arc<dyn Store>);
 
 #[async_trait::async_trait]
-impl Snapshots for StoreSnapshots {
-    async fn board(&self, workspace: &str) -> Result<Board, String> {
-        self.0.board(workspace).await.map_err(|e| e.to_string())
+impl Reads for StoreReads {
+    async fn read(&self, workspace: &str, queries: Vec<Query>) -> Result<Snapshot, String> {
+        self.0.read(workspace, &queries).await.map_err(|e| e.to_string())
+    }
+
+    async fn recent_events(&self, workspace: &str, limit: u32) -> Result<(Seq, Vec<String>), String> {
+        let head = self.0.head().await.map_err(|e| e.to_string())?;
+        let query = LogQuery { workspace: workspace.into(), after: 0, upto: head, topics: None, limit, newest: true };
+        let page = self.0.read_log(&query).await.map_err(|e| e.to_string())?;
+        Ok((head, page.into_iter().map(|(_, frame)| frame).collect()))
     }
 }

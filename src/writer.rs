@@ -11,6 +11,7 @@ use std::sync::{
 use tokio::sync::{mpsc, oneshot};
 
 use crate::{
+    clock::SharedClock,
     hub::Hub,
     store::{Batch, Committed, Store, StoreError},
 };
@@ -31,11 +32,12 @@ pub struct Writer {
 }
 
 impl Writer {
-    /// Starts the writer task. `retain` is how many events the log keeps before pruning the oldest.
-    pub fn start(store: Arc<dyn Store>, hub: Hub, retain: u64) -> Writer {
+    /// Starts the writer task. `retain` is how many events the log keeps before pruning the oldest;
+    /// `clock` stamps each commit.
+    pub fn start(store: Arc<dyn Store>, hub: Hub, retain: u64, clock: SharedClock) -> Writer {
         let (jobs, queue) = mpsc::channel(1024);
         let commits = Arc::new(AtomicU64::new(0));
-        tokio::spawn(run(store, hub, retain, queue, commits.clone()));
+        tokio::spawn(run(store, hub, retain, clock, queue, commits.clone()));
         Writer { jobs, commits }
     }
 
@@ -52,7 +54,14 @@ impl Writer {
     }
 }
 
-async fn run(store: Arc<dyn Store>, hub: Hub, retain: u64, mut queue: mpsc::Receiver<Job>, commits: Arc<AtomicU64>) {
+async fn run(
+    store: Arc<dyn Store>,
+    hub: Hub,
+    retain: u64,
+    clock: SharedClock,
+    mut queue: mpsc::Receiver<Job>,
+    commits: Arc<AtomicU64>,
+) {
     // Prune in steps, not after every commit: a tenth of the retained size, at least one event.
     let slack = (retain / 10).max(1);
     let mut pruned_at: u64 = 0;
@@ -65,7 +74,7 @@ async fn run(store: Arc<dyn Store>, hub: Hub, retain: u64, mut queue: mpsc::Rece
             }
         }
         let (batches, replies): (Vec<Batch>, Vec<_>) = jobs.into_iter().map(|j| (j.batch, j.reply)).unzip();
-        match store.commit(batches).await {
+        match store.commit(batches, &clock.now_rfc3339()).await {
             Ok(results) => {
                 commits.fetch_add(1, Ordering::Relaxed);
                 let mut head = 0;

@@ -1,19 +1,19 @@
 //! Flightdeck's shared crate: event and entity types, the pages and their components, and the server
 //! functions. Compiled twice: with `ssr` into the server, with `hydrate` into the browser bundle.
 
-pub mod api;
 pub mod components;
-pub mod events;
+pub mod domain;
 pub mod live;
-pub mod model;
 pub mod pages;
 pub mod protocol;
+pub mod server_fns;
+pub mod topics;
 
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
 use leptos_router::{
     components::{Route, Router, Routes},
-    SsrMode, StaticSegment,
+    ParamSegment, SsrMode, StaticSegment,
 };
 
 /// The workspace used until accounts arrive: every event and entity belongs to one.
@@ -44,6 +44,8 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 pub fn App() -> impl IntoView {
     provide_meta_context();
     live::provide_live_status();
+    live::fleet::provide_fleet();
+    components::clock::provide_now();
     view! {
         <Stylesheet id="flightdeck" href="/pkg/flightdeck.css"/>
         <Title text="Flightdeck"/>
@@ -51,6 +53,13 @@ pub fn App() -> impl IntoView {
             <Routes fallback=|| view! { <pages::NotFound/> }>
                 // Async: the page is sent whole, so it reads fine before (or without) the wasm.
                 <Route path=StaticSegment("") view=pages::board::BoardPage ssr=SsrMode::Async/>
+                <Route
+                    path=(StaticSegment("tasks"), ParamSegment("id"))
+                    view=pages::task::TaskPage
+                    ssr=SsrMode::Async
+                />
+                <Route path=StaticSegment("agents") view=pages::agents::AgentsPage ssr=SsrMode::Async/>
+                <Route path=StaticSegment("events") view=pages::events::EventsPage ssr=SsrMode::Async/>
                 <Route path=StaticSegment("login") view=pages::login::LoginPage/>
             </Routes>
         </Router>

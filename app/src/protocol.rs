@@ -1,11 +1,23 @@
 //! The `/ws` protocol: what a client may send and the control frames the server answers with.
 //!
-//! Event frames are [`crate::events::Event`] serialised as JSON; every other server frame is a
-//! [`Control`]. Control frames have no `seq`, so a client tells the two apart by that field.
+//! Event frames are [`crate::domain::Event`] serialised as JSON; every other server frame is a
+//! [`Control`]. Control frames have no `seq`, so a client tells the two apart by that field. Every
+//! frame carries a `timestamp`.
 
 use serde::{Deserialize, Serialize};
 
-use crate::events::{Event, Seq};
+use crate::domain::{Event, Seq};
+
+/// Close codes this server uses besides the standard ones.
+pub mod close {
+    pub const GOING_AWAY: u16 = 1001;
+    pub const TOO_BIG: u16 = 1009;
+    pub const SERVER_ERROR: u16 = 1011;
+    /// No pong came back within the configured timeout.
+    pub const NO_PONG: u16 = 4000;
+    /// The token the socket was opened with has been revoked: sign in again.
+    pub const REVOKED: u16 = 4401;
+}
 
 /// A frame from the client.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -66,37 +78,25 @@ pub enum Control {
     },
 }
 
+impl Control {
+    /// The frame as sent: the control fields and the server's `timestamp`.
+    pub fn to_json(&self, timestamp: &str) -> String {
+        #[derive(Serialize)]
+        struct Wire<'a> {
+            #[serde(flatten)]
+            control: &'a Control,
+            timestamp: &'a str,
+        }
+        serde_json::to_string(&Wire { control: self, timestamp }).unwrap_or_default()
+    }
+}
+
 /// Any frame the server sends, as the browser reads it.
 #[derive(Clone, Debug, PartialEq, Deserialize)]
 #[serde(untagged)]
 pub enum ServerFrame {
     Control(Control),
     Event(Event),
-}
-
-/// Topics a client of `workspace` may subscribe to. Every topic is within the client's own
-/// workspace; `workspace:<id>` names it explicitly and is refused for any other id.
-pub fn check_topic(topic: &str, workspace: &str) -> Result<(), String> {
-    match topic {
-        "board" | "agents" | "runs" | "events" => Ok(()),
-        _ => {
-            let (kind, id) = topic.split_once(':').ok_or_else(|| unknown_topic(topic))?;
-            if kind == "workspace" && id != workspace {
-                return Err(format!("topic `{topic}`: not your workspace"));
-            }
-            if !matches!(kind, "task" | "session" | "agent" | "workspace") {
-                return Err(unknown_topic(topic));
-            }
-            crate::events::check_id("topic", id).map_err(|e| format!("topic `{topic}`: {e}"))
-        }
-    }
-}
-
-fn unknown_topic(topic: &str) -> String {
-    format!(
-        "unknown topic `{topic}`; expected board, agents, runs, events, workspace:<id>, task:<id>, session:<id> \
-         or agent:<id>"
-    )
 }
 
 #[cfg(test)]
@@ -111,20 +111,17 @@ mod tests {
         .unwrap();
         assert!(matches!(hello, ServerFrame::Control(Control::Hello { seq: 3, .. })));
         let event: ServerFrame = serde_json::from_str(
-            r#"{"seq":4,"ts":"x","topics":["board"],"type":"task:failed","payload":{"id":"a","error":"e"}}"#,
+            r#"{"seq":4,"ts":"x","timestamp":"x","topics":["board"],"type":"task:failed","payload":{"id":"a","error":"e"}}"#,
         )
         .unwrap();
         assert!(matches!(event, ServerFrame::Event(Event { seq: 4, .. })));
     }
 
     #[test]
-    fn topics_are_checked() {
-        assert!(check_topic("board", "w").is_ok());
-        assert!(check_topic("task:abc-1", "w").is_ok());
-        assert!(check_topic("workspace:w", "w").is_ok());
-        assert!(check_topic("workspace:other", "w").unwrap_err().contains("not your workspace"));
-        assert!(check_topic("boards", "w").is_err());
-        assert!(check_topic("task:", "w").is_err());
-        assert!(check_topic("room:1", "w").is_err());
+    fn control_frames_carry_a_timestamp() {
+        let json = Control::Pong { id: Some(7.into()), server_time: "t".into() }.to_json("t");
+        let value: serde_json::Value = serde_json::from_str(&json).unwrap();
+        assert_eq!(value, serde_json::json!({"type": "pong", "id": 7, "server_time": "t", "timestamp": "t"}));
+        assert!(matches!(serde_json::from_str::<ServerFrame>(&json), Ok(ServerFrame::Control(Control::Pong { .. }))));
     }
 }

@@ -12,7 +12,7 @@ use tower::ServiceExt;
 use tower_http::services::ServeFile;
 
 use super::error::ApiError;
-use crate::{auth::Caller, server::AppState};
+use crate::{auth::Caller, state::AppState};
 
 pub async fn artifact(
     State(state): State<AppState>,

@@ -3,7 +3,7 @@
 use axum::{extract::State, http::StatusCode, Json};
 use serde_json::{json, Value};
 
-use crate::{auth::Caller, server::AppState};
+use crate::{auth::Caller, state::AppState};
 
 /// `GET /api/session`: the caller's token as the gate sees it (401 when signed out). The page asks
 /// when its socket keeps failing, to tell "server away" from "signed out".

@@ -3,7 +3,10 @@
 
 use std::{convert::Infallible, time::Duration};
 
-use app::{events::Seq, protocol::check_topic};
+use app::{
+    domain::Seq,
+    topics::{self, TopicSet},
+};
 use axum::{
     extract::{Query, State},
     http::HeaderMap,
@@ -18,11 +21,8 @@ use serde::Deserialize;
 use super::error::ApiError;
 use crate::{
     auth::Caller,
-    hub::{
-        feed::{Feed, Item, Start},
-        topics::TopicSet,
-    },
-    server::AppState,
+    hub::feed::{Feed, Item, Start},
+    state::AppState,
     store::LogQuery,
 };
 
@@ -51,6 +51,7 @@ pub async fn history(
         upto: head,
         topics,
         limit: q.limit.unwrap_or(DEFAULT_LIMIT).clamp(1, MAX_LIMIT),
+        newest: false,
     };
     let page = state.store.read_log(&query).await?;
     let next = page.last().map_or(q.since, |(seq, _)| *seq);
@@ -75,10 +76,10 @@ pub async fn stream(
 ) -> Result<Sse<impl Stream<Item = Result<SseEvent, Infallible>>>, ApiError> {
     let topics = match q.topic {
         Some(topic) => {
-            check_topic(&topic, &caller.workspace).map_err(ApiError::Invalid)?;
+            topics::check(&topic, &caller.workspace).map_err(ApiError::Invalid)?;
             vec![topic]
         }
-        None => vec!["events".to_string()],
+        None => vec![topics::EVENTS.to_string()],
     };
     // A stream holds a connection slot of its token, like a socket.
     let Some(guard) = state.hub.connect(&caller.id) else {
@@ -140,6 +141,6 @@ fn reset_event(seq: Seq, reason: &str) -> SseEvent {
 
 fn topic_filter(topic: Option<&str>, workspace: &str) -> Result<Option<Vec<String>>, ApiError> {
     let Some(topic) = topic else { return Ok(None) };
-    check_topic(topic, workspace).map_err(ApiError::Invalid)?;
+    topics::check(topic, workspace).map_err(ApiError::Invalid)?;
     Ok(TopicSet::new([topic.to_string()], workspace).filter())
 }

@@ -2,19 +2,25 @@
 //!
 //! Parsing and validation happen before anything reaches the store, so a bad event anywhere in a
 //! batch refuses the whole batch with a message naming the event and the problem. The answer is
-//! sent only after the commit: an acknowledged event is durable.
+//! sent only after the commit: an acknowledged event is durable. [`accept`] is the one step every
+//! entry point (this one, the compatible endpoints) hands its events to.
 
-use app::events::EventBody;
+use app::domain::EventBody;
 use axum::{
     body::Bytes,
     extract::{rejection::BytesRejection, State},
     http::StatusCode,
     response::IntoResponse,
 };
+use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use super::error::ApiError;
-use crate::{auth::Caller, server::AppState, store::Batch};
+use crate::{
+    auth::Caller,
+    state::AppState,
+    store::{Batch, Committed, TokenRecord},
+};
 
 /// Most events one request may carry.
 pub const MAX_BATCH: usize = 1_000;
@@ -24,24 +30,56 @@ pub async fn post_events(
     Caller(token): Caller,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let body = body.map_err(|rejection| match rejection.status() {
-        StatusCode::PAYLOAD_TOO_LARGE => ApiError::TooLarge(format!("{}; nothing was stored", rejection.body_text())),
-        _ => ApiError::BadJson(rejection.body_text()),
-    })?;
-    if !token.role.can_ingest() {
-        return Err(ApiError::Forbidden(format!("a {} token cannot post events", token.role.as_str())));
-    }
+    let body = body_bytes(body)?;
+    may_ingest(&token)?;
     let events = parse_events(&body)?;
-    if let Err(retry_after) = state.limiter.take(&token.id, events.len()) {
+    let committed = accept(&state, &token, events).await?;
+    // The stored frames are JSON already: the answer is assembled from them, not serialised again.
+    let seqs: Vec<String> = committed.iter().map(|c| c.seq.to_string()).collect();
+    let frames: Vec<&str> = committed.iter().map(|c| &*c.frame).collect();
+    let answer = format!(r#"{{"seqs":[{}],"events":[{}]}}"#, seqs.join(","), frames.join(","));
+    Ok((StatusCode::CREATED, [("content-type", "application/json")], answer))
+}
+
+/// Commits a caller's events as one batch, all or nothing, once it may: the caller's role allows
+/// posting, no event is one only the server derives, and the caller is within its rate.
+pub async fn accept(state: &AppState, caller: &TokenRecord, events: Vec<EventBody>) -> Result<Vec<Committed>, ApiError> {
+    may_ingest(caller)?;
+    if let Some((i, e)) = events.iter().enumerate().find(|(_, e)| e.derived()) {
+        let kind = e.kind();
+        return Err(ApiError::Invalid(format!(
+            "event {i}: `{kind}` is derived by the server and cannot be posted; nothing was stored"
+        )));
+    }
+    if let Err(retry_after) = state.limiter.take(&caller.id, events.len()) {
         let message = format!("this token is over its ingest rate; retry in {retry_after} s; nothing was stored");
         return Err(ApiError::TooMany { message, retry_after });
     }
-    let committed = state.writer.submit(Batch { workspace: token.workspace, events }).await?;
-    // The stored frames are JSON already: the answer is assembled from them, not serialised again.
-    let seqs: Vec<String> = committed.iter().map(|c| c.seq.to_string()).collect();
-    let frames: Vec<&str> = committed.iter().map(|c| c.frame.as_str()).collect();
-    let answer = format!(r#"{{"seqs":[{}],"events":[{}]}}"#, seqs.join(","), frames.join(","));
-    Ok((StatusCode::CREATED, [("content-type", "application/json")], answer))
+    Ok(state.writer.submit(Batch { workspace: caller.workspace.clone(), events }).await?)
+}
+
+fn may_ingest(caller: &TokenRecord) -> Result<(), ApiError> {
+    if caller.role.can_ingest() {
+        return Ok(());
+    }
+    Err(ApiError::Forbidden(format!("a {} token cannot post events", caller.role.as_str())))
+}
+
+/// The request body, or the refusal for one that is too large or unreadable.
+pub fn body_bytes(body: Result<Bytes, BytesRejection>) -> Result<Bytes, ApiError> {
+    body.map_err(|rejection| match rejection.status() {
+        StatusCode::PAYLOAD_TOO_LARGE => ApiError::TooLarge(format!("{}; nothing was stored", rejection.body_text())),
+        _ => ApiError::BadJson(rejection.body_text()),
+    })
+}
+
+/// A JSON body of any content type (clients written for other systems often send none): 400 when
+/// it is not JSON, 422 naming the field when it is the wrong shape.
+pub fn json_body<T: DeserializeOwned>(body: Result<Bytes, BytesRejection>) -> Result<T, ApiError> {
+    let body = body_bytes(body)?;
+    let value: Value =
+        serde_json::from_slice(&body).map_err(|e| ApiError::BadJson(format!("the body is not valid JSON: {e}")))?;
+    serde_json::from_value(value).map_err(|e| ApiError::Invalid(format!("{e}; nothing was stored")))
 }
 
 /// Parses one event object or an array of them.

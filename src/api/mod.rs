@@ -6,13 +6,14 @@ pub mod health;
 pub mod history;
 pub mod ingest;
 pub mod limits;
+pub mod ws;
 
 use axum::{
     routing::{get, post},
     Router,
 };
 
-use crate::server::AppState;
+use crate::state::AppState;
 
 pub fn routes() -> Router<AppState> {
     Router::new()

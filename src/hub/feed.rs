@@ -12,11 +12,11 @@
 
 use std::{collections::VecDeque, sync::Arc};
 
-use app::events::Seq;
+use app::{domain::Seq, topics::TopicSet};
 use axum::extract::ws::Utf8Bytes;
 use tokio::sync::broadcast::{error::RecvError, Receiver};
 
-use super::{topics::TopicSet, Hub, LiveFrame};
+use super::{Hub, LiveFrame, Membership};
 use crate::store::{LogQuery, Store, StoreError};
 
 /// Events read from the log per query while replaying.
@@ -54,6 +54,8 @@ pub struct Feed {
     live: Receiver<Arc<LiveFrame>>,
     pending: VecDeque<(Seq, Utf8Bytes)>,
     catchup: CatchUp,
+    /// Counts this feed in the rooms of its topics.
+    rooms: Membership,
 }
 
 impl Feed {
@@ -68,6 +70,7 @@ impl Feed {
         let live = hub.join();
         let head = store.head().await?;
         let since = since.unwrap_or(head);
+        let rooms = hub.enter(&workspace, topics.to_vec());
         let mut feed = Feed {
             store,
             hub,
@@ -77,6 +80,7 @@ impl Feed {
             live,
             pending: VecDeque::new(),
             catchup: CatchUp::Idle,
+            rooms: rooms,
         };
         if since > head {
             let reason = format!("since {since} is ahead of the log (head {head}): the log was replaced");
@@ -100,6 +104,7 @@ impl Feed {
 
     pub fn unsubscribe(&mut self, topics: &[String]) {
         self.topics.remove(topics);
+        self.rooms.leave(topics);
     }
 
     /// The next frame to send. `Err` only when the store fails or the hub has shut down.
@@ -152,6 +157,7 @@ impl Feed {
             upto,
             topics: self.topics.filter(),
             limit: PAGE,
+            newest: false,
         };
         let page = self.store.read_log(&query).await?;
         // Pruning only ever removes a prefix. If the oldest kept event is still at or before the one
@@ -172,7 +178,7 @@ impl Feed {
         if !full {
             self.catchup = CatchUp::Idle;
         }
-        self.pending.extend(page);
+        self.pending.extend(page.into_iter().map(|(seq, frame)| (seq, Utf8Bytes::from(frame))));
         Ok(None)
     }
 }

@@ -7,7 +7,6 @@
 
 pub mod feed;
 pub mod socket;
-pub mod topics;
 
 use std::{
     collections::HashMap,
@@ -18,7 +17,7 @@ use std::{
     time::Duration,
 };
 
-use app::events::Seq;
+use app::domain::Seq;
 use axum::extract::ws::Utf8Bytes;
 use tokio::sync::{broadcast, watch};
 
@@ -64,6 +63,8 @@ struct Inner {
     per_token: Mutex<HashMap<String, usize>>,
     /// Times a reader fell off the ring and was caught up from the log.
     lagged: AtomicU64,
+    /// Followers per (workspace, topic): the rooms and how many clients are in each.
+    rooms: Mutex<HashMap<(String, String), usize>>,
     /// Flipped once at shutdown so every connection closes cleanly.
     shutdown: watch::Sender<bool>,
 }
@@ -81,6 +82,7 @@ impl Hub {
                 connections: AtomicUsize::new(0),
                 per_token: Mutex::new(HashMap::new()),
                 lagged: AtomicU64::new(0),
+                rooms: Mutex::new(HashMap::new()),
                 shutdown,
             }),
         }
@@ -93,11 +95,12 @@ impl Hub {
     /// Sends committed events, in seq order, to every follower.
     pub fn publish(&self, committed: &[Committed]) {
         for c in committed {
+            // The one copy of the frame every follower shares.
             let frame = LiveFrame {
                 seq: c.seq,
                 workspace: c.workspace.clone(),
                 topics: c.topics.clone(),
-                text: c.frame.clone(),
+                text: Utf8Bytes::from(c.frame.to_string()),
             };
             // An error only means nobody is listening right now.
             let _ = self.inner.live.send(Arc::new(frame));
@@ -137,6 +140,22 @@ impl Hub {
         self.inner.connections.load(Ordering::Relaxed)
     }
 
+    /// Counts a follower into the rooms of `topics` until the membership is dropped.
+    pub fn enter(&self, workspace: &str, topics: Vec<String>) -> Membership {
+        let mut membership = Membership { hub: self.clone(), workspace: workspace.to_string(), topics: Vec::new() };
+        membership.join(topics);
+        membership
+    }
+
+    /// The rooms of one workspace and how many followers each has, by topic.
+    pub fn rooms(&self, workspace: &str) -> Vec<(String, usize)> {
+        let rooms = self.inner.rooms.lock().unwrap_or_else(|p| p.into_inner());
+        let mut list: Vec<(String, usize)> =
+            rooms.iter().filter(|((w, _), _)| w == workspace).map(|((_, t), n)| (t.clone(), *n)).collect();
+        list.sort();
+        list
+    }
+
     pub fn shutdown_signal(&self) -> watch::Receiver<bool> {
         self.inner.shutdown.subscribe()
     }
@@ -162,5 +181,48 @@ impl Drop for ConnectionGuard {
                 per_token.remove(&self.token_id);
             }
         }
+    }
+}
+
+/// One follower's place in the rooms it follows; leaves them when dropped.
+pub struct Membership {
+    hub: Hub,
+    workspace: String,
+    topics: Vec<String>,
+}
+
+impl Membership {
+    fn join(&mut self, topics: Vec<String>) {
+        let mut rooms = self.hub.inner.rooms.lock().unwrap_or_else(|p| p.into_inner());
+        for topic in topics {
+            if !self.topics.contains(&topic) {
+                *rooms.entry((self.workspace.clone(), topic.clone())).or_insert(0) += 1;
+                self.topics.push(topic);
+            }
+        }
+    }
+
+    pub fn leave(&mut self, topics: &[String]) {
+        let mut rooms = self.hub.inner.rooms.lock().unwrap_or_else(|p| p.into_inner());
+        self.topics.retain(|topic| {
+            if !topics.contains(topic) {
+                return true;
+            }
+            let key = (self.workspace.clone(), topic.clone());
+            if let Some(n) = rooms.get_mut(&key) {
+                *n -= 1;
+                if *n == 0 {
+                    rooms.remove(&key);
+                }
+            }
+            false
+        });
+    }
+}
+
+impl Drop for Membership {
+    fn drop(&mut self) {
+        let all = self.topics.clone();
+        self.leave(&all);
     }
 }

@@ -1,20 +1,17 @@
-//! One WebSocket connection at `/ws`.
+//! One WebSocket connection at `/ws`, after the upgrade (which `api::ws` handles).
 //!
 //! A reader task turns client frames into [`Inbound`] messages; the connection task owns the
 //! socket's sending half and runs one `select!` over shutdown, client frames, the heartbeat and the
 //! feed. Every send has a time limit: a client that stops reading is dropped, never waited on
 //! forever, and a failed send just ends the connection quietly.
 
-use std::time::Duration;
+use std::{sync::Arc, time::Duration};
 
-use app::protocol::{check_topic, ClientOp, Control};
-use axum::{
-    extract::{
-        ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade},
-        State,
-    },
-    response::{IntoResponse, Response},
+use app::{
+    protocol::{close, ClientOp, Control},
+    topics::{self, TopicSet},
 };
+use axum::extract::ws::{CloseFrame, Message, WebSocket};
 use futures::{
     stream::{SplitSink, SplitStream},
     SinkExt, StreamExt,
@@ -26,41 +23,20 @@ use tokio::{
 
 use super::{
     feed::{Feed, Item, Start},
-    topics::TopicSet,
-    ConnectionGuard,
+    ConnectionGuard, Hub,
 };
-use crate::{api::error::ApiError, auth::Caller, clock::now_rfc3339, server::AppState, store::TokenRecord};
+use crate::{
+    clock::SharedClock,
+    store::{Store, TokenRecord},
+};
 
-/// Close codes this server uses besides the standard ones.
-pub mod close {
-    pub const GOING_AWAY: u16 = 1001;
-    pub const TOO_BIG: u16 = 1009;
-    pub const SERVER_ERROR: u16 = 1011;
-    /// No pong came back within the configured timeout.
-    pub const NO_PONG: u16 = 4000;
-    /// The token the socket was opened with has been revoked: sign in again.
-    pub const REVOKED: u16 = 4401;
-}
-
-/// Small socket buffers: tungstenite's default of 128 KiB each would cost far more per idle socket
-/// than the frames we send.
-const READ_BUFFER: usize = 4 * 1024;
-const MAX_WRITE_BUFFER: usize = 256 * 1024;
-
-pub async fn upgrade(ws: WebSocketUpgrade, State(state): State<AppState>, Caller(token): Caller) -> Response {
-    let Some(guard) = state.hub.connect(&token.id) else {
-        let limit = state.hub.settings().max_connections_per_token;
-        return ApiError::TooMany { message: format!("this token already has {limit} sockets open"), retry_after: 5 }
-            .into_response();
-    };
-    let max_frame = state.hub.settings().max_frame_bytes;
-    ws.read_buffer_size(READ_BUFFER)
-        // 0: every frame is written at once rather than batched up to a buffer size.
-        .write_buffer_size(0)
-        .max_write_buffer_size(MAX_WRITE_BUFFER)
-        .max_message_size(max_frame)
-        .max_frame_size(max_frame)
-        .on_upgrade(move |socket| serve(socket, state, guard, token))
+/// What one connection needs: where events come from, who it serves, and its slot in the hub.
+pub struct Connection {
+    pub store: Arc<dyn Store>,
+    pub hub: Hub,
+    pub clock: SharedClock,
+    pub token: TokenRecord,
+    pub guard: ConnectionGuard,
 }
 
 enum Inbound {
@@ -73,15 +49,16 @@ enum Inbound {
     TooBig,
 }
 
-async fn serve(socket: WebSocket, state: AppState, guard: ConnectionGuard, token: TokenRecord) {
-    let workspace = token.workspace.clone();
-    let settings = state.hub.settings().clone();
+/// Serves one upgraded socket until the client leaves, stops answering, or the server shuts down.
+pub async fn serve(socket: WebSocket, conn: Connection) {
+    let workspace = conn.token.workspace.clone();
+    let settings = conn.hub.settings().clone();
     let (mut sink, stream) = socket.split();
     let (inbound_tx, mut inbound) = mpsc::channel(16);
     let reader = tokio::spawn(read_frames(stream, inbound_tx));
-    let mut shutdown = state.hub.shutdown_signal();
+    let mut shutdown = conn.hub.shutdown_signal();
 
-    let head = match state.store.head().await {
+    let head = match conn.store.head().await {
         Ok(head) => head,
         Err(e) => {
             tracing::error!(error = %e, "cannot read the log head for a new socket");
@@ -90,12 +67,12 @@ async fn serve(socket: WebSocket, state: AppState, guard: ConnectionGuard, token
         }
     };
     let hello = Control::Hello {
-        connection_id: guard.id,
-        server_time: now_rfc3339(),
+        connection_id: conn.guard.id,
+        server_time: conn.clock.now_rfc3339(),
         seq: head,
         heartbeat_interval_ms: settings.heartbeat.as_millis() as u64,
     };
-    let mut out = Outbox { sink, send_timeout: settings.send_timeout };
+    let mut out = Outbox { sink, send_timeout: settings.send_timeout, clock: conn.clock.clone() };
     if out.control(&hello).await.is_err() {
         return;
     }
@@ -118,7 +95,7 @@ async fn serve(socket: WebSocket, state: AppState, guard: ConnectionGuard, token
                     pong_due = None;
                     Ok(())
                 }
-                Some(Inbound::Op(op)) => handle(op, &mut feed, &mut out, &state, &workspace).await,
+                Some(Inbound::Op(op)) => handle(op, &mut feed, &mut out, &conn, &workspace).await,
                 Some(Inbound::Invalid(reason)) => {
                     out.control(&Control::Error { code: "bad_frame".into(), message: reason }).await
                 }
@@ -129,7 +106,7 @@ async fn serve(socket: WebSocket, state: AppState, guard: ConnectionGuard, token
             },
             _ = heartbeat.tick() => {
                 // Revocation reaches open sockets too, within one heartbeat.
-                if !state.store.is_token_live(&token.id).await.unwrap_or(true) {
+                if !conn.store.is_token_live(&conn.token.id).await.unwrap_or(true) {
                     out.close(close::REVOKED, "token revoked").await;
                     break;
                 }
@@ -170,11 +147,14 @@ async fn handle(
     op: ClientOp,
     feed: &mut Option<Feed>,
     out: &mut Outbox,
-    state: &AppState,
+    conn: &Connection,
     workspace: &str,
 ) -> Result<(), Gone> {
     match op {
-        ClientOp::Ping { id } => out.control(&Control::Pong { id, server_time: now_rfc3339() }).await,
+        ClientOp::Ping { id } => {
+            let server_time = conn.clock.now_rfc3339();
+            out.control(&Control::Pong { id, server_time }).await
+        }
         ClientOp::Unsubscribe { topics } => {
             if let Some(feed) = feed.as_mut() {
                 feed.unsubscribe(&topics);
@@ -185,16 +165,16 @@ async fn handle(
             if topics.is_empty() {
                 return out.error("bad_topic", "subscribe needs at least one topic".into()).await;
             }
-            let limit = state.hub.settings().max_topics;
+            let limit = conn.hub.settings().max_topics;
             if topics.len() > limit {
                 let reason = format!("at most {limit} topics per connection, got {}", topics.len());
                 return out.error("too_many_topics", reason).await;
             }
-            if let Some(reason) = topics.iter().find_map(|t| check_topic(t, workspace).err()) {
+            if let Some(reason) = topics.iter().find_map(|t| topics::check(t, workspace).err()) {
                 return out.error("bad_topic", reason).await;
             }
             let set = TopicSet::new(topics, workspace);
-            let started = Feed::start(state.store.clone(), state.hub.clone(), workspace.to_string(), set, since).await;
+            let started = Feed::start(conn.store.clone(), conn.hub.clone(), workspace.to_string(), set, since).await;
             let (new_feed, start) = match started {
                 Ok(started) => started,
                 Err(e) => {
@@ -248,6 +228,8 @@ struct Gone;
 struct Outbox {
     sink: SplitSink<WebSocket, Message>,
     send_timeout: Duration,
+    /// Stamps control frames with the server's time.
+    clock: SharedClock,
 }
 
 impl Outbox {
@@ -259,7 +241,7 @@ impl Outbox {
     }
 
     async fn control(&mut self, frame: &Control) -> Result<(), Gone> {
-        let text = serde_json::to_string(frame).map_err(|_| Gone)?;
+        let text = frame.to_json(&self.clock.now_rfc3339());
         self.send(Message::Text(text.into())).await
     }
 

@@ -1,14 +1,18 @@
 //! Durable state: the event log and the tables events are applied to, behind one trait.
 //!
-//! Callers see [`Store`] and never a backend. [`sqlite`] is the embedded default; a PostgreSQL
-//! backend goes beside it and is chosen by the database URL in [`open`].
+//! Callers see [`Store`] and never a backend. A backend holds only SQL: the domain rules that turn
+//! an event into rows are applied once, for every backend, by [`project`]. [`sqlite`] is the
+//! embedded default; a PostgreSQL backend goes beside it and is chosen by the URL in [`open`].
 
+pub mod project;
 mod sqlite;
 
 use std::sync::Arc;
 
-use app::{events::EventBody, events::Seq, model::Board};
-use axum::extract::ws::Utf8Bytes;
+use app::domain::{
+    entity::{Query, Refusal, Snapshot},
+    EventBody, Seq,
+};
 
 pub use sqlite::SqliteStore;
 
@@ -25,8 +29,10 @@ pub struct Committed {
     pub seq: Seq,
     pub workspace: Arc<str>,
     pub topics: Vec<String>,
-    /// The JSON frame `{"seq", "ts", "topics", "type", "payload"}`, as stored and as pushed.
-    pub frame: Utf8Bytes,
+    /// The JSON frame `{"seq", "ts", "timestamp", "topics", "type", "payload"}`, as stored and pushed.
+    pub frame: Arc<str>,
+    /// The event as applied, with what projection filled in.
+    pub body: EventBody,
 }
 
 /// A page of the log, already filtered by workspace and topic.
@@ -40,6 +46,8 @@ pub struct LogQuery {
     /// `None` means every topic.
     pub topics: Option<Vec<String>>,
     pub limit: u32,
+    /// The newest `limit` events of the range (still returned oldest first) instead of the oldest.
+    pub newest: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -107,6 +115,15 @@ pub enum StoreError {
     UnsupportedUrl(String),
 }
 
+impl From<Refusal> for StoreError {
+    fn from(r: Refusal) -> StoreError {
+        match r {
+            Refusal::Conflict(m) => StoreError::Conflict(m),
+            Refusal::Unknown(m) => StoreError::Unknown(m),
+        }
+    }
+}
+
 impl StoreError {
     /// A refusal of one batch, as opposed to a failure of the database itself.
     pub fn is_rejection(&self) -> bool {
@@ -116,9 +133,11 @@ impl StoreError {
 
 #[async_trait::async_trait]
 pub trait Store: Send + Sync + 'static {
-    /// Commits several batches in one transaction, assigning gapless seqs in order. A batch that is
-    /// refused (conflict, unknown reference) leaves no trace and gets its own error; the others commit.
-    async fn commit(&self, batches: Vec<Batch>) -> Result<Vec<Result<Vec<Committed>, StoreError>>, StoreError>;
+    /// Commits several batches in one transaction at time `ts`, assigning gapless seqs in order. A
+    /// batch that is refused (conflict, unknown reference) leaves no trace and gets its own error;
+    /// the others commit.
+    async fn commit(&self, batches: Vec<Batch>, ts: &str)
+        -> Result<Vec<Result<Vec<Committed>, StoreError>>, StoreError>;
 
     /// Seq of the last committed event (0 for an empty log).
     async fn head(&self) -> Result<Seq, StoreError>;
@@ -127,13 +146,17 @@ pub trait Store: Send + Sync + 'static {
     async fn oldest(&self) -> Result<Seq, StoreError>;
 
     /// Frames in seq order.
-    async fn read_log(&self, query: &LogQuery) -> Result<Vec<(Seq, Utf8Bytes)>, StoreError>;
+    async fn read_log(&self, query: &LogQuery) -> Result<Vec<(Seq, String)>, StoreError>;
 
     /// Drops the oldest events so that at most `keep` remain; returns how many were dropped.
     async fn prune(&self, keep: u64) -> Result<u64, StoreError>;
 
-    /// The board of a workspace and the seq it was read at, from one consistent read.
-    async fn board(&self, workspace: &str) -> Result<Board, StoreError>;
+    /// The rows each query selects in `workspace`, and the seq they were read at, from one
+    /// consistent read.
+    async fn read(&self, workspace: &str, queries: &[Query]) -> Result<Snapshot, StoreError>;
+
+    /// Every row of `kind` in every workspace, as `(workspace, data)`: for the server's own jobs.
+    async fn scan(&self, kind: &str) -> Result<Vec<(String, String)>, StoreError>;
 
     async fn find_token(&self, hash: &str) -> Result<Option<TokenRecord>, StoreError>;
     async fn create_token(&self, record: &TokenRecord, hash: &str) -> Result<(), StoreError>;

@@ -1,26 +1,37 @@
-//! The bar on top of every page: where you are, how many sub-agents work, and whether the page is live.
+//! The bar on top of every page: navigation, how many sub-agents work, whether the page is live,
+//! and the toasts for events an operator must not miss.
 
 use leptos::prelude::*;
+use leptos_router::hooks::use_location;
 
-use crate::live::{LinkState, LiveStatus};
+use super::toast::Toasts;
+use crate::live::{fleet::Fleet, LinkState, LiveStatus};
+
+const SECTIONS: &[(&str, &str)] = &[("/", "Board"), ("/agents", "Agents"), ("/events", "Events")];
 
 #[component]
-pub fn Header(
-    /// Sub-agent sessions running now; `None` while unknown.
-    #[prop(into)]
-    active_subagents: Signal<Option<usize>>,
-) -> impl IntoView {
+pub fn Header() -> impl IntoView {
     let live = expect_context::<LiveStatus>();
+    let fleet = expect_context::<Fleet>();
+    let path = use_location().pathname;
+    let current = move |href: &str| {
+        let here = path.get();
+        let on = if href == "/" { here == "/" || here.starts_with("/tasks/") } else { here.starts_with(href) };
+        on.then_some("page")
+    };
     view! {
         <header class="topbar">
             <a class="brand" href="/">"Flightdeck"</a>
             <nav aria-label="Main">
-                <a href="/" aria-current="page">"Board"</a>
+                {SECTIONS
+                    .iter()
+                    .map(|(href, label)| view! { <a href=*href aria-current=move || current(href)>{*label}</a> })
+                    .collect_view()}
             </nav>
             <div class="topbar-status">
                 <span class="subagents" data-testid="active-subagents">
                     "Active Sub-Agents: "
-                    <strong>{move || active_subagents.get().map_or("–".to_string(), |n| n.to_string())}</strong>
+                    <strong>{move || fleet.count().map_or("–".to_string(), |n| n.to_string())}</strong>
                 </span>
                 <span
                     class="link-state"
@@ -39,5 +50,6 @@ pub fn Header(
                 </form>
             </div>
         </header>
+        <Toasts/>
     }
 }

@@ -1,7 +1,9 @@
 //! Widgets shared by the pages.
 
 pub mod card;
+pub mod clock;
 pub mod header;
+pub mod toast;
 
 /// Returns the URL when it is safe to put in an `href`: only http(s), so a `javascript:` or `data:`
 /// URL posted by an agent is shown as text instead of becoming a link.

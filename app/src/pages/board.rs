@@ -1,38 +1,26 @@
-//! The Kanban board: one column per task status, cards that move by themselves.
+//! The Kanban board: one column per task status, cards that move by themselves, a filter bar.
 //!
 //! The server renders the board at a log `seq`; once hydrated, the page follows `board` and `agents`
 //! from exactly that `seq`, so no event falls between the render and the live stream.
 
 use leptos::prelude::*;
 
+use super::{live_page, LoadFailed};
 use crate::{
-    api::get_board,
     components::{card::Card, header::Header},
-    model::{Board, TaskStatus},
+    domain::task::TaskStatus,
+    server_fns::board::{get_board, Board, Filter},
 };
 
 #[component]
 pub fn BoardPage() -> impl IntoView {
     let snapshot = Resource::new(|| (), |_| get_board());
     view! {
-        <Suspense fallback=|| {
-            view! {
-                <Header active_subagents=Signal::stored(None)/>
-                <main class="page"><p class="loading">"Loading the board…"</p></main>
-            }
-        }>
+        <Suspense fallback=|| view! { <Header/><main class="page"><p class="loading">"Loading the board…"</p></main> }>
             {move || Suspend::new(async move {
                 match snapshot.await {
-                    Ok(board) => view! { <LiveBoard board/> }.into_any(),
-                    Err(e) => {
-                        view! {
-                            <Header active_subagents=Signal::stored(None)/>
-                            <main class="page">
-                                <p class="error" role="alert">{format!("Could not load the board: {e}")}</p>
-                            </main>
-                        }
-                            .into_any()
-                    }
+                    Ok(page) => view! { <LiveBoard page/> }.into_any(),
+                    Err(e) => view! { <LoadFailed what="the board" error=e.to_string()/> }.into_any(),
                 }
             })}
         </Suspense>
@@ -40,38 +28,63 @@ pub fn BoardPage() -> impl IntoView {
 }
 
 #[component]
-fn LiveBoard(board: Board) -> impl IntoView {
-    #[cfg(feature = "hydrate")]
-    let since = board.seq;
-    let board = RwSignal::new(board);
-    let active = Signal::derive(move || Some(board.with(|b| b.active_subagents.len())));
-
-    #[cfg(feature = "hydrate")]
-    {
-        let reload: crate::live::Reload = std::rc::Rc::new(move || {
-            Box::pin(async move {
-                let fresh = get_board().await.ok()?;
-                let seq = fresh.seq;
-                board.set(fresh);
-                Some(seq)
-            })
-        });
-        crate::live::follow(
-            vec!["board".into(), "agents".into()],
-            since,
-            move |event| board.update(|b| b.apply(&event)),
-            reload,
-        );
-    }
-
+fn LiveBoard(page: crate::server_fns::Page<Board>) -> impl IntoView {
+    let board = live_page(page, vec![], get_board, |b: &mut Board, e| b.apply(e));
+    let filter = RwSignal::new(Filter::default());
     view! {
-        <Header active_subagents=active/>
+        <Header/>
         <main class="page board-page">
             <h1 class="visually-hidden">"Board"</h1>
+            <FilterBar board filter/>
             <div class="board">
-                {TaskStatus::ALL.into_iter().map(|status| view! { <Column status board/> }).collect_view()}
+                {TaskStatus::ALL.into_iter().map(|status| view! { <Column status board filter/> }).collect_view()}
             </div>
         </main>
+    }
+}
+
+#[component]
+fn FilterBar(board: RwSignal<Board>, filter: RwSignal<Filter>) -> impl IntoView {
+    let choices = Memo::new(move |_| board.with(Board::choices));
+    view! {
+        <form class="filters" role="search" aria-label="Filter tasks" on:submit=|ev| ev.prevent_default()>
+            <label>
+                "Search"
+                <input
+                    type="search"
+                    name="q"
+                    placeholder="Title or id"
+                    prop:value=move || filter.with(|f| f.text.clone())
+                    on:input=move |ev| filter.update(|f| f.text = event_target_value(&ev))
+                />
+            </label>
+            <label>
+                "Agent"
+                <select name="agent" on:change=move |ev| filter.update(|f| f.agent = event_target_value(&ev))>
+                    <option value="">"All agents"</option>
+                    {move || {
+                        choices
+                            .with(|(agents, _)| agents.clone())
+                            .into_iter()
+                            .map(|a| view! { <option value=a.clone()>{a.clone()}</option> })
+                            .collect_view()
+                    }}
+                </select>
+            </label>
+            <label>
+                "Label"
+                <select name="label" on:change=move |ev| filter.update(|f| f.label = event_target_value(&ev))>
+                    <option value="">"All labels"</option>
+                    {move || {
+                        choices
+                            .with(|(_, labels)| labels.clone())
+                            .into_iter()
+                            .map(|l| view! { <option value=l.clone()>{l.clone()}</option> })
+                            .collect_view()
+                    }}
+                </select>
+            </label>
+        </form>
     }
 }
 
@@ -79,8 +92,8 @@ fn LiveBoard(board: Board) -> impl IntoView {
 const CARDS_PER_COLUMN: usize = 50;
 
 #[component]
-fn Column(status: TaskStatus, board: RwSignal<Board>) -> impl IntoView {
-    let column = Memo::new(move |_| board.with(|b| b.column(status, CARDS_PER_COLUMN)));
+fn Column(status: TaskStatus, board: RwSignal<Board>, filter: RwSignal<Filter>) -> impl IntoView {
+    let column = Memo::new(move |_| filter.with(|f| board.with(|b| b.column(status, CARDS_PER_COLUMN, f))));
     let hidden = move || column.with(|c| c.total - c.cards.len());
     let heading = format!("column-{}", status.as_str());
     let labelled_by = heading.clone();
@@ -92,10 +105,12 @@ fn Column(status: TaskStatus, board: RwSignal<Board>) -> impl IntoView {
             </h2>
             <ol class="cards">
                 <For
-                    each=move || column.with(|c| c.cards.clone())
-                    // A new last_seq re-renders the card; an unchanged one is left alone.
-                    key=|task| (task.id.clone(), task.last_seq)
-                    children=|task| view! { <Card task/> }
+                    each=move || {
+                        column.with(|c| board.with(|b| c.cards.iter().map(|t| (t.clone(), b.badge(t))).collect::<Vec<_>>()))
+                    }
+                    // A new last_seq or badge re-renders the card; an unchanged one is left alone.
+                    key=|(task, badge)| (task.id.clone(), task.last_seq, badge.as_ref().map(|b| b.health))
+                    children=|(task, badge)| view! { <Card task badge/> }
                 />
             </ol>
             <Show when=move || { hidden() > 0 }>

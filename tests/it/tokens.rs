@@ -1,9 +1,7 @@
 //! `flightdeck token create|list|revoke`, and what each role may do.
 
-mod common;
-
 use clap::Parser;
-use common::{task_created, TestServer};
+use crate::common::{task_created, TestServer};
 use flightdeck::config::{Cli, Command, TokenAction, TokenCommand};
 
 async fn token_cli(server: &TestServer, args: &[&str]) -> anyhow::Result<String> {
@@ -54,9 +52,8 @@ async fn events_land_in_the_token_workspace() {
     let created = token_cli(&server, &["create", "--name", "acme-ci", "--workspace", "acme"]).await.unwrap();
     let token = created.lines().next().unwrap();
     assert_eq!(server.post_raw(task_created("t", "Acme's").to_string().into_bytes(), Some(token)).await.0, 201);
-    let store = &server.running.state.store;
-    assert_eq!(store.board("acme").await.unwrap().tasks.len(), 1);
-    assert!(store.board("default").await.unwrap().tasks.is_empty());
+    assert_eq!(server.tasks_of("acme").await.len(), 1);
+    assert!(server.tasks_of("default").await.is_empty());
 }
 
 #[test]

@@ -1,80 +1,16 @@
-//! Tokens: how a caller proves who it is. Tokens are random, shown once, and stored only as a
-//! SHA-256 hash, each scoped to one workspace and one role.
+//! The login gate: every request but the public ones needs a valid token, and a browser request
+//! that changes state must come from this very origin.
 
-use app::{api::ssr::Viewer, DEFAULT_WORKSPACE};
+use app::server_fns::ssr::Viewer;
 use axum::{
-    extract::{FromRequestParts, Request, State},
-    http::{header, request::Parts, HeaderMap, Method},
+    extract::{Request, State},
+    http::{header, HeaderMap, Method},
     middleware::Next,
     response::{IntoResponse, Redirect, Response},
-    Form,
-};
-use rand::{distr::Alphanumeric, Rng};
-use sha2::{Digest, Sha256};
-
-use crate::{
-    api::error::ApiError,
-    server::AppState,
-    store::{Role, Store, StoreError, TokenRecord},
 };
 
-pub fn hash_token(token: &str) -> String {
-    hex::encode(Sha256::digest(token.as_bytes()))
-}
-
-/// A new token: a prefix that makes it recognisable in a leaked log, then 40 random characters.
-pub fn generate_token() -> String {
-    let random: String = rand::rng().sample_iter(Alphanumeric).take(40).map(char::from).collect();
-    format!("fd_{random}")
-}
-
-/// Makes sure the server can be used: registers the configured token if there is one, and on an
-/// empty database creates an admin token and returns it so it can be printed once.
-pub async fn bootstrap(store: &dyn Store, configured: Option<&str>) -> Result<Option<String>, StoreError> {
-    if let Some(token) = configured {
-        let hash = hash_token(token);
-        if store.find_token(&hash).await?.is_none() {
-            let record = admin_record("configured");
-            store.create_token(&record, &hash).await?;
-        }
-    }
-    if store.count_tokens().await? > 0 {
-        return Ok(None);
-    }
-    let token = generate_token();
-    store.create_token(&admin_record("first-start"), &hash_token(&token)).await?;
-    Ok(Some(token))
-}
-
-fn admin_record(name: &str) -> TokenRecord {
-    TokenRecord {
-        id: uuid::Uuid::new_v4().to_string(),
-        workspace: DEFAULT_WORKSPACE.to_string(),
-        role: Role::Admin,
-        name: name.to_string(),
-    }
-}
-
-/// The session cookie: the token itself, HttpOnly so page scripts never see it.
-pub const COOKIE: &str = "fd_token";
-const COOKIE_MAX_AGE_SECS: u64 = 30 * 24 * 3600;
-
-/// The caller of a request, as established by [`gate`].
-#[derive(Clone, Debug)]
-pub struct Caller(pub TokenRecord);
-
-impl FromRequestParts<AppState> for Caller {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, _: &AppState) -> Result<Caller, ApiError> {
-        parts
-            .extensions
-            .get::<TokenRecord>()
-            .cloned()
-            .map(Caller)
-            .ok_or_else(|| ApiError::Unauthorized("sign in first".into()))
-    }
-}
+use super::{hash_token, login::COOKIE};
+use crate::{api::error::ApiError, state::AppState};
 
 /// Where a request's token came from: a header means a program, a cookie or query a browser.
 enum Credential {
@@ -133,7 +69,12 @@ pub async fn gate(State(state): State<AppState>, mut request: Request, next: Nex
     };
     match state.store.find_token(&hash_token(&token)).await {
         Ok(Some(record)) => {
-            request.extensions_mut().insert(Viewer { workspace: record.workspace.clone() });
+            let viewer = Viewer {
+                workspace: record.workspace.clone(),
+                role: record.role.as_str().to_string(),
+                name: record.name.clone(),
+            };
+            request.extensions_mut().insert(viewer);
             request.extensions_mut().insert(record);
             next.run(request).await
         }
@@ -161,47 +102,6 @@ pub fn same_origin(headers: &HeaderMap) -> bool {
     !host.is_empty() && origin_host.eq_ignore_ascii_case(host)
 }
 
-#[derive(serde::Deserialize)]
-pub struct LoginForm {
-    token: String,
-    #[serde(default)]
-    next: Option<String>,
-}
-
-/// `POST /login`: a valid token becomes the session cookie.
-pub async fn login(State(state): State<AppState>, headers: HeaderMap, Form(form): Form<LoginForm>) -> Response {
-    if !same_origin(&headers) {
-        return ApiError::Forbidden("cross-origin request refused".into()).into_response();
-    }
-    let next = safe_next(form.next.as_deref());
-    let token = form.token.trim();
-    match state.store.find_token(&hash_token(token)).await {
-        Ok(Some(_)) => {
-            let cookie = format!("{COOKIE}={token}; Path=/; HttpOnly; SameSite=Lax; Max-Age={COOKIE_MAX_AGE_SECS}");
-            ([(header::SET_COOKIE, cookie)], Redirect::to(next)).into_response()
-        }
-        Ok(None) => Redirect::to(&format!("/login?error=1&next={}", encode_component(next))).into_response(),
-        Err(e) => ApiError::from(e).into_response(),
-    }
-}
-
-/// `POST /logout`: forgets the session cookie.
-pub async fn logout(headers: HeaderMap) -> Response {
-    if !same_origin(&headers) {
-        return ApiError::Forbidden("cross-origin request refused".into()).into_response();
-    }
-    let cookie = format!("{COOKIE}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0");
-    ([(header::SET_COOKIE, cookie)], Redirect::to("/login")).into_response()
-}
-
-/// Only a local path may follow a login: never another site (`//evil`, `https://…`).
-fn safe_next(next: Option<&str>) -> &str {
-    match next {
-        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.contains('\\') => n,
-        _ => "/",
-    }
-}
-
 fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
     headers
         .get_all(header::COOKIE)
@@ -221,7 +121,7 @@ fn query_param(query: &str, name: &str) -> Option<String> {
         .map(|(_, v)| v.to_string())
 }
 
-fn encode_component(s: &str) -> String {
+pub(super) fn encode_component(s: &str) -> String {
     s.bytes()
         .map(|b| match b {
             b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => (b as char).to_string(),
@@ -233,24 +133,6 @@ fn encode_component(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn tokens_are_random_and_hashes_stable() {
-        let (a, b) = (generate_token(), generate_token());
-        assert_ne!(a, b);
-        assert!(a.starts_with("fd_") && a.len() == 43);
-        assert_eq!(hash_token("x"), hash_token("x"));
-        assert_ne!(hash_token(&a), a);
-    }
-
-    #[test]
-    fn only_local_paths_follow_a_login() {
-        assert_eq!(safe_next(Some("/tasks/1?x=2")), "/tasks/1?x=2");
-        for bad in ["//evil.test", "https://evil.test", "evil", "/\\evil.test"] {
-            assert_eq!(safe_next(Some(bad)), "/", "{bad}");
-        }
-        assert_eq!(safe_next(None), "/");
-    }
 
     #[test]
     fn origin_must_match_host() {

@@ -1,11 +1,9 @@
 //! `GET /api/events` (history) and `GET /api/events/stream` (SSE): resumable, filtered, and
 //! confined to the caller's workspace.
 
-mod common;
-
 use std::time::Duration;
 
-use common::{task_created, task_progress, TestServer, TOKEN};
+use crate::common::{task_created, task_progress, TestServer, TOKEN};
 use flightdeck::store::Role;
 use reqwest::{Client, Response, StatusCode};
 use serde_json::{json, Value};

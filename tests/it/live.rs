@@ -1,11 +1,9 @@
 //! `/ws`: hello, replay then live without gap or duplicate, resume, isolation of topics, slow
 //! readers, reset, ping/pong, heartbeat, and refusals that keep the connection open.
 
-mod common;
-
 use std::time::Duration;
 
-use common::{task_created, task_progress, TestServer, WsClient, TOKEN};
+use crate::common::{task_created, task_progress, TestServer, WsClient, TOKEN};
 use futures::{SinkExt, StreamExt};
 use serde_json::{json, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};

@@ -4,6 +4,10 @@
 
 use std::time::Duration;
 
+use app::domain::{
+    entity::{decode_rows, Query},
+    task::Task,
+};
 use flightdeck::{
     config::ServeConfig,
     server::Running,
@@ -83,9 +87,28 @@ impl TestServer {
         (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
     }
 
+    /// The default workspace's tasks as stored, and the seq they were read at.
+    pub async fn board(&self) -> Board {
+        self.board_of("default").await
+    }
+
+    pub async fn board_of(&self, workspace: &str) -> Board {
+        let snapshot = self.running.state.store.read(workspace, &[Query::all::<Task>()]).await.expect("read");
+        Board { seq: snapshot.seq, tasks: decode_rows(&snapshot.rows[0]).expect("tasks decode") }
+    }
+
+    pub async fn tasks_of(&self, workspace: &str) -> Vec<Task> {
+        self.board_of(workspace).await.tasks
+    }
+
     pub async fn head(&self) -> u64 {
         self.running.state.store.head().await.expect("head")
     }
+}
+
+pub struct Board {
+    pub seq: u64,
+    pub tasks: Vec<Task>,
 }
 
 pub fn task_created(id: &str, title: &str) -> Value {

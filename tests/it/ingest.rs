@@ -1,8 +1,6 @@
 //! `POST /api/events`: what is stored, what is refused, and that refusals store nothing.
 
-mod common;
-
-use common::{task_created, task_progress, TestServer, TOKEN};
+use crate::common::{task_created, task_progress, TestServer, TOKEN};
 use serde_json::json;
 
 #[tokio::test]
@@ -13,7 +11,7 @@ async fn one_event_is_stored_and_answered_with_its_seq() {
     assert_eq!(body["seqs"], json!([1]));
     assert_eq!(body["events"][0]["type"], "task:created");
     assert_eq!(body["events"][0]["topics"], json!(["board", "task:t1"]));
-    let board = server.running.state.store.board("default").await.unwrap();
+    let board = server.board().await;
     assert_eq!(board.seq, 1);
     assert_eq!(board.tasks[0].title, "Write docs");
 }
@@ -36,7 +34,7 @@ async fn a_batch_is_one_transaction_with_consecutive_seqs() {
     let (status, body) = server.post(&batch).await;
     assert_eq!(status, 201, "{body}");
     assert_eq!(body["seqs"], json!([1, 2, 3]));
-    let board = server.running.state.store.board("default").await.unwrap();
+    let board = server.board().await;
     let a = board.tasks.iter().find(|t| t.id == "a").unwrap();
     assert_eq!(a.progress, 30);
 }
@@ -107,7 +105,7 @@ async fn a_batch_with_one_bad_event_stores_none_of_them() {
     assert_eq!(status, 422, "{body}");
     assert!(body["message"].as_str().unwrap().contains("ghost"));
     assert_eq!(server.head().await, 0);
-    assert!(server.running.state.store.board("default").await.unwrap().tasks.is_empty());
+    assert!(server.board().await.tasks.is_empty());
 }
 
 #[tokio::test]
@@ -157,7 +155,7 @@ async fn an_acknowledged_event_survives_a_restart() {
     assert_eq!(server.post(&task_created("kept", "Survives")).await.0, 201);
     let server = server.restart().await;
     assert_eq!(server.head().await, 1);
-    let board = server.running.state.store.board("default").await.unwrap();
+    let board = server.board().await;
     assert_eq!(board.tasks[0].id, "kept");
     let (_, body) = server.post(&task_progress("kept", 50)).await;
     assert_eq!(body["seqs"], json!([2]));
@@ -169,11 +167,11 @@ async fn the_demo_drives_tasks_to_the_end_through_the_public_api() {
     let config =
         flightdeck::config::DemoConfig { url: server.http(""), token: TOKEN.to_string(), pace_ms: 1, tasks: 3 };
     flightdeck::demo::run(config).await.expect("the demo runs");
-    let board = server.running.state.store.board("default").await.unwrap();
+    let board = server.board().await;
     let finished = board
         .tasks
         .iter()
-        .filter(|t| matches!(t.status, app::model::TaskStatus::Done | app::model::TaskStatus::Failed))
+        .filter(|t| matches!(t.status, app::domain::task::TaskStatus::Done | app::domain::task::TaskStatus::Failed))
         .count();
     assert!(finished >= 3, "{finished} finished tasks");
     assert!(board.tasks.iter().any(|t| t.pr_url.is_some()), "pull requests were opened");

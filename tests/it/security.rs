@@ -1,10 +1,8 @@
 //! Who may reach what: login, cookies, origins, workspace isolation, and every limit.
 
-mod common;
-
 use std::time::Duration;
 
-use common::{task_created, task_progress, TestServer, WsClient, TOKEN};
+use crate::common::{task_created, task_progress, TestServer, WsClient, TOKEN};
 use flightdeck::store::Role;
 use futures::SinkExt;
 use leptos::server_fn::ServerFn;
@@ -72,7 +70,7 @@ async fn server_functions_need_a_login_and_read_only_their_workspace() {
     let server = TestServer::start().await;
     server.post(&task_created("mine", "Default's")).await;
     let acme = server.token("acme", Role::Viewer).await;
-    let url = server.http(app::api::GetBoard::PATH);
+    let url = server.http(app::server_fns::board::GetBoard::PATH);
 
     let anonymous = Client::new().post(&url).send().await.unwrap();
     assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED);

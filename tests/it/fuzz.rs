@@ -3,12 +3,10 @@
 //! events and raw bytes; each run stops after a fixed time and prints nothing unless it finds
 //! something. A crash found here becomes a named regression test below.
 
-mod common;
-
 use std::time::{Duration, Instant};
 
-use app::{events::EventBody, protocol::ClientOp};
-use common::{TestServer, WsClient};
+use app::{domain::EventBody, protocol::ClientOp};
+use crate::common::{TestServer, WsClient};
 use rand::{rngs::StdRng, Rng, SeedableRng};
 use serde_json::{json, Map, Value};
 
@@ -140,7 +138,7 @@ async fn the_server_answers_every_random_body_without_failing_or_half_storing() 
         } else {
             random_text(&mut rng)
         };
-        let (status, answer) = server.post_raw(body.clone().into_bytes(), Some(common::TOKEN)).await;
+        let (status, answer) = server.post_raw(body.clone().into_bytes(), Some(crate::common::TOKEN)).await;
         assert!([201, 400, 409, 413, 422].contains(&status), "{status} for {body}: {answer}");
         if status == 201 {
             expected_head += answer["seqs"].as_array().unwrap().len() as u64;

@@ -1,0 +1,248 @@
+//! The canonical events and the entities they change: one file per entity, each with its payloads,
+//! their validation, its state and how an event changes it. The rules live here once, for the
+//! browser and every store backend alike.
+//!
+//! On the wire an event body is `{"type": "entity:verb", "payload": {...}}`; stored and pushed it is
+//! wrapped in an [`Event`] that adds the log's `seq`, the commit time `ts` (also as `timestamp`) and
+//! the `topics` it is delivered on. Adding an event type means a payload struct in its entity's file,
+//! an impl of [`Payload`], and one line in the list below.
+
+pub mod activity;
+pub mod agent;
+pub mod budget;
+pub mod check;
+pub mod deliverable;
+pub mod entity;
+pub mod observation;
+pub mod session;
+pub mod task;
+pub mod test_run;
+pub mod time;
+
+use serde::{Deserialize, Serialize};
+
+pub use entity::{Entity, EntitySet, Refusal, Stamp, Step};
+
+/// Position in the event log: gapless and increasing, 1 for the first event ever stored.
+pub type Seq = u64;
+
+/// What every payload type provides; [`EventBody`] dispatches to it.
+pub trait Payload {
+    /// Checks the limits serde cannot express: lengths, ranges, identifier syntax.
+    fn validate(&self) -> Result<(), Invalid>;
+    /// The topics the event is delivered on, besides `events`. Asked after [`Payload::project`],
+    /// which may fill in ids the topics name.
+    fn topics(&self) -> Vec<String>;
+    /// Applies the event to stored state. May fill in what the caller left out (a generated id,
+    /// the task a session belongs to), so the logged event says everything it did.
+    fn project(&mut self, set: &mut EntitySet, at: &Stamp) -> Result<(), Step>;
+    /// The task this event concerns, if any.
+    fn task_id(&self) -> Option<&str> {
+        None
+    }
+    /// A fact the server derives (agent health): never accepted from a caller.
+    fn derived(&self) -> bool {
+        false
+    }
+}
+
+macro_rules! canonical_events {
+    ($($name:literal => $variant:ident($payload:ty),)+) => {
+        /// What happened. `type` strings are namespaced `entity:verb`.
+        #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+        #[serde(tag = "type", content = "payload")]
+        pub enum EventBody {
+            $(#[serde(rename = $name)] $variant($payload),)+
+        }
+
+        /// Every `type` string [`EventBody`] accepts.
+        pub const EVENT_TYPES: &[&str] = &[$($name,)+];
+
+        impl EventBody {
+            /// The `type` string of this event.
+            pub fn kind(&self) -> &'static str {
+                match self { $(EventBody::$variant(_) => $name,)+ }
+            }
+
+            pub fn payload(&self) -> &dyn Payload {
+                match self { $(EventBody::$variant(p) => p,)+ }
+            }
+
+            pub fn payload_mut(&mut self) -> &mut dyn Payload {
+                match self { $(EventBody::$variant(p) => p,)+ }
+            }
+        }
+    };
+}
+
+canonical_events! {
+    "task:created" => TaskCreated(task::TaskCreated),
+    "task:updated" => TaskUpdated(task::TaskUpdated),
+    "task:assigned" => TaskAssigned(task::TaskAssigned),
+    "task:progress" => TaskProgress(task::TaskProgress),
+    "task:completed" => TaskCompleted(task::TaskCompleted),
+    "task:failed" => TaskFailed(task::TaskFailed),
+    "activity:logged" => ActivityLogged(activity::ActivityLogged),
+    "deliverable:added" => DeliverableAdded(deliverable::DeliverableAdded),
+    "agent:status" => AgentStatus(agent::AgentStatus),
+    "agent:heartbeat" => AgentHeartbeat(agent::AgentHeartbeat),
+    "agent:health" => AgentHealth(agent::AgentHealth),
+    "session:started" => SessionStarted(session::SessionStarted),
+    "session:updated" => SessionUpdated(session::SessionUpdated),
+    "session:iteration" => SessionIteration(session::SessionIteration),
+    "session:heartbeat" => SessionHeartbeat(session::SessionHeartbeat),
+    "session:ended" => SessionEnded(session::SessionEnded),
+    "test:started" => TestStarted(test_run::TestStarted),
+    "test:completed" => TestCompleted(test_run::TestCompleted),
+    "budget:updated" => BudgetUpdated(budget::BudgetUpdated),
+    "observability:event" => Observation(observation::Observation),
+}
+
+impl EventBody {
+    /// Parses one event from a JSON value `{"type": ..., "payload": {...}}`, naming the problem on failure.
+    pub fn from_json(value: serde_json::Value) -> Result<EventBody, Invalid> {
+        let Some(object) = value.as_object() else {
+            return Err(Invalid::Shape("an event must be a JSON object with `type` and `payload`".into()));
+        };
+        let Some(kind) = object.get("type").and_then(|t| t.as_str()) else {
+            return Err(Invalid::Shape("missing string field `type`".into()));
+        };
+        if !EVENT_TYPES.contains(&kind) {
+            return Err(Invalid::UnknownType(kind.to_string()));
+        }
+        if let Some(extra) = object.keys().find(|k| *k != "type" && *k != "payload") {
+            return Err(Invalid::Shape(format!("unknown field `{extra}` next to `type` and `payload`")));
+        }
+        if !object.contains_key("payload") {
+            return Err(Invalid::Shape(format!("missing field `payload` for `{kind}`")));
+        }
+        let kind = kind.to_string();
+        let body: EventBody =
+            serde_json::from_value(value).map_err(|e| Invalid::Shape(format!("invalid payload for `{kind}`: {e}")))?;
+        body.validate()?;
+        Ok(body)
+    }
+
+    pub fn validate(&self) -> Result<(), Invalid> {
+        self.payload().validate()
+    }
+
+    pub fn topics(&self) -> Vec<String> {
+        self.payload().topics()
+    }
+
+    pub fn task_id(&self) -> Option<&str> {
+        self.payload().task_id()
+    }
+
+    pub fn project(&mut self, set: &mut EntitySet, at: &Stamp) -> Result<(), Step> {
+        self.payload_mut().project(set, at)
+    }
+
+    pub fn derived(&self) -> bool {
+        self.payload().derived()
+    }
+}
+
+/// An event as stored in the log and pushed to subscribers.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+pub struct Event {
+    pub seq: Seq,
+    /// Commit time, RFC 3339 in UTC.
+    pub ts: String,
+    pub topics: Vec<String>,
+    #[serde(flatten)]
+    pub body: EventBody,
+}
+
+impl Serialize for Event {
+    /// `timestamp` repeats `ts` for clients that read that name (the agent harness's).
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        #[derive(Serialize)]
+        struct Wire<'a> {
+            seq: Seq,
+            ts: &'a str,
+            timestamp: &'a str,
+            topics: &'a [String],
+            #[serde(flatten)]
+            body: &'a EventBody,
+        }
+        Wire { seq: self.seq, ts: &self.ts, timestamp: &self.ts, topics: &self.topics, body: &self.body }
+            .serialize(serializer)
+    }
+}
+
+/// Why an event was refused before anything was stored.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+pub enum Invalid {
+    #[error("unknown event type `{0}`; known types: {known}", known = EVENT_TYPES.join(", "))]
+    UnknownType(String),
+    #[error("{0}")]
+    Shape(String),
+    #[error("field `{field}`: {reason}")]
+    Field { field: &'static str, reason: String },
+}
+
+/// The id an entity gets when its creating event names none: short, unique, stable across reruns.
+pub fn generated_id(prefix: &str, at: &Stamp) -> String {
+    format!("{prefix}-{}", at.seq)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn frame_has_the_documented_shape_and_round_trips() {
+        let event = Event {
+            seq: 7,
+            ts: "2026-01-01T00:00:00Z".into(),
+            topics: vec!["board".into(), "task:t1".into()],
+            body: EventBody::TaskFailed(task::TaskFailed { id: "t1".into(), error: "boom".into() }),
+        };
+        let value = serde_json::to_value(&event).unwrap();
+        assert_eq!(
+            value,
+            json!({"seq": 7, "ts": "2026-01-01T00:00:00Z", "timestamp": "2026-01-01T00:00:00Z",
+                   "topics": ["board", "task:t1"], "type": "task:failed",
+                   "payload": {"id": "t1", "error": {"message": "boom"}}})
+        );
+        let back: Event = serde_json::from_value(value).unwrap();
+        assert_eq!(back, event);
+    }
+
+    #[test]
+    fn unknown_type_is_named() {
+        let err = EventBody::from_json(json!({"type": "task:exploded", "payload": {}})).unwrap_err();
+        assert!(matches!(err, Invalid::UnknownType(ref t) if t == "task:exploded"));
+        assert!(err.to_string().contains("task:created"));
+    }
+
+    #[test]
+    fn bad_fields_are_named() {
+        let cases = [
+            (json!({"type": "task:created", "payload": {}}), "title"),
+            (json!({"type": "task:created", "payload": {"title": "x", "titel": "y"}}), "titel"),
+            (json!({"type": "task:progress", "payload": {"id": "a", "progress": 101}}), "progress"),
+            (json!({"type": "task:failed", "payload": {"id": "a b", "error": "x"}}), "`id`"),
+            (json!({"type": "task:created", "payload": {"title": "  "}}), "title"),
+            (json!({"type": "activity:logged", "payload": {"task_id": "t", "category": "Git!", "message": "m"}}), "category"),
+            (json!({"type": "deliverable:added", "payload": {"task_id": "t", "kind": "url", "title": "x", "path": "javascript:x"}}), "path"),
+            (json!({"type": "budget:updated", "payload": {"spent_usd": -1}}), "spent_usd"),
+        ];
+        for (body, field) in cases {
+            let err = EventBody::from_json(body.clone()).unwrap_err();
+            assert!(err.to_string().contains(field), "{body}: {err}");
+        }
+    }
+
+    #[test]
+    fn every_type_is_listed_once() {
+        let mut types = EVENT_TYPES.to_vec();
+        types.sort();
+        types.dedup();
+        assert_eq!(types.len(), EVENT_TYPES.len());
+        assert!(EVENT_TYPES.iter().all(|t| t.contains(':')), "types are entity:verb");
+    }
+}

@@ -1,0 +1,337 @@
+//! Sessions: an agent's run at a task (persistent, sub-agent, or a design session with a human),
+//! from start through updates, iterations and heartbeats to its end.
+//!
+//! Every session event after the first names only the session; its projection fills in the task
+//! and agent from the stored session, so the logged event reaches the task's page and the agent.
+
+use serde::{Deserialize, Serialize};
+
+use super::{
+    agent::{self, Agent},
+    check,
+    entity::Index,
+    task::Task,
+    Entity, EntitySet, EventBody, Invalid, Payload, Refusal, Seq, Stamp, Step,
+};
+use crate::topics;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SessionKind {
+    Persistent,
+    Subagent,
+    Design,
+}
+
+impl SessionKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SessionKind::Persistent => "persistent",
+            SessionKind::Subagent => "subagent",
+            SessionKind::Design => "design",
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SessionOutcome {
+    #[default]
+    Completed,
+    Failed,
+    Cancelled,
+}
+
+impl SessionOutcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SessionOutcome::Completed => "completed",
+            SessionOutcome::Failed => "failed",
+            SessionOutcome::Cancelled => "cancelled",
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Session {
+    pub id: String,
+    pub kind: SessionKind,
+    pub task_id: Option<String>,
+    pub agent: Option<String>,
+    pub started_at: String,
+    pub ended_at: Option<String>,
+    pub outcome: Option<SessionOutcome>,
+    #[serde(default)]
+    pub summary: Option<String>,
+    /// The last thing the session said about itself.
+    #[serde(default)]
+    pub message: Option<String>,
+    #[serde(default)]
+    pub progress: Option<u8>,
+    #[serde(default)]
+    pub iteration: u32,
+    #[serde(default)]
+    pub last_heartbeat: Option<String>,
+    #[serde(default)]
+    pub started_seq: Seq,
+    #[serde(default)]
+    pub last_seq: Seq,
+}
+
+impl Entity for Session {
+    const KIND: &'static str = "session";
+    fn id(&self) -> &str {
+        &self.id
+    }
+    fn index(&self) -> Index {
+        let state = if self.ended_at.is_none() { "active" } else { "ended" };
+        Index {
+            parent: self.task_id.clone(),
+            status: Some(format!("{}:{state}", self.kind.as_str())),
+            sort: self.started_seq as i64,
+        }
+    }
+}
+
+/// The status the index gives running sub-agent sessions: what "Active Sub-Agents" counts.
+pub const ACTIVE_SUBAGENT: &str = "subagent:active";
+
+impl Session {
+    pub fn started(e: &SessionStarted, at: &Stamp) -> Session {
+        Session {
+            id: e.id.clone(),
+            kind: e.kind,
+            task_id: e.task_id.clone(),
+            agent: e.agent.clone(),
+            started_at: at.ts.clone(),
+            ended_at: None,
+            outcome: None,
+            summary: None,
+            message: None,
+            progress: None,
+            iteration: 0,
+            last_heartbeat: None,
+            started_seq: at.seq,
+            last_seq: at.seq,
+        }
+    }
+
+    pub fn is_active(&self) -> bool {
+        self.ended_at.is_none()
+    }
+
+    /// Applies a session event to this session; others leave it as it is.
+    pub fn apply(&mut self, body: &EventBody, at: &Stamp) {
+        match body {
+            EventBody::SessionUpdated(e) if e.id == self.id => {
+                if e.message.is_some() {
+                    self.message = e.message.clone();
+                }
+                if e.progress.is_some() {
+                    self.progress = e.progress;
+                }
+            }
+            EventBody::SessionIteration(e) if e.id == self.id => {
+                self.iteration = e.iteration;
+                if e.message.is_some() {
+                    self.message = e.message.clone();
+                }
+            }
+            EventBody::SessionHeartbeat(e) if e.id == self.id => {
+                self.last_heartbeat = Some(at.ts.clone());
+                if e.progress.is_some() {
+                    self.progress = e.progress;
+                }
+                if e.message.is_some() {
+                    self.message = e.message.clone();
+                }
+            }
+            EventBody::SessionEnded(e) if e.id == self.id => {
+                self.ended_at = Some(at.ts.clone());
+                self.outcome = Some(e.outcome);
+                self.summary = e.summary.clone();
+            }
+            _ => return,
+        }
+        self.last_seq = at.seq;
+    }
+}
+
+fn session_topics(id: &str, task_id: Option<&str>, agent: Option<&str>) -> Vec<String> {
+    let mut topics = vec![topics::AGENTS.to_string(), topics::session(id)];
+    topics.extend(task_id.map(topics::task));
+    topics.extend(agent.map(topics::agent));
+    topics
+}
+
+/// The task and agent of a stored session, which later events carry.
+fn owners(set: &EntitySet, id: &str) -> Result<(Option<String>, Option<String>), Step> {
+    let session = set.require::<Session>(id)?;
+    Ok((session.task_id, session.agent))
+}
+
+/// Applies a later session event (its task and agent filled in): the session must exist and still
+/// run, and its agent hears of it too.
+fn project_later(body: EventBody, id: &str, set: &mut EntitySet, at: &Stamp) -> Result<(), Step> {
+    let mut session = set.require::<Session>(id)?;
+    if !session.is_active() {
+        return Err(Refusal::Conflict(format!("session `{id}` has already ended")).into());
+    }
+    session.apply(&body, at);
+    set.put(&session);
+    match &session.agent {
+        Some(name) => agent::touch(set, name, at, |a: &mut Agent| a.apply(&body, at)),
+        None => Ok(()),
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SessionStarted {
+    pub id: String,
+    pub kind: SessionKind,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub task_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agent: Option<String>,
+}
+
+impl Payload for SessionStarted {
+    fn validate(&self) -> Result<(), Invalid> {
+        check::id("id", &self.id)?;
+        check::name("agent", self.agent.as_deref())?;
+        check::opt_id("task_id", self.task_id.as_deref())
+    }
+    fn topics(&self) -> Vec<String> {
+        session_topics(&self.id, self.task_id.as_deref(), self.agent.as_deref())
+    }
+    fn task_id(&self) -> Option<&str> {
+        self.task_id.as_deref()
+    }
+    fn project(&mut self, set: &mut EntitySet, at: &Stamp) -> Result<(), Step> {
+        set.absent::<Session>(&self.id)?;
+        if let Some(task_id) = &self.task_id {
+            set.require::<Task>(task_id)?;
+        }
+        set.put(&Session::started(self, at));
+        if let Some(name) = &self.agent {
+            let body = EventBody::SessionStarted(self.clone());
+            agent::touch(set, name, at, |a| a.apply(&body, at))?;
+        }
+        Ok(())
+    }
+}
+
+/// Fields every later session event carries, filled in from the stored session.
+macro_rules! later_session_event {
+    ($name:ident, $variant:ident { $($field:ident : $ty:ty),* $(,)? }, $check:expr) => {
+        #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+        #[serde(deny_unknown_fields)]
+        pub struct $name {
+            pub id: String,
+            $(#[serde(default, skip_serializing_if = "Option::is_none")] pub $field: $ty,)*
+            /// Filled in by the server from the session.
+            #[serde(default, skip_serializing_if = "Option::is_none")]
+            pub task_id: Option<String>,
+            /// Filled in by the server from the session.
+            #[serde(default, skip_serializing_if = "Option::is_none")]
+            pub agent: Option<String>,
+        }
+
+        impl Payload for $name {
+            fn validate(&self) -> Result<(), Invalid> {
+                check::id("id", &self.id)?;
+                check::opt_id("task_id", self.task_id.as_deref())?;
+                check::name("agent", self.agent.as_deref())?;
+                let check: fn(&$name) -> Result<(), Invalid> = $check;
+                check(self)
+            }
+            fn topics(&self) -> Vec<String> {
+                session_topics(&self.id, self.task_id.as_deref(), self.agent.as_deref())
+            }
+            fn task_id(&self) -> Option<&str> {
+                self.task_id.as_deref()
+            }
+            fn project(&mut self, set: &mut EntitySet, at: &Stamp) -> Result<(), Step> {
+                (self.task_id, self.agent) = owners(set, &self.id)?;
+                project_later(EventBody::$variant(self.clone()), &self.id.clone(), set, at)
+            }
+        }
+    };
+}
+
+later_session_event!(SessionUpdated, SessionUpdated { message: Option<String>, progress: Option<u8> }, |e| {
+    check::text("message", e.message.as_deref(), check::MAX_TEXT)?;
+    check::percent("progress", e.progress)
+});
+
+later_session_event!(SessionHeartbeat, SessionHeartbeat { message: Option<String>, progress: Option<u8> }, |e| {
+    check::text("message", e.message.as_deref(), check::MAX_TEXT)?;
+    check::percent("progress", e.progress)
+});
+
+/// One more round of an agent's loop.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SessionIteration {
+    pub id: String,
+    pub iteration: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    /// Filled in by the server from the session.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub task_id: Option<String>,
+    /// Filled in by the server from the session.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agent: Option<String>,
+}
+
+impl Payload for SessionIteration {
+    fn validate(&self) -> Result<(), Invalid> {
+        check::id("id", &self.id)?;
+        check::text("message", self.message.as_deref(), check::MAX_TEXT)
+    }
+    fn topics(&self) -> Vec<String> {
+        session_topics(&self.id, self.task_id.as_deref(), self.agent.as_deref())
+    }
+    fn task_id(&self) -> Option<&str> {
+        self.task_id.as_deref()
+    }
+    fn project(&mut self, set: &mut EntitySet, at: &Stamp) -> Result<(), Step> {
+        (self.task_id, self.agent) = owners(set, &self.id)?;
+        project_later(EventBody::SessionIteration(self.clone()), &self.id.clone(), set, at)
+    }
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SessionEnded {
+    pub id: String,
+    #[serde(default)]
+    pub outcome: SessionOutcome,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub summary: Option<String>,
+    /// Filled in by the server from the session.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub task_id: Option<String>,
+    /// Filled in by the server from the session.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agent: Option<String>,
+}
+
+impl Payload for SessionEnded {
+    fn validate(&self) -> Result<(), Invalid> {
+        check::id("id", &self.id)?;
+        check::text("summary", self.summary.as_deref(), check::MAX_TEXT)
+    }
+    fn topics(&self) -> Vec<String> {
+        session_topics(&self.id, self.task_id.as_deref(), self.agent.as_deref())
+    }
+    fn task_id(&self) -> Option<&str> {
+        self.task_id.as_deref()
+    }
+    fn project(&mut self, set: &mut EntitySet, at: &Stamp) -> Result<(), Step> {
+        (self.task_id, self.agent) = owners(set, &self.id)?;
+        project_later(EventBody::SessionEnded(self.clone()), &self.id.clone(), set, at)
+    }
+}

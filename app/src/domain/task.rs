@@ -1,0 +1,612 @@
+//! Tasks: the cards of the board, from inbox to done or failed, with their progress, pull request,
+//! VM, error details, token usage and timing.
+
+use serde::{Deserialize, Deserializer, Serialize};
+use serde_json::Value;
+
+use super::{
+    agent, check, entity::Index, generated_id, Entity, EntitySet, EventBody, Invalid, Payload, Seq, Stamp, Step,
+};
+use crate::topics;
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TaskStatus {
+    #[default]
+    Inbox,
+    Assigned,
+    InProgress,
+    Review,
+    Done,
+    Failed,
+}
+
+impl TaskStatus {
+    /// Board columns, left to right.
+    pub const ALL: [TaskStatus; 6] = [
+        TaskStatus::Inbox,
+        TaskStatus::Assigned,
+        TaskStatus::InProgress,
+        TaskStatus::Review,
+        TaskStatus::Done,
+        TaskStatus::Failed,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TaskStatus::Inbox => "inbox",
+            TaskStatus::Assigned => "assigned",
+            TaskStatus::InProgress => "in_progress",
+            TaskStatus::Review => "review",
+            TaskStatus::Done => "done",
+            TaskStatus::Failed => "failed",
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            TaskStatus::Inbox => "Inbox",
+            TaskStatus::Assigned => "Assigned",
+            TaskStatus::InProgress => "In progress",
+            TaskStatus::Review => "Review",
+            TaskStatus::Done => "Done",
+            TaskStatus::Failed => "Failed",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<TaskStatus> {
+        TaskStatus::ALL.into_iter().find(|st| st.as_str() == s)
+    }
+
+    pub fn finished(self) -> bool {
+        matches!(self, TaskStatus::Done | TaskStatus::Failed)
+    }
+}
+
+/// What went wrong: a message, and optionally a kind to group by and context to debug with.
+/// A plain string is accepted as the message.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct ErrorDetails {
+    pub message: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kind: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub context: Option<Value>,
+}
+
+impl From<&str> for ErrorDetails {
+    fn from(message: &str) -> ErrorDetails {
+        ErrorDetails { message: message.to_string(), ..ErrorDetails::default() }
+    }
+}
+
+impl<'de> Deserialize<'de> for ErrorDetails {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<ErrorDetails, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct Full {
+            message: String,
+            #[serde(default)]
+            kind: Option<String>,
+            #[serde(default)]
+            context: Option<Value>,
+        }
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Either {
+            Text(String),
+            Full(Full),
+        }
+        match Either::deserialize(deserializer).map_err(|_| {
+            serde::de::Error::custom("expected a message string or {\"message\", \"kind\"?, \"context\"?}")
+        })? {
+            Either::Text(message) => Ok(ErrorDetails { message, kind: None, context: None }),
+            Either::Full(f) => Ok(ErrorDetails { message: f.message, kind: f.kind, context: f.context }),
+        }
+    }
+}
+
+impl ErrorDetails {
+    fn validate(&self) -> Result<(), Invalid> {
+        check::required("error.message", &self.message, check::MAX_TEXT)?;
+        check::opt_word("error.kind", self.kind.as_deref())?;
+        check::json_object("error.context", self.context.as_ref())
+    }
+
+    /// The group an error counts under in the errors summary.
+    pub fn group(&self) -> &str {
+        self.kind.as_deref().unwrap_or("unclassified")
+    }
+}
+
+/// Tokens spent and what they cost, as the agent last reported.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Usage {
+    #[serde(default)]
+    pub input_tokens: u64,
+    #[serde(default)]
+    pub output_tokens: u64,
+    #[serde(default)]
+    pub cost_usd: f64,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Task {
+    pub id: String,
+    pub title: String,
+    pub description: Option<String>,
+    pub status: TaskStatus,
+    pub assignee: Option<String>,
+    pub progress: u8,
+    /// Where the work is (`vm_assigned`, `executing`…) and the last thing it said.
+    #[serde(default)]
+    pub phase: Option<String>,
+    #[serde(default)]
+    pub message: Option<String>,
+    pub pr_url: Option<String>,
+    #[serde(default)]
+    pub branch: Option<String>,
+    #[serde(default)]
+    pub vm_id: Option<String>,
+    pub error: Option<ErrorDetails>,
+    #[serde(default)]
+    pub usage: Usage,
+    #[serde(default)]
+    pub summary: Option<String>,
+    pub labels: Vec<String>,
+    pub created_at: String,
+    pub updated_at: String,
+    /// When work began (first assigned or in progress) and when it finished (done or failed).
+    #[serde(default)]
+    pub started_at: Option<String>,
+    #[serde(default)]
+    pub ended_at: Option<String>,
+    /// Seq of the event that created the task: a stable order for the board.
+    pub created_seq: Seq,
+    /// Seq of the last event applied: lets a view tell a fresh copy from a stale one.
+    pub last_seq: Seq,
+}
+
+impl Entity for Task {
+    const KIND: &'static str = "task";
+    fn id(&self) -> &str {
+        &self.id
+    }
+    fn index(&self) -> Index {
+        Index { parent: None, status: Some(self.status.as_str().into()), sort: self.created_seq as i64 }
+    }
+}
+
+impl Task {
+    pub fn created(e: &TaskCreated, id: String, at: &Stamp) -> Task {
+        let mut task = Task {
+            id,
+            title: e.title.clone(),
+            description: e.description.clone(),
+            status: TaskStatus::Inbox,
+            assignee: e.assignee.clone(),
+            progress: 0,
+            phase: None,
+            message: None,
+            pr_url: None,
+            branch: None,
+            vm_id: None,
+            error: None,
+            usage: Usage::default(),
+            summary: None,
+            labels: e.labels.clone(),
+            created_at: at.ts.clone(),
+            updated_at: at.ts.clone(),
+            started_at: None,
+            ended_at: None,
+            created_seq: at.seq,
+            last_seq: at.seq,
+        };
+        task.set_status(e.status.unwrap_or_default(), &at.ts);
+        task
+    }
+
+    /// Applies any event about this task; others leave it as it is. `task:created` is
+    /// [`Task::created`]. The browser and the store both come through here.
+    pub fn apply(&mut self, body: &EventBody, at: &Stamp) {
+        if body.task_id() != Some(self.id.as_str()) {
+            return;
+        }
+        match body {
+            EventBody::TaskUpdated(e) => self.update(e, &at.ts),
+            EventBody::TaskAssigned(e) => {
+                self.assignee = Some(e.agent.clone());
+                if matches!(self.status, TaskStatus::Inbox | TaskStatus::Failed) {
+                    self.set_status(TaskStatus::Assigned, &at.ts);
+                }
+            }
+            EventBody::TaskProgress(e) => {
+                if let Some(p) = e.progress {
+                    self.progress = p;
+                }
+                set_some(&mut self.phase, &e.phase);
+                set_some(&mut self.message, &e.message);
+                set_some(&mut self.vm_id, &e.vm_id);
+                if matches!(self.status, TaskStatus::Inbox | TaskStatus::Assigned) {
+                    self.set_status(TaskStatus::InProgress, &at.ts);
+                }
+            }
+            EventBody::TaskCompleted(e) => {
+                self.set_status(TaskStatus::Done, &at.ts);
+                self.progress = 100;
+                self.error = None;
+                set_some(&mut self.pr_url, &e.pr_url);
+                set_some(&mut self.branch, &e.branch);
+                set_some(&mut self.summary, &e.summary);
+            }
+            EventBody::TaskFailed(e) => {
+                self.set_status(TaskStatus::Failed, &at.ts);
+                self.error = Some(e.error.clone());
+            }
+            EventBody::BudgetUpdated(e) => self.usage = e.usage(),
+            _ => return,
+        }
+        self.updated_at = at.ts.clone();
+        self.last_seq = at.seq;
+    }
+
+    fn update(&mut self, e: &TaskUpdated, ts: &str) {
+        if let Some(title) = &e.title {
+            self.title = title.clone();
+        }
+        set_some(&mut self.description, &e.description);
+        set_some(&mut self.assignee, &e.assignee);
+        if let Some(p) = e.progress {
+            self.progress = p;
+        }
+        set_some(&mut self.phase, &e.phase);
+        set_some(&mut self.message, &e.message);
+        set_some(&mut self.pr_url, &e.pr_url);
+        set_some(&mut self.branch, &e.branch);
+        set_some(&mut self.vm_id, &e.vm_id);
+        if let Some(labels) = &e.labels {
+            self.labels = labels.clone();
+        }
+        if let Some(usage) = &e.usage {
+            self.usage = usage.clone();
+        }
+        if let Some(status) = e.status {
+            self.set_status(status, ts);
+            if status != TaskStatus::Failed {
+                self.error = None;
+            }
+        }
+    }
+
+    /// Moves the task, keeping its start and end times true to the move.
+    fn set_status(&mut self, status: TaskStatus, ts: &str) {
+        self.status = status;
+        if matches!(status, TaskStatus::Assigned | TaskStatus::InProgress) && self.started_at.is_none() {
+            self.started_at = Some(ts.to_string());
+        }
+        self.ended_at = status.finished().then(|| ts.to_string());
+    }
+
+    /// How long the work took, or has taken until `now_ms`.
+    pub fn duration_ms(&self, now_ms: i64) -> Option<i64> {
+        let start = super::time::millis(self.started_at.as_deref()?)?;
+        let end = match &self.ended_at {
+            Some(ts) => super::time::millis(ts)?,
+            None => now_ms,
+        };
+        Some(end - start)
+    }
+}
+
+/// Overwrites `slot` when the event carries a value.
+fn set_some(slot: &mut Option<String>, value: &Option<String>) {
+    if let Some(v) = value {
+        *slot = Some(v.clone());
+    }
+}
+
+fn task_topics(id: &str) -> Vec<String> {
+    vec![topics::BOARD.to_string(), topics::task(id)]
+}
+
+/// The shared projection of every event about an existing task.
+fn project_existing(body: EventBody, set: &mut EntitySet, at: &Stamp) -> Result<Task, Step> {
+    let id = body.task_id().unwrap_or_default().to_string();
+    let mut task = set.require::<Task>(&id)?;
+    task.apply(&body, at);
+    set.put(&task);
+    Ok(task)
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TaskCreated {
+    /// Chosen by the caller so later events can name the task; `task-<seq>` when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    pub title: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<TaskStatus>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub assignee: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub labels: Vec<String>,
+}
+
+impl Payload for TaskCreated {
+    fn validate(&self) -> Result<(), Invalid> {
+        check::opt_id("id", self.id.as_deref())?;
+        check::required("title", &self.title, check::MAX_TITLE)?;
+        check::text("description", self.description.as_deref(), check::MAX_TEXT)?;
+        check::name("assignee", self.assignee.as_deref())?;
+        check::labels(&self.labels)
+    }
+    fn topics(&self) -> Vec<String> {
+        task_topics(self.id.as_deref().unwrap_or_default())
+    }
+    fn task_id(&self) -> Option<&str> {
+        self.id.as_deref()
+    }
+    fn project(&mut self, set: &mut EntitySet, at: &Stamp) -> Result<(), Step> {
+        let id = self.id.get_or_insert_with(|| generated_id("task", at)).clone();
+        set.absent::<Task>(&id)?;
+        set.put(&Task::created(self, id, at));
+        Ok(())
+    }
+}
+
+/// A partial update: absent fields keep their value.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TaskUpdated {
+    pub id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<TaskStatus>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub assignee: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub progress: Option<u8>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phase: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pr_url: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub branch: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vm_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub labels: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub usage: Option<Usage>,
+}
+
+impl Payload for TaskUpdated {
+    fn validate(&self) -> Result<(), Invalid> {
+        check::id("id", &self.id)?;
+        if let Some(title) = &self.title {
+            check::required("title", title, check::MAX_TITLE)?;
+        }
+        check::text("description", self.description.as_deref(), check::MAX_TEXT)?;
+        check::name("assignee", self.assignee.as_deref())?;
+        check::percent("progress", self.progress)?;
+        check::opt_word("phase", self.phase.as_deref())?;
+        check::text("message", self.message.as_deref(), check::MAX_TEXT)?;
+        check::text("pr_url", self.pr_url.as_deref(), check::MAX_URL)?;
+        check::text("branch", self.branch.as_deref(), check::MAX_TITLE)?;
+        check::opt_id("vm_id", self.vm_id.as_deref())?;
+        if let Some(usage) = &self.usage {
+            check::non_negative("usage.cost_usd", Some(usage.cost_usd))?;
+        }
+        self.labels.as_deref().map_or(Ok(()), check::labels)
+    }
+    fn topics(&self) -> Vec<String> {
+        task_topics(&self.id)
+    }
+    fn task_id(&self) -> Option<&str> {
+        Some(&self.id)
+    }
+    fn project(&mut self, set: &mut EntitySet, at: &Stamp) -> Result<(), Step> {
+        let task = project_existing(EventBody::TaskUpdated(self.clone()), set, at)?;
+        if self.status.is_some_and(TaskStatus::finished) {
+            agent::finish_task(set, &task, at)?;
+        }
+        Ok(())
+    }
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TaskAssigned {
+    pub id: String,
+    pub agent: String,
+}
+
+impl Payload for TaskAssigned {
+    fn validate(&self) -> Result<(), Invalid> {
+        check::id("id", &self.id)?;
+        check::name("agent", Some(&self.agent))
+    }
+    fn topics(&self) -> Vec<String> {
+        let mut topics = task_topics(&self.id);
+        topics.push(topics::agent(&self.agent));
+        topics
+    }
+    fn task_id(&self) -> Option<&str> {
+        Some(&self.id)
+    }
+    fn project(&mut self, set: &mut EntitySet, at: &Stamp) -> Result<(), Step> {
+        let task = project_existing(EventBody::TaskAssigned(self.clone()), set, at)?;
+        agent::touch(set, &self.agent, at, |a| {
+            a.task_id = Some(task.id.clone());
+            a.last_progress_at = Some(at.ts.clone());
+        })
+    }
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TaskProgress {
+    pub id: String,
+    /// Percent done, 0 to 100.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub progress: Option<u8>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phase: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vm_id: Option<String>,
+}
+
+impl Payload for TaskProgress {
+    fn validate(&self) -> Result<(), Invalid> {
+        check::id("id", &self.id)?;
+        check::percent("progress", self.progress)?;
+        check::opt_word("phase", self.phase.as_deref())?;
+        check::text("message", self.message.as_deref(), check::MAX_TEXT)?;
+        check::opt_id("vm_id", self.vm_id.as_deref())?;
+        if self.progress.is_none() && self.phase.is_none() && self.message.is_none() && self.vm_id.is_none() {
+            return Err(check::field("progress", "give at least one of `progress`, `phase`, `message`, `vm_id`"));
+        }
+        Ok(())
+    }
+    fn topics(&self) -> Vec<String> {
+        task_topics(&self.id)
+    }
+    fn task_id(&self) -> Option<&str> {
+        Some(&self.id)
+    }
+    fn project(&mut self, set: &mut EntitySet, at: &Stamp) -> Result<(), Step> {
+        let task = project_existing(EventBody::TaskProgress(self.clone()), set, at)?;
+        match &task.assignee {
+            Some(assignee) => agent::touch(set, assignee, at, |a| a.last_progress_at = Some(at.ts.clone())),
+            None => Ok(()),
+        }
+    }
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TaskCompleted {
+    pub id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pr_url: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub branch: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub summary: Option<String>,
+}
+
+impl Payload for TaskCompleted {
+    fn validate(&self) -> Result<(), Invalid> {
+        check::id("id", &self.id)?;
+        check::text("pr_url", self.pr_url.as_deref(), check::MAX_URL)?;
+        check::text("branch", self.branch.as_deref(), check::MAX_TITLE)?;
+        check::text("summary", self.summary.as_deref(), check::MAX_TEXT)
+    }
+    fn topics(&self) -> Vec<String> {
+        task_topics(&self.id)
+    }
+    fn task_id(&self) -> Option<&str> {
+        Some(&self.id)
+    }
+    fn project(&mut self, set: &mut EntitySet, at: &Stamp) -> Result<(), Step> {
+        let task = project_existing(EventBody::TaskCompleted(self.clone()), set, at)?;
+        agent::finish_task(set, &task, at)
+    }
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TaskFailed {
+    pub id: String,
+    pub error: ErrorDetails,
+}
+
+impl Payload for TaskFailed {
+    fn validate(&self) -> Result<(), Invalid> {
+        check::id("id", &self.id)?;
+        self.error.validate()
+    }
+    fn topics(&self) -> Vec<String> {
+        task_topics(&self.id)
+    }
+    fn task_id(&self) -> Option<&str> {
+        Some(&self.id)
+    }
+    fn project(&mut self, set: &mut EntitySet, at: &Stamp) -> Result<(), Step> {
+        let task = project_existing(EventBody::TaskFailed(self.clone()), set, at)?;
+        agent::finish_task(set, &task, at)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(seq: Seq) -> Stamp {
+        Stamp { seq, ts: format!("2026-01-01T00:00:{seq:02}.000Z") }
+    }
+
+    #[test]
+    fn lifecycle_keeps_time_and_details() {
+        let created = TaskCreated { id: Some("t1".into()), title: "Write docs".into(), ..Default::default() };
+        let mut task = Task::created(&created, "t1".into(), &at(1));
+        task.apply(&EventBody::TaskAssigned(TaskAssigned { id: "t1".into(), agent: "ada".into() }), &at(2));
+        assert_eq!((task.status, task.started_at.as_deref()), (TaskStatus::Assigned, Some(at(2).ts.as_str())));
+        let progress = TaskProgress {
+            id: "t1".into(),
+            progress: Some(40),
+            phase: Some("vm_assigned".into()),
+            message: Some("VM vm-7 assigned".into()),
+            vm_id: Some("vm-7".into()),
+        };
+        task.apply(&EventBody::TaskProgress(progress), &at(3));
+        assert_eq!(task.status, TaskStatus::InProgress);
+        assert_eq!((task.progress, task.vm_id.as_deref(), task.message.as_deref()), (40, Some("vm-7"), Some("VM vm-7 assigned")));
+        let error = ErrorDetails { message: "boom".into(), kind: Some("test_failure".into()), context: None };
+        task.apply(&EventBody::TaskFailed(TaskFailed { id: "t1".into(), error }), &at(5));
+        assert_eq!(task.status, TaskStatus::Failed);
+        assert_eq!(task.error.as_ref().map(ErrorDetails::group), Some("test_failure"));
+        assert_eq!(task.duration_ms(0), Some(3_000));
+        assert_eq!(task.last_seq, 5);
+    }
+
+    #[test]
+    fn an_error_may_be_a_string_or_an_object() {
+        let text: ErrorDetails = serde_json::from_str(r#""boom""#).unwrap();
+        assert_eq!(text.message, "boom");
+        let full: ErrorDetails = serde_json::from_str(r#"{"message":"m","kind":"timeout","context":{"step":3}}"#).unwrap();
+        assert_eq!(full.kind.as_deref(), Some("timeout"));
+        assert!(serde_json::from_str::<ErrorDetails>(r#"{"mesage":"m"}"#).is_err());
+    }
+
+    #[test]
+    fn projection_refuses_duplicates_and_unknown_tasks() {
+        let mut set = EntitySet::default();
+        let mut created = TaskCreated { title: "T".into(), ..Default::default() };
+        assert_eq!(created.project(&mut set, &at(9)), Err(Step::Need { kind: "task", id: "task-9".into() }));
+        set.provide("task", "task-9".into(), None);
+        set.reset_writes();
+        created.project(&mut set, &at(9)).unwrap();
+        assert_eq!(created.id.as_deref(), Some("task-9"));
+        let rows = set.into_rows();
+        assert_eq!(rows.len(), 1);
+        assert_eq!(rows[0].index.status.as_deref(), Some("inbox"));
+
+        let mut set = EntitySet::default();
+        set.provide("task", "nope".into(), None);
+        let mut failed = TaskFailed { id: "nope".into(), error: "x".into() };
+        let refused = failed.project(&mut set, &at(10)).unwrap_err();
+        assert!(matches!(refused, Step::Refuse(super::super::Refusal::Unknown(ref m)) if m.contains("nope")));
+    }
+}

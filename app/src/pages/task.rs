@@ -1,0 +1,270 @@
+//! A task's page, `/tasks/:id`: Overview, Activity, Deliverables and Sessions tabs, all live.
+//! The tabs are links (`?tab=`), so they work before and without the wasm too.
+
+use leptos::prelude::*;
+use leptos_router::hooks::{use_params_map, use_query_map};
+
+use super::{live_page, LoadFailed, NotFound};
+use crate::{
+    components::{
+        card::PrLink,
+        clock::{running, Ago, Now},
+        header::Header,
+    },
+    domain::deliverable::DeliverableKind,
+    server_fns::{
+        task::{get_task, TaskDetail},
+        Page,
+    },
+    topics,
+};
+
+const TABS: &[(&str, &str)] =
+    &[("overview", "Overview"), ("activity", "Activity"), ("deliverables", "Deliverables"), ("sessions", "Sessions")];
+
+#[component]
+pub fn TaskPage() -> impl IntoView {
+    let params = use_params_map();
+    let id = move || params.with(|p| p.get("id").unwrap_or_default());
+    let snapshot = Resource::new(id, get_task);
+    view! {
+        <Suspense fallback=|| view! { <Header/><main class="page"><p class="loading">"Loading the task…"</p></main> }>
+            {move || Suspend::new(async move {
+                match snapshot.await {
+                    Ok(Page { view: None, .. }) => view! { <NotFound/> }.into_any(),
+                    Ok(page) => view! { <LiveTask page id=id()/> }.into_any(),
+                    Err(e) => view! { <LoadFailed what="the task" error=e.to_string()/> }.into_any(),
+                }
+            })}
+        </Suspense>
+    }
+}
+
+#[component]
+fn LiveTask(page: Page<Option<TaskDetail>>, id: String) -> impl IntoView {
+    let reload_id = id.clone();
+    let detail = live_page(
+        page,
+        vec![topics::task(&id)],
+        move || get_task(reload_id.clone()),
+        |d: &mut Option<TaskDetail>, e| {
+            if let Some(d) = d {
+                d.apply(e)
+            }
+        },
+    );
+    let query = use_query_map();
+    let tab = move || query.with(|q| q.get("tab")).filter(|t| TABS.iter().any(|(k, _)| k == t)).unwrap_or("overview".into());
+    let title = move || detail.with(|d| d.as_ref().map(|d| d.task.title.clone()).unwrap_or_default());
+    let status = move || detail.with(|d| d.as_ref().map(|d| d.task.status));
+    view! {
+        <Header/>
+        <main class="page task-page">
+            <p class="crumbs"><a href="/">"Board"</a> " / " {id.clone()}</p>
+            <h1>{title}</h1>
+            <p class="status-line">
+                <span class="status" data-status=move || status().map(|s| s.as_str()).unwrap_or_default() data-testid="task-status">
+                    {move || status().map(|s| s.label()).unwrap_or_default()}
+                </span>
+            </p>
+            <nav class="tabs" role="tablist" aria-label="Task sections">
+                {TABS
+                    .iter()
+                    .map(|(key, label)| {
+                        let selected = move || (tab() == *key).to_string();
+                        view! {
+                            <a role="tab" href=format!("?tab={key}") aria-selected=selected id=format!("tab-{key}")>
+                                {*label}
+                                <TabCount key detail/>
+                            </a>
+                        }
+                    })
+                    .collect_view()}
+            </nav>
+            <section class="tab-panel" role="tabpanel" aria-labelledby=move || format!("tab-{}", tab())>
+                {move || match tab().as_str() {
+                    "activity" => view! { <Activity detail/> }.into_any(),
+                    "deliverables" => view! { <Deliverables detail/> }.into_any(),
+                    "sessions" => view! { <Sessions detail/> }.into_any(),
+                    _ => view! { <Overview detail/> }.into_any(),
+                }}
+            </section>
+        </main>
+    }
+}
+
+#[component]
+fn TabCount(key: &'static str, detail: RwSignal<Option<TaskDetail>>) -> impl IntoView {
+    let count = move || {
+        detail.with(|d| {
+            let d = d.as_ref()?;
+            match key {
+                "activity" => Some(d.activities.len()),
+                "deliverables" => Some(d.deliverables.len()),
+                "sessions" => Some(d.sessions.len()),
+                _ => None,
+            }
+        })
+    };
+    move || count().map(|n| view! { <span class="count">{n}</span> })
+}
+
+#[component]
+fn Overview(detail: RwSignal<Option<TaskDetail>>) -> impl IntoView {
+    let now = expect_context::<Now>().0;
+    let task = move || detail.with(|d| d.as_ref().map(|d| d.task.clone()));
+    let field = move |f: fn(&crate::domain::task::Task) -> Option<String>| move || task().and_then(|t| f(&t)).unwrap_or_else(|| "–".into());
+    let duration = move || task().map(|t| running(now.get(), t.started_at.as_deref(), t.ended_at.as_deref())).unwrap_or_default();
+    let progress = move || task().map_or(0, |t| t.progress.min(100));
+    let usage = move || {
+        task().map(|t| {
+            format!("{} in · {} out · ${:.2}", t.usage.input_tokens, t.usage.output_tokens, t.usage.cost_usd)
+        })
+    };
+    let badge = move || detail.with(|d| d.as_ref().and_then(|d| d.agent.clone())).filter(|b| b.health.as_str() != "healthy");
+    let error = move || task().and_then(|t| t.error);
+    view! {
+        <dl class="overview">
+            <dt>"Progress"</dt>
+            <dd>
+                <div class="progress" role="progressbar" aria-label="Progress" aria-valuemin="0" aria-valuemax="100" aria-valuenow=progress>
+                    <div class="progress-fill" style:width=move || format!("{}%", progress())></div>
+                </div>
+                <span data-testid="progress">{move || format!("{}%", progress())}</span>
+                {move || task().and_then(|t| t.phase).map(|p| view! { <span class="phase">{p}</span> })}
+            </dd>
+            <dt>"Latest"</dt>
+            <dd data-testid="message">{field(|t| t.message.clone())}</dd>
+            <dt>"Agent"</dt>
+            <dd>
+                {field(|t| t.assignee.clone())}
+                {move || badge().map(|b| view! {
+                    <span class="card-health" data-health=b.health.as_str()>
+                        {format!(" ⚠ {} — {}", b.health.as_str(), b.reason.unwrap_or_default())}
+                    </span>
+                })}
+            </dd>
+            <dt>"Pull request"</dt>
+            <dd>{move || match task().and_then(|t| t.pr_url) {
+                Some(url) => view! { <PrLink url/> }.into_any(),
+                None => "–".into_any(),
+            }}</dd>
+            <dt>"Branch"</dt>
+            <dd>{field(|t| t.branch.clone())}</dd>
+            <dt>"VM"</dt>
+            <dd data-testid="vm">{field(|t| t.vm_id.clone())}</dd>
+            <dt>"Duration"</dt>
+            <dd>{duration}</dd>
+            <dt>"Tokens"</dt>
+            <dd>{usage}</dd>
+            <dt>"Created"</dt>
+            <dd><Ago ts=Signal::derive(move || task().map(|t| t.created_at))/></dd>
+            <dt>"Summary"</dt>
+            <dd>{field(|t| t.summary.clone())}</dd>
+        </dl>
+        {move || error().map(|e| view! {
+            <section class="error-details" role="alert" aria-label="Error details">
+                <h2>"Error"</h2>
+                <p class="error-message">{e.message.clone()}</p>
+                <p class="error-kind">{format!("Kind: {}", e.group())}</p>
+                {e.context.map(|c| view! { <pre class="error-context">{serde_json::to_string_pretty(&c).unwrap_or_default()}</pre> })}
+            </section>
+        })}
+    }
+}
+
+#[component]
+fn Activity(detail: RwSignal<Option<TaskDetail>>) -> impl IntoView {
+    let entries = move || detail.with(|d| d.as_ref().map(|d| d.activities.clone()).unwrap_or_default());
+    view! {
+        <ol class="timeline" aria-label="Activity" data-testid="timeline">
+            <For
+                each=entries
+                key=|a| a.id.clone()
+                children=|a| {
+                    view! {
+                        <li class="entry" data-category=a.category.clone()>
+                            <span class="category">{a.category.clone()}</span>
+                            <span class="message">{a.message.clone()}</span>
+                            <span class="actor">{a.actor.clone().unwrap_or_default()}</span>
+                            <Ago ts=Signal::stored(Some(a.created_at.clone()))/>
+                        </li>
+                    }
+                }
+            />
+        </ol>
+        <Show when=move || entries().is_empty()>
+            <p class="empty">"Nothing has happened yet."</p>
+        </Show>
+    }
+}
+
+#[component]
+fn Deliverables(detail: RwSignal<Option<TaskDetail>>) -> impl IntoView {
+    let items = move || detail.with(|d| d.as_ref().map(|d| d.deliverables.clone()).unwrap_or_default());
+    view! {
+        <ul class="deliverables" aria-label="Deliverables">
+            <For
+                each=items
+                key=|d| d.id.clone()
+                children=|d| {
+                    let href = d.href().filter(|h| h.starts_with('/') || crate::components::safe_http_url(h).is_some());
+                    let download = d.kind != DeliverableKind::Url;
+                    view! {
+                        <li class="deliverable" data-kind=d.kind.as_str()>
+                            <span class="kind">{d.kind.as_str()}</span>
+                            {match href {
+                                Some(href) => view! {
+                                    <a href=href.clone() target="_blank" rel="noopener noreferrer">{d.title.clone()}</a>
+                                    {download.then(|| view! { <a class="download" href=href download="">"Download"</a> })}
+                                }.into_any(),
+                                None => view! { <span>{d.title.clone()}</span> }.into_any(),
+                            }}
+                            <code class="path">{d.path.clone()}</code>
+                            {d.description.clone().map(|t| view! { <p class="description">{t}</p> })}
+                        </li>
+                    }
+                }
+            />
+        </ul>
+        <Show when=move || items().is_empty()>
+            <p class="empty">"No deliverables yet."</p>
+        </Show>
+    }
+}
+
+#[component]
+fn Sessions(detail: RwSignal<Option<TaskDetail>>) -> impl IntoView {
+    let now = expect_context::<Now>().0;
+    let sessions = move || detail.with(|d| d.as_ref().map(|d| d.sessions.clone()).unwrap_or_default());
+    view! {
+        <table class="sessions">
+            <thead>
+                <tr><th scope="col">"Session"</th><th scope="col">"Kind"</th><th scope="col">"Agent"</th><th scope="col">"Status"</th><th scope="col">"Duration"</th></tr>
+            </thead>
+            <tbody>
+                <For
+                    each=sessions
+                    key=|s| (s.id.clone(), s.last_seq)
+                    children=move |s| {
+                        let status = match (s.outcome, s.is_active()) {
+                            (_, true) => "active".to_string(),
+                            (Some(o), false) => o.as_str().to_string(),
+                            (None, false) => "ended".to_string(),
+                        };
+                        let (start, end) = (s.started_at.clone(), s.ended_at.clone());
+                        view! {
+                            <tr data-session=s.id.clone()>
+                                <td>{s.id.clone()}</td>
+                                <td>{s.kind.as_str()}</td>
+                                <td>{s.agent.clone().unwrap_or_default()}</td>
+                                <td class="session-status" data-status=status.clone()>{status.clone()}</td>
+                                <td>{move || running(now.get(), Some(&start), end.as_deref())}</td>
+                            </tr>
+                        }
+                    }
+                />
+            </tbody>
+        </table>
+    }
+}

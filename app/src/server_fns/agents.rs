@@ -1,0 +1,46 @@
+//! The agents page: every agent with its health, last heartbeat, current task and sessions.
+
+use leptos::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use super::Page;
+use crate::domain::{agent::Agent, Event, EventBody, Seq, Stamp};
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Roster {
+    pub seq: Seq,
+    pub agents: Vec<Agent>,
+    /// Two missed heartbeats make an agent stale: shown beside the last one.
+    pub heartbeat_ms: i64,
+}
+
+impl Roster {
+    pub fn apply(&mut self, event: &Event) {
+        if event.seq <= self.seq {
+            return;
+        }
+        self.seq = event.seq;
+        let at = Stamp { seq: event.seq, ts: event.ts.clone() };
+        let named = match &event.body {
+            EventBody::AgentStatus(e) => Some(e.id.clone()),
+            EventBody::AgentHeartbeat(e) => Some(e.id.clone()),
+            _ => None,
+        };
+        if let Some(id) = named.filter(|id| !self.agents.iter().any(|a| &a.id == id)) {
+            self.agents.push(Agent::new(&id));
+            self.agents.sort_by(|a, b| a.id.cmp(&b.id));
+        }
+        for agent in &mut self.agents {
+            agent.apply(&event.body, &at);
+        }
+    }
+}
+
+#[server]
+pub async fn get_agents() -> Result<Page<Roster>, ServerFnError> {
+    use crate::domain::entity::{decode_rows, Query};
+    let (snapshot, active_subagents) = super::ssr::read_page(vec![Query::all::<Agent>()]).await?;
+    let agents = decode_rows::<Agent>(&snapshot.rows[0]).map_err(ServerFnError::new)?;
+    let heartbeat_ms = use_context::<super::ssr::HealthSettings>().map_or(30_000, |h| h.heartbeat_ms);
+    Ok(Page { seq: snapshot.seq, active_subagents, view: Roster { seq: snapshot.seq, agents, heartbeat_ms } })
+}

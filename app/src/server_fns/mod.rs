@@ -1,0 +1,89 @@
+//! Server functions: one file per page, each returning what its page renders, read at one log `seq`
+//! so the page can subscribe from exactly there.
+
+pub mod agents;
+pub mod board;
+pub mod events;
+pub mod task;
+
+use serde::{Deserialize, Serialize};
+
+use crate::domain::{session::Session, Seq};
+
+/// What every page gets besides its own data: the seq it was read at and what the header shows.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Page<T> {
+    pub seq: Seq,
+    /// Ids of sub-agent sessions running now, for "Active Sub-Agents: N".
+    pub active_subagents: Vec<String>,
+    pub view: T,
+}
+
+/// The part of a page every read shares: the running sub-agent sessions.
+pub fn active_subagents(rows: &[String]) -> Result<Vec<String>, String> {
+    Ok(crate::domain::entity::decode_rows::<Session>(rows)?.into_iter().map(|s| s.id).collect())
+}
+
+/// What the server gives the server functions to read from; implemented over the server's store.
+#[cfg(feature = "ssr")]
+pub mod ssr {
+    use std::sync::Arc;
+
+    use leptos::prelude::ServerFnError;
+
+    use crate::domain::{
+        entity::{Query, Snapshot},
+        session::{Session, ACTIVE_SUBAGENT},
+        Seq,
+    };
+
+    #[async_trait::async_trait]
+    pub trait Reads: Send + Sync + 'static {
+        /// The rows each query selects, all from one consistent snapshot, and its seq.
+        async fn read(&self, workspace: &str, queries: Vec<Query>) -> Result<Snapshot, String>;
+        /// The newest `limit` event frames of the workspace, oldest first, and the head they end at.
+        async fn recent_events(&self, workspace: &str, limit: u32) -> Result<(Seq, Vec<String>), String>;
+    }
+
+    /// Put into the Leptos context by the server for every request.
+    #[derive(Clone)]
+    pub struct ReadSource(pub Arc<dyn Reads>);
+
+    /// The server's health settings, for pages that explain them.
+    #[derive(Clone, Copy, Debug)]
+    pub struct HealthSettings {
+        pub heartbeat_ms: i64,
+    }
+
+    /// Who is looking: put into the request's extensions by the server's login gate.
+    #[derive(Clone, Debug, PartialEq)]
+    pub struct Viewer {
+        pub workspace: String,
+        /// `admin`, `ingest` or `viewer`.
+        pub role: String,
+        /// The token's name: who made a decision or wrote a message.
+        pub name: String,
+    }
+
+    /// The signed-in viewer of the current request; an error when there is none.
+    pub async fn viewer() -> Result<Viewer, ServerFnError> {
+        use axum::Extension;
+        let Extension(viewer) = leptos_axum::extract::<Extension<Viewer>>()
+            .await
+            .map_err(|_| ServerFnError::new("not signed in"))?;
+        Ok(viewer)
+    }
+
+    /// Reads `queries` for the signed-in viewer, with the header's query appended; returns the
+    /// snapshot and the running sub-agent sessions.
+    pub async fn read_page(queries: Vec<Query>) -> Result<(Snapshot, Vec<String>), ServerFnError> {
+        let source = leptos::prelude::expect_context::<ReadSource>();
+        let viewer = viewer().await?;
+        let mut queries = queries;
+        queries.push(Query::all::<Session>().with_status(&[ACTIVE_SUBAGENT]));
+        let mut snapshot = source.0.read(&viewer.workspace, queries).await.map_err(ServerFnError::new)?;
+        let header = snapshot.rows.pop().unwrap_or_default();
+        let active = super::active_subagents(&header).map_err(ServerFnError::new)?;
+        Ok((snapshot, active))
+    }
+}

@@ -1,0 +1,71 @@
+//! `POST /login` and `POST /logout`: a valid token becomes (or stops being) the HttpOnly session
+//! cookie the pages, server functions and socket are reached with.
+
+use axum::{
+    extract::State,
+    http::{header, HeaderMap},
+    response::{IntoResponse, Redirect, Response},
+    Form,
+};
+
+use super::{gate::encode_component, hash_token, same_origin};
+use crate::{api::error::ApiError, state::AppState};
+
+/// The session cookie: the token itself, HttpOnly so page scripts never see it.
+pub const COOKIE: &str = "fd_token";
+const COOKIE_MAX_AGE_SECS: u64 = 30 * 24 * 3600;
+
+#[derive(serde::Deserialize)]
+pub struct LoginForm {
+    token: String,
+    #[serde(default)]
+    next: Option<String>,
+}
+
+/// `POST /login`: a valid token becomes the session cookie.
+pub async fn login(State(state): State<AppState>, headers: HeaderMap, Form(form): Form<LoginForm>) -> Response {
+    if !same_origin(&headers) {
+        return ApiError::Forbidden("cross-origin request refused".into()).into_response();
+    }
+    let next = safe_next(form.next.as_deref());
+    let token = form.token.trim();
+    match state.store.find_token(&hash_token(token)).await {
+        Ok(Some(_)) => {
+            let cookie = format!("{COOKIE}={token}; Path=/; HttpOnly; SameSite=Lax; Max-Age={COOKIE_MAX_AGE_SECS}");
+            ([(header::SET_COOKIE, cookie)], Redirect::to(next)).into_response()
+        }
+        Ok(None) => Redirect::to(&format!("/login?error=1&next={}", encode_component(next))).into_response(),
+        Err(e) => ApiError::from(e).into_response(),
+    }
+}
+
+/// `POST /logout`: forgets the session cookie.
+pub async fn logout(headers: HeaderMap) -> Response {
+    if !same_origin(&headers) {
+        return ApiError::Forbidden("cross-origin request refused".into()).into_response();
+    }
+    let cookie = format!("{COOKIE}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0");
+    ([(header::SET_COOKIE, cookie)], Redirect::to("/login")).into_response()
+}
+
+/// Only a local path may follow a login: never another site (`//evil`, `https://…`).
+fn safe_next(next: Option<&str>) -> &str {
+    match next {
+        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.contains('\\') => n,
+        _ => "/",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_local_paths_follow_a_login() {
+        assert_eq!(safe_next(Some("/tasks/1?x=2")), "/tasks/1?x=2");
+        for bad in ["//evil.test", "https://evil.test", "evil", "/\\evil.test"] {
+            assert_eq!(safe_next(Some(bad)), "/", "{bad}");
+        }
+        assert_eq!(safe_next(None), "/");
+    }
+}

@@ -1,0 +1,76 @@
+//! Applies the domain's rules to rows, once for every backend: a backend only says how to load a
+//! row, save a row and append to the log ([`Rows`]), inside the transaction it has open.
+
+use std::sync::Arc;
+
+use app::domain::{entity::Row, EntitySet, Event, EventBody, Seq, Stamp, Step};
+
+use super::{Batch, Committed, StoreError};
+
+/// Most rows one event may read: the rules need a handful; more means a bug, not a big event.
+const MAX_LOADS: usize = 16;
+
+/// Row access within one open transaction of a backend.
+#[async_trait::async_trait]
+pub trait Rows: Send {
+    async fn load(&mut self, workspace: &str, kind: &'static str, id: &str) -> Result<Option<String>, StoreError>;
+    async fn save(&mut self, workspace: &str, row: &Row) -> Result<(), StoreError>;
+    /// Appends one event to the log with the topics it is delivered on.
+    async fn append(&mut self, workspace: &str, event: &Event, frame: &str) -> Result<(), StoreError>;
+}
+
+/// Applies and logs every event of one batch; `head` is the seq before the first of them.
+pub async fn apply_batch(
+    rows: &mut dyn Rows,
+    batch: Batch,
+    head: Seq,
+    ts: &str,
+) -> Result<Vec<Committed>, StoreError> {
+    let workspace: Arc<str> = batch.workspace.into();
+    let mut committed = Vec::with_capacity(batch.events.len());
+    for (offset, mut body) in batch.events.into_iter().enumerate() {
+        let at = Stamp { seq: head + 1 + offset as Seq, ts: ts.to_string() };
+        for row in project(rows, &workspace, &mut body, &at).await? {
+            rows.save(&workspace, &row).await?;
+        }
+        // Topics after projecting: a created task only has its id from here on.
+        let event = Event { seq: at.seq, ts: at.ts, topics: body.topics(), body };
+        let frame = serde_json::to_string(&event).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        rows.append(&workspace, &event, &frame).await?;
+        committed.push(Committed {
+            seq: event.seq,
+            workspace: workspace.clone(),
+            topics: event.topics,
+            frame: frame.into(),
+            body: event.body,
+        });
+    }
+    Ok(committed)
+}
+
+/// Runs the event's projection, loading each row it asks for and starting over, until it
+/// completes or refuses. Returns the rows to write; `body` gets what the projection filled in.
+async fn project(
+    rows: &mut dyn Rows,
+    workspace: &str,
+    body: &mut EventBody,
+    at: &Stamp,
+) -> Result<Vec<Row>, StoreError> {
+    let mut set = EntitySet::default();
+    for _ in 0..=MAX_LOADS {
+        let mut attempt = body.clone();
+        set.reset_writes();
+        match attempt.project(&mut set, at) {
+            Ok(()) => {
+                *body = attempt;
+                return Ok(set.into_rows());
+            }
+            Err(Step::Need { kind, id }) => {
+                let data = rows.load(workspace, kind, &id).await?;
+                set.provide(kind, id, data);
+            }
+            Err(Step::Refuse(refusal)) => return Err(refusal.into()),
+        }
+    }
+    Err(StoreError::Corrupt(format!("`{}` needed more than {MAX_LOADS} rows", body.kind())))
+}

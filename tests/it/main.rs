@@ -1,0 +1,11 @@
+//! Integration tests: one binary (one link step), each module against a real server on a free port
+//! with a temporary SQLite file, a real HTTP client and real WebSocket clients.
+
+mod common;
+
+mod fuzz;
+mod history;
+mod ingest;
+mod live;
+mod security;
+mod tokens;
