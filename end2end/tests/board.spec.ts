@@ -121,7 +121,9 @@ test('hostile text and links render inertly', async ({ page }) => {
   await openLiveBoard(page);
   const shown = card(page, 'evil');
   await expect(shown.locator('.card-title')).toHaveText(title);
-  await expect(shown.locator('a')).toHaveCount(0);
+  // The one link is the card's own, to its task page: the PR URL is not a link.
+  await expect(shown.locator('a')).toHaveCount(1);
+  await expect(shown.locator('a')).toHaveAttribute('href', '/tasks/evil');
   await expect(shown.locator('.pr-unsafe')).toHaveText('javascript:alert(1)');
   // The same again, arriving live rather than server-rendered.
   await server.post([
@@ -129,7 +131,8 @@ test('hostile text and links render inertly', async ({ page }) => {
     { type: 'task:updated', payload: { id: 'evil-live', pr_url: 'JavaScript:alert(3)' } },
   ]);
   await expect(card(page, 'evil-live').locator('.card-title')).toHaveText(title);
-  await expect(card(page, 'evil-live').locator('a')).toHaveCount(0);
+  await expect(card(page, 'evil-live').locator('a')).toHaveCount(1);
+  await expect(card(page, 'evil-live').locator('a')).toHaveAttribute('href', '/tasks/evil-live');
   await shown.locator('.pr-unsafe').click();
   expect(dialogs).toBe(0);
   expect(await page.locator('img[src="x"]').count()).toBe(0);

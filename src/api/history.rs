@@ -18,7 +18,7 @@ use axum::{
 use futures::Stream;
 use serde::Deserialize;
 
-use super::error::ApiError;
+use super::{compat::mission_control::Translator, error::ApiError};
 use crate::{
     auth::Caller,
     hub::feed::{Feed, Item, Start},
@@ -64,10 +64,12 @@ pub async fn history(
 pub struct StreamQuery {
     since: Option<Seq>,
     topic: Option<String>,
+    /// `mission-control`: frames in Mission Control's names (see `compat::mission_control`).
+    format: Option<String>,
 }
 
-/// `GET /api/events/stream?since=&topic=`: replay then live, as SSE with `id` = seq, resumable
-/// with `Last-Event-ID`. A resume the log cannot serve whole gets an `event: reset`.
+/// `GET /api/events/stream?since=&topic=&format=`: replay then live, as SSE with `id` = seq,
+/// resumable with `Last-Event-ID`. A resume the log cannot serve whole gets an `event: reset`.
 pub async fn stream(
     State(state): State<AppState>,
     Caller(caller): Caller,
@@ -89,6 +91,13 @@ pub async fn stream(
             retry_after: 5,
         });
     };
+    let dialect = match q.format.as_deref() {
+        None | Some("") | Some("canonical") => None,
+        Some("mission-control") => Some(Translator::start(&state, &caller.workspace).await?),
+        Some(other) => {
+            return Err(ApiError::Invalid(format!("unknown format `{other}`; expected canonical or mission-control")))
+        }
+    };
     let last_event_id = headers.get("last-event-id").and_then(|v| v.to_str().ok()).and_then(|v| v.parse().ok());
     let since = last_event_id.or(q.since);
     let set = TopicSet::new(topics, &caller.workspace);
@@ -99,39 +108,48 @@ pub async fn stream(
     };
     let every = state.hub.settings().heartbeat;
     let ticks = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
-    let watch = Revocation { store: state.store.clone(), token_id: caller.id, ticks };
+    let watch = Watch { store: state.store.clone(), token_id: caller.id, ticks, dialect };
     let events =
         futures::stream::unfold((feed, first, guard, watch), |(mut feed, first, guard, mut watch)| async move {
             if let Some(event) = first {
                 return Some((Ok(event), (feed, None, guard, watch)));
             }
-            let item = loop {
-                tokio::select! {
-                    item = feed.next() => break item,
+            let event = loop {
+                let item = tokio::select! {
+                    item = feed.next() => item,
                     // Like a socket, a stream ends within one heartbeat of its token being revoked.
                     _ = watch.ticks.tick() => {
                         if !watch.store.is_token_live(&watch.token_id).await.unwrap_or(true) {
                             return None;
                         }
+                        continue;
                     }
+                };
+                match item {
+                    Ok(Item::Frame(seq, frame)) => match &mut watch.dialect {
+                        None => break SseEvent::default().id(seq.to_string()).data(frame.as_str()),
+                        Some(dialect) => match dialect.translate(frame.as_str()) {
+                            Some(text) => break SseEvent::default().id(seq.to_string()).data(text),
+                            // An event the dialect has no name for.
+                            None => continue,
+                        },
+                    },
+                    Ok(Item::Reset { seq, reason }) => break reset_event(seq, &reason),
+                    Err(_) => return None,
                 }
-            };
-            let event = match item {
-                Ok(Item::Frame(seq, frame)) => SseEvent::default().id(seq.to_string()).data(frame.as_str()),
-                Ok(Item::Reset { seq, reason }) => reset_event(seq, &reason),
-                Err(_) => return None,
             };
             Some((Ok(event), (feed, None, guard, watch)))
         });
     Ok(Sse::new(events).keep_alive(KeepAlive::new().interval(Duration::from_secs(15)).text("keep-alive")))
 }
 
-/// What a stream needs to notice that its token was revoked.
-struct Revocation {
+/// What a stream keeps besides its feed: how to notice its token was revoked, and its dialect.
+struct Watch {
     store: std::sync::Arc<dyn crate::store::Store>,
     token_id: String,
     /// One check per heartbeat, however busy the stream is.
     ticks: tokio::time::Interval,
+    dialect: Option<Translator>,
 }
 
 fn reset_event(seq: Seq, reason: &str) -> SseEvent {

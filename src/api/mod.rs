@@ -1,11 +1,15 @@
-//! HTTP endpoints other than the pages: ingest, history, the SSE stream, probes.
+//! HTTP endpoints other than the pages: ingest, history and the SSE stream, the socket upgrade,
+//! the compatible endpoints of the reference systems, artifacts, rooms, errors, probes.
 
 pub mod artifacts;
+pub mod compat;
 pub mod error;
+pub mod failures;
 pub mod health;
 pub mod history;
 pub mod ingest;
 pub mod limits;
+pub mod rooms;
 pub mod ws;
 
 use axum::{
@@ -13,12 +17,22 @@ use axum::{
     Router,
 };
 
+use self::compat::{mission_control as mc, tickets};
 use crate::state::AppState;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/api/events", post(ingest::post_events).get(history::history))
         .route("/api/events/stream", get(history::stream))
+        .route("/api/rooms", get(rooms::rooms))
+        .route("/api/errors/summary", get(failures::summary))
+        .route("/api/internal/ticket-event", post(tickets::ticket_event))
+        .route("/api/tasks", get(mc::list_tasks).post(mc::create_task))
+        .route("/api/tasks/{id}", axum::routing::patch(mc::update_task))
+        .route("/api/tasks/{id}/activities", get(mc::list_activities).post(mc::log_activity))
+        .route("/api/tasks/{id}/deliverables", get(mc::list_deliverables).post(mc::add_deliverable))
+        .route("/api/tasks/{id}/subagent", get(mc::list_subagents).post(mc::register_subagent))
+        .route("/api/tasks/{id}/subagent/{session}/complete", post(mc::complete_subagent))
         .route("/artifacts/{*path}", get(artifacts::artifact))
         .route("/api/session", get(health::session))
         .route("/healthz", get(health::healthz))

@@ -31,8 +31,17 @@ pub struct Committed {
     pub topics: Vec<String>,
     /// The JSON frame `{"seq", "ts", "timestamp", "topics", "type", "payload"}`, as stored and pushed.
     pub frame: Arc<str>,
+    /// The commit time, RFC 3339.
+    pub ts: String,
     /// The event as applied, with what projection filled in.
     pub body: EventBody,
+}
+
+impl Committed {
+    /// Where in the log and when the event landed.
+    pub fn stamp(&self) -> app::domain::Stamp {
+        app::domain::Stamp { seq: self.seq, ts: self.ts.clone() }
+    }
 }
 
 /// A page of the log, already filtered by workspace and topic.

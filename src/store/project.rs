@@ -42,6 +42,7 @@ pub async fn apply_batch(
             workspace: workspace.clone(),
             topics: event.topics,
             frame: frame.into(),
+            ts: event.ts,
             body: event.body,
         });
     }

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use super::Page;
 use crate::domain::{
-    agent::{Agent, Health},
+    agent::Health,
     task::{Task, TaskStatus},
     Event, EventBody, Seq, Stamp,
 };
@@ -110,7 +110,10 @@ pub struct Column {
 /// The Kanban board and the `seq` it was read at.
 #[server]
 pub async fn get_board() -> Result<Page<Board>, ServerFnError> {
-    use crate::domain::entity::{decode_rows, Query};
+    use crate::domain::{
+        agent::Agent,
+        entity::{decode_rows, Query},
+    };
     let (snapshot, active_subagents) = ssr_read(vec![Query::all::<Task>(), Query::all::<Agent>()]).await?;
     let tasks = decode_rows::<Task>(&snapshot.rows[0]).map_err(ServerFnError::new)?;
     let agents = decode_rows::<Agent>(&snapshot.rows[1])

@@ -6,7 +6,6 @@ use serde::{Deserialize, Serialize};
 use super::{board::HealthBadge, Page};
 use crate::domain::{
     activity::Activity,
-    agent::Agent,
     deliverable::Deliverable,
     session::Session,
     task::Task,
@@ -67,7 +66,10 @@ impl TaskDetail {
 /// The task with this id, or `None` when there is none.
 #[server]
 pub async fn get_task(id: String) -> Result<Page<Option<TaskDetail>>, ServerFnError> {
-    use crate::domain::entity::{decode_rows, Query};
+    use crate::domain::{
+        agent::Agent,
+        entity::{decode_rows, Query},
+    };
     let queries = vec![
         Query::one::<Task>(&id),
         Query::children::<Activity>(&id).newest(TIMELINE),
