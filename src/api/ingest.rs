@@ -79,7 +79,14 @@ pub fn json_body<T: DeserializeOwned>(body: Result<Bytes, BytesRejection>) -> Re
     let body = body_bytes(body)?;
     let value: Value =
         serde_json::from_slice(&body).map_err(|e| ApiError::BadJson(format!("the body is not valid JSON: {e}")))?;
-    serde_json::from_value(value).map_err(|e| ApiError::Invalid(format!("{e}; nothing was stored")))
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        let path = e.path().to_string();
+        let reason = e.into_inner();
+        match path.as_str() {
+            "." => ApiError::Invalid(format!("{reason}; nothing was stored")),
+            _ => ApiError::Invalid(format!("field `{path}`: {reason}; nothing was stored")),
+        }
+    })
 }
 
 /// Parses one event object or an array of them.

@@ -2,13 +2,14 @@
 //! a real WebSocket client.
 #![allow(dead_code)]
 
-use std::time::Duration;
+use std::{sync::Arc, time::Duration};
 
 use app::domain::{
     entity::{decode_rows, Query},
     task::Task,
 };
 use flightdeck::{
+    clock::ManualClock,
     config::ServeConfig,
     server::Running,
     store::{Role, TokenRecord},
@@ -24,6 +25,8 @@ pub struct TestServer {
     pub running: Running,
     pub dir: tempfile::TempDir,
     pub config: ServeConfig,
+    /// Set when the test drives time itself.
+    pub clock: Option<Arc<ManualClock>>,
 }
 
 impl TestServer {
@@ -32,21 +35,46 @@ impl TestServer {
     }
 
     pub async fn start_with(adjust: impl FnOnce(&mut ServeConfig)) -> TestServer {
+        TestServer::launch(adjust, None).await
+    }
+
+    /// A server whose time moves only when the test advances `clock`.
+    pub async fn start_with_clock(adjust: impl FnOnce(&mut ServeConfig), clock: Arc<ManualClock>) -> TestServer {
+        TestServer::launch(adjust, Some(clock)).await
+    }
+
+    async fn launch(adjust: impl FnOnce(&mut ServeConfig), clock: Option<Arc<ManualClock>>) -> TestServer {
         let dir = tempfile::tempdir().expect("temp dir");
         let url = format!("sqlite://{}", dir.path().join("test.db").display());
         let mut config = ServeConfig::with("127.0.0.1:0".parse().unwrap(), &url);
         config.token = Some(TOKEN.to_string());
         adjust(&mut config);
-        let running = flightdeck::server::start(config.clone()).await.expect("server starts");
-        TestServer { running, dir, config }
+        let running = relaunch(config.clone(), clock.clone()).await;
+        TestServer { running, dir, config, clock }
     }
 
-    /// Stops this server and starts a new one on the same database file.
+    /// Stops this server and starts a new one on the same database file (and clock).
     pub async fn restart(self) -> TestServer {
-        let TestServer { running, dir, config } = self;
+        let TestServer { running, dir, config, clock } = self;
         running.stop().await;
-        let running = flightdeck::server::start(config.clone()).await.expect("server restarts");
-        TestServer { running, dir, config }
+        let running = relaunch(config.clone(), clock.clone()).await;
+        TestServer { running, dir, config, clock }
+    }
+
+    /// Sends a JSON request with the test token and returns status and parsed body.
+    pub async fn call(&self, method: reqwest::Method, path: &str, body: Option<&Value>) -> (u16, Value) {
+        let mut request = reqwest::Client::new().request(method, self.http(path)).bearer_auth(TOKEN);
+        if let Some(body) = body {
+            request = request.body(body.to_string());
+        }
+        let response = request.send().await.expect("request sent");
+        let status = response.status().as_u16();
+        let text = response.text().await.unwrap_or_default();
+        (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+    }
+
+    pub async fn get(&self, path: &str) -> (u16, Value) {
+        self.call(reqwest::Method::GET, path, None).await
     }
 
     pub fn http(&self, path: &str) -> String {
@@ -104,6 +132,15 @@ impl TestServer {
     pub async fn head(&self) -> u64 {
         self.running.state.store.head().await.expect("head")
     }
+}
+
+/// Starts a server on `config`, on `clock` when one is given.
+pub async fn relaunch(config: ServeConfig, clock: Option<Arc<ManualClock>>) -> Running {
+    let started = match clock {
+        Some(clock) => flightdeck::server::start_with_clock(config, clock).await,
+        None => flightdeck::server::start(config).await,
+    };
+    started.expect("server starts")
 }
 
 pub struct Board {

@@ -3,7 +3,10 @@
 
 mod common;
 
+mod compat;
+mod domain;
 mod fuzz;
+mod health;
 mod history;
 mod ingest;
 mod live;

@@ -71,6 +71,15 @@ macro_rules! canonical_events {
             pub fn payload_mut(&mut self) -> &mut dyn Payload {
                 match self { $(EventBody::$variant(p) => p,)+ }
             }
+
+            /// Parses the payload of a `kind` event, tracking where in it a problem is.
+            fn parse_payload(kind: &str, payload: serde_json::Value)
+                -> Option<Result<EventBody, serde_path_to_error::Error<serde_json::Error>>> {
+                match kind {
+                    $($name => Some(serde_path_to_error::deserialize::<_, $payload>(payload).map(EventBody::$variant)),)+
+                    _ => None,
+                }
+            }
         }
     };
 }
@@ -113,12 +122,17 @@ impl EventBody {
         if let Some(extra) = object.keys().find(|k| *k != "type" && *k != "payload") {
             return Err(Invalid::Shape(format!("unknown field `{extra}` next to `type` and `payload`")));
         }
-        if !object.contains_key("payload") {
+        let Some(payload) = object.get("payload") else {
             return Err(Invalid::Shape(format!("missing field `payload` for `{kind}`")));
-        }
-        let kind = kind.to_string();
-        let body: EventBody =
-            serde_json::from_value(value).map_err(|e| Invalid::Shape(format!("invalid payload for `{kind}`: {e}")))?;
+        };
+        let parsed = EventBody::parse_payload(kind, payload.clone()).ok_or_else(|| Invalid::UnknownType(kind.into()))?;
+        let body = parsed.map_err(|e| {
+            let path = e.path().to_string();
+            match path.as_str() {
+                "." => Invalid::Shape(format!("invalid payload for `{kind}`: {}", e.into_inner())),
+                field => Invalid::Shape(format!("invalid payload for `{kind}`: field `{field}`: {}", e.into_inner())),
+            }
+        })?;
         body.validate()?;
         Ok(body)
     }
