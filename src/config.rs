@@ -148,6 +148,11 @@ impl ServeConfig {
     pub fn send_timeout(&self) -> Duration {
         Duration::from_millis(self.send_timeout_ms)
     }
+    /// Where the in-process demo keeps its token: beside the SQLite file, else in the working folder.
+    pub fn demo_token_file(&self) -> std::path::PathBuf {
+        let path = self.database_url.strip_prefix("sqlite://").or_else(|| self.database_url.strip_prefix("sqlite:"));
+        std::path::PathBuf::from(format!("{}.demo-token", path.unwrap_or("flightdeck")))
+    }
     pub fn health_check(&self) -> Duration {
         Duration::from_millis(self.health_check_ms)
     }

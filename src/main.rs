@@ -16,6 +16,7 @@ async fn main() -> anyhow::Result<()> {
     match Cli::parse().into_command() {
         Command::Serve(config) => {
             let demo_pace = config.demo.then_some(config.demo_pace_ms);
+            let (demo_token, demo_file) = (config.token.clone(), config.demo_token_file());
             let running = server::start(config).await?;
             if let Some(token) = &running.first_token {
                 // Printed once: only its hash is stored.
@@ -23,7 +24,7 @@ async fn main() -> anyhow::Result<()> {
             }
             println!("Flightdeck is live at http://{}", running.addr);
             if let Some(pace_ms) = demo_pace {
-                demo::spawn_in_process(&running, pace_ms).await?;
+                demo::spawn_in_process(&running, pace_ms, demo_token, &demo_file).await?;
             }
             shutdown_signal().await;
             tracing::info!("shutting down");

@@ -124,6 +124,14 @@ fn Overview(detail: RwSignal<Option<TaskDetail>>) -> impl IntoView {
     let badge = move || detail.with(|d| d.as_ref().and_then(|d| d.agent.clone())).filter(|b| b.health.as_str() != "healthy");
     let error = move || task().and_then(|t| t.error);
     view! {
+        {move || error().map(|e| view! {
+            <section class="error-details" role="alert" aria-label="Error details">
+                <h2>"Error"</h2>
+                <p class="error-message">{e.message.clone()}</p>
+                <p class="error-kind">{format!("Kind: {}", e.group())}</p>
+                {e.context.map(|c| view! { <pre class="error-context">{serde_json::to_string_pretty(&c).unwrap_or_default()}</pre> })}
+            </section>
+        })}
         <dl class="overview">
             <dt>"Progress"</dt>
             <dd>
@@ -162,14 +170,6 @@ fn Overview(detail: RwSignal<Option<TaskDetail>>) -> impl IntoView {
             <dt>"Summary"</dt>
             <dd>{field(|t| t.summary.clone())}</dd>
         </dl>
-        {move || error().map(|e| view! {
-            <section class="error-details" role="alert" aria-label="Error details">
-                <h2>"Error"</h2>
-                <p class="error-message">{e.message.clone()}</p>
-                <p class="error-kind">{format!("Kind: {}", e.group())}</p>
-                {e.context.map(|c| view! { <pre class="error-context">{serde_json::to_string_pretty(&c).unwrap_or_default()}</pre> })}
-            </section>
-        })}
     }
 }
 

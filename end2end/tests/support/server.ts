@@ -104,6 +104,33 @@ export class FlightdeckServer {
   }
 }
 
+export type Answer = { status: number; body: any };
+
+/** Calls any endpoint with the test token, the way a client written for another system would:
+ *  a JSON body and no content type unless `contentType` says so. */
+export async function api(server: FlightdeckServer, method: string, path: string, body?: unknown): Promise<Answer> {
+  const response = await fetch(`${server.url}${path}`, {
+    method,
+    headers: { authorization: `Bearer ${TOKEN}` },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await response.text();
+  let parsed: unknown = text;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    // not JSON: keep the text
+  }
+  return { status: response.status, body: parsed };
+}
+
+/** Like `api`, but fails the test unless the answer is a success. */
+export async function ok(server: FlightdeckServer, method: string, path: string, body?: unknown): Promise<any> {
+  const answer = await api(server, method, path, body);
+  if (answer.status >= 300) throw new Error(`${method} ${path} refused (${answer.status}): ${JSON.stringify(answer.body)}`);
+  return answer.body;
+}
+
 export const created = (id: string, title: string, extra: Record<string, unknown> = {}): EventBody => ({
   type: 'task:created',
   payload: { id, title, ...extra },
