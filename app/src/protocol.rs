@@ -39,6 +39,35 @@ pub enum ClientOp {
     },
 }
 
+/// The room-joining frame clients of other systems send (`{"type": "join", "room": "ticket:T1"}`,
+/// or `"subscribe"`): the same as subscribing to that one topic from now on.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RoomJoin {
+    #[serde(rename = "type")]
+    kind: JoinKind,
+    room: String,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum JoinKind {
+    Join,
+    Subscribe,
+}
+
+impl ClientOp {
+    /// Parses a client frame: an `op` frame, or a room join.
+    pub fn parse(text: &str) -> Result<ClientOp, serde_json::Error> {
+        serde_json::from_str::<ClientOp>(text).or_else(|e| match serde_json::from_str::<RoomJoin>(text) {
+            Ok(RoomJoin { kind: JoinKind::Join | JoinKind::Subscribe, room }) => {
+                Ok(ClientOp::Subscribe { topics: vec![room], since: None })
+            }
+            Err(_) => Err(e),
+        })
+    }
+}
+
 /// A server frame that is not an event.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
@@ -115,6 +144,13 @@ mod tests {
         )
         .unwrap();
         assert!(matches!(event, ServerFrame::Event(Event { seq: 4, .. })));
+    }
+
+    #[test]
+    fn rooms_are_joined_like_topics() {
+        let join = ClientOp::parse(r#"{"type":"join","room":"ticket:T1"}"#).unwrap();
+        assert_eq!(join, ClientOp::Subscribe { topics: vec!["ticket:T1".into()], since: None });
+        assert!(ClientOp::parse(r#"{"type":"leave","room":"x"}"#).unwrap_err().to_string().contains("op"));
     }
 
     #[test]

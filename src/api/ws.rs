@@ -1,11 +1,11 @@
 //! `GET /ws`: the WebSocket upgrade. The connection itself is served by the hub's socket task.
 
 use axum::{
-    extract::{ws::WebSocketUpgrade, State},
+    extract::{ws::WebSocketUpgrade, Query, State},
     response::{IntoResponse, Response},
 };
 
-use super::error::ApiError;
+use super::{compat::tickets, error::ApiError};
 use crate::{
     auth::Caller,
     hub::socket::{serve, Connection},
@@ -17,14 +17,36 @@ use crate::{
 const READ_BUFFER: usize = 4 * 1024;
 const MAX_WRITE_BUFFER: usize = 256 * 1024;
 
-pub async fn upgrade(ws: WebSocketUpgrade, State(state): State<AppState>, Caller(token): Caller) -> Response {
+#[derive(serde::Deserialize)]
+pub struct UpgradeQuery {
+    /// Topics or rooms to follow from the start, comma-separated (`?room=ticket:T1`), for clients
+    /// that send nothing before they expect frames.
+    #[serde(alias = "topics")]
+    room: Option<String>,
+}
+
+pub async fn upgrade(
+    ws: WebSocketUpgrade,
+    State(state): State<AppState>,
+    Caller(token): Caller,
+    Query(q): Query<UpgradeQuery>,
+) -> Response {
     let Some(guard) = state.hub.connect(&token.id) else {
         let limit = state.hub.settings().max_connections_per_token;
         return ApiError::TooMany { message: format!("this token already has {limit} sockets open"), retry_after: 5 }
             .into_response();
     };
     let max_frame = state.hub.settings().max_frame_bytes;
-    let conn = Connection { store: state.store.clone(), hub: state.hub.clone(), clock: state.clock.clone(), token, guard };
+    let initial_topics = q.room.map(|r| r.split(',').map(|t| t.trim().to_string()).filter(|t| !t.is_empty()).collect());
+    let conn = Connection {
+        store: state.store.clone(),
+        hub: state.hub.clone(),
+        clock: state.clock.clone(),
+        token,
+        guard,
+        dialects: &[tickets::ROOMS],
+        initial_topics: initial_topics.unwrap_or_default(),
+    };
     ws.read_buffer_size(READ_BUFFER)
         // 0: every frame is written at once rather than batched up to a buffer size.
         .write_buffer_size(0)

@@ -37,6 +37,34 @@ pub struct Connection {
     pub clock: SharedClock,
     pub token: TokenRecord,
     pub guard: ConnectionGuard,
+    /// Other systems' names for rooms and frames this socket understands.
+    pub dialects: &'static [Dialect],
+    /// Topics (or rooms) named in the URL: subscribed from now on as soon as the socket opens.
+    pub initial_topics: Vec<String>,
+}
+
+/// Another system's names on the same socket: its rooms stand for our topics, and the frames of a
+/// subscription to them are sent in its names.
+pub struct Dialect {
+    /// The room prefix its clients use (`ticket:`)…
+    pub room: &'static str,
+    /// …and the topic prefix it stands for (`task:`).
+    pub topic: &'static str,
+    /// An event frame in the dialect's names; `None` for events it has no name for.
+    pub translate: fn(&str) -> Option<String>,
+}
+
+impl Dialect {
+    fn topic_of(&self, room: &str) -> Option<String> {
+        room.strip_prefix(self.room).map(|id| format!("{}{id}", self.topic))
+    }
+}
+
+/// What a socket follows: its feed, and the dialect its frames are sent in.
+#[derive(Default)]
+struct Subscription {
+    feed: Option<Feed>,
+    dialect: Option<&'static Dialect>,
 }
 
 enum Inbound {
@@ -77,7 +105,13 @@ pub async fn serve(socket: WebSocket, conn: Connection) {
         return;
     }
 
-    let mut feed: Option<Feed> = None;
+    let mut sub = Subscription::default();
+    if !conn.initial_topics.is_empty() {
+        let op = ClientOp::Subscribe { topics: conn.initial_topics.clone(), since: None };
+        if handle(op, &mut sub, &mut out, &conn, &workspace).await.is_err() {
+            return;
+        }
+    }
     let mut heartbeat = interval_at(Instant::now() + settings.heartbeat, settings.heartbeat);
     heartbeat.set_missed_tick_behavior(MissedTickBehavior::Delay);
     let mut pong_due: Option<Instant> = None;
@@ -95,7 +129,7 @@ pub async fn serve(socket: WebSocket, conn: Connection) {
                     pong_due = None;
                     Ok(())
                 }
-                Some(Inbound::Op(op)) => handle(op, &mut feed, &mut out, &conn, &workspace).await,
+                Some(Inbound::Op(op)) => handle(op, &mut sub, &mut out, &conn, &workspace).await,
                 Some(Inbound::Invalid(reason)) => {
                     out.control(&Control::Error { code: "bad_frame".into(), message: reason }).await
                 }
@@ -120,13 +154,19 @@ pub async fn serve(socket: WebSocket, conn: Connection) {
                 break;
             }
             item = async {
-                match feed.as_mut() {
+                match sub.feed.as_mut() {
                     Some(feed) => feed.next().await,
                     None => std::future::pending().await,
                 }
-            }, if feed.is_some() => {
+            }, if sub.feed.is_some() => {
                 match item {
-                    Ok(Item::Frame(_, text)) => out.send(Message::Text(text)).await,
+                    Ok(Item::Frame(_, text)) => match sub.dialect {
+                        None => out.send(Message::Text(text)).await,
+                        Some(dialect) => match (dialect.translate)(text.as_str()) {
+                            Some(translated) => out.send(Message::Text(translated.into())).await,
+                            None => Ok(()),
+                        },
+                    },
                     Ok(Item::Reset { seq, reason }) => out.control(&Control::Reset { seq, reason }).await,
                     Err(e) => {
                         tracing::error!(error = %e, "feed failed");
@@ -145,7 +185,7 @@ pub async fn serve(socket: WebSocket, conn: Connection) {
 
 async fn handle(
     op: ClientOp,
-    feed: &mut Option<Feed>,
+    sub: &mut Subscription,
     out: &mut Outbox,
     conn: &Connection,
     workspace: &str,
@@ -156,8 +196,11 @@ async fn handle(
             out.control(&Control::Pong { id, server_time }).await
         }
         ClientOp::Unsubscribe { topics } => {
-            if let Some(feed) = feed.as_mut() {
-                feed.unsubscribe(&topics);
+            if let Some(feed) = sub.feed.as_mut() {
+                let dialect = sub.dialect;
+                let ours: Vec<String> =
+                    topics.iter().map(|t| dialect.and_then(|d| d.topic_of(t)).unwrap_or_else(|| t.clone())).collect();
+                feed.unsubscribe(&ours);
             }
             out.control(&Control::Unsubscribed { topics }).await
         }
@@ -165,6 +208,11 @@ async fn handle(
             if topics.is_empty() {
                 return out.error("bad_topic", "subscribe needs at least one topic".into()).await;
             }
+            let (topics, dialect) = match in_dialect(&topics, conn.dialects) {
+                Ok(Some((dialect, ours))) => (ours, Some(dialect)),
+                Ok(None) => (topics, None),
+                Err(reason) => return out.error("bad_topic", reason).await,
+            };
             let limit = conn.hub.settings().max_topics;
             if topics.len() > limit {
                 let reason = format!("at most {limit} topics per connection, got {}", topics.len());
@@ -183,7 +231,8 @@ async fn handle(
                 }
             };
             let topics = new_feed.topics().to_vec();
-            *feed = Some(new_feed);
+            sub.feed = Some(new_feed);
+            sub.dialect = dialect;
             match start {
                 Start::Replay { since, upto } => out.control(&Control::Subscribed { topics, since, seq: upto }).await,
                 Start::Reset { seq, reason } => {
@@ -195,10 +244,22 @@ async fn handle(
     }
 }
 
+/// When every topic is a room of one dialect: that dialect and the topics its rooms stand for.
+fn in_dialect(topics: &[String], dialects: &'static [Dialect]) -> Result<Option<(&'static Dialect, Vec<String>)>, String> {
+    let Some(dialect) = dialects.iter().find(|d| topics.iter().any(|t| t.starts_with(d.room))) else {
+        return Ok(None);
+    };
+    let ours: Option<Vec<String>> = topics.iter().map(|t| dialect.topic_of(t)).collect();
+    match ours {
+        Some(ours) => Ok(Some((dialect, ours))),
+        None => Err(format!("`{}…` rooms cannot be mixed with other topics in one subscription", dialect.room)),
+    }
+}
+
 async fn read_frames(mut stream: SplitStream<WebSocket>, inbound: mpsc::Sender<Inbound>) {
     while let Some(message) = stream.next().await {
         let item = match message {
-            Ok(Message::Text(text)) => match serde_json::from_str::<ClientOp>(&text) {
+            Ok(Message::Text(text)) => match ClientOp::parse(&text) {
                 Ok(op) => Inbound::Op(op),
                 Err(e) => Inbound::Invalid(format!("not a valid client frame: {e}")),
             },

@@ -254,3 +254,44 @@ async fn rooms_count_their_clients_per_workspace() {
     }
     panic!("rooms still counted after every client left: {}", server.get("/api/rooms").await.1);
 }
+
+#[tokio::test]
+async fn a_ticket_room_speaks_the_documents_frame_names_and_hears_only_its_ticket() {
+    let server = TestServer::start().await;
+    let (mut joined, _) = WsClient::connect(&server).await;
+    joined.send(&json!({"type": "join", "room": "ticket:TKT-9"})).await;
+    assert_eq!(joined.next_json().await["type"], "subscribed");
+    // A client that names its room in the URL and sends nothing.
+    let (mut by_url, _) = WsClient::connect_to(&format!("{}&room=ticket:TKT-9", server.ws_url())).await;
+    assert_eq!(by_url.next_json().await["type"], "subscribed");
+
+    for body in [
+        r#"{"ticketId":"TKT-other","event":"state_change","state":"assigned"}"#,
+        r#"{"ticketId":"TKT-9","event":"state_change","state":"in_progress","message":"go"}"#,
+        r#"{"ticketId":"TKT-9","event":"progress","phase":"executing","message":"Agent generating code..."}"#,
+        r#"{"ticketId":"TKT-9","event":"pr_created","prUrl":"https://git.example.test/pr/9"}"#,
+    ] {
+        assert_eq!(ticket_event(&server, body).await.0, 200, "{body}");
+    }
+    for client in [&mut joined, &mut by_url] {
+        let mut seen = Vec::new();
+        for _ in 0..6 {
+            seen.push(client.next_json().await);
+        }
+        let kinds: Vec<&str> = seen.iter().map(|f| f["type"].as_str().unwrap()).collect();
+        assert_eq!(
+            kinds,
+            vec!["ticket:update", "ticket:update", "ticket:activity", "ticket:progress", "ticket:pr", "ticket:activity"],
+            "{seen:?}"
+        );
+        assert!(seen.iter().all(|f| f["room"] == "ticket:TKT-9" && f["data"]["ticketId"] == "TKT-9"), "only its ticket");
+        assert_eq!(seen[1]["data"]["state"], "in_progress");
+        assert_eq!(seen[2]["data"]["entry"]["category"], "state");
+        assert_eq!(seen[3]["data"]["phase"], "executing");
+        assert_eq!(seen[4]["data"]["prUrl"], "https://git.example.test/pr/9");
+        assert!(seen[4]["timestamp"].is_string());
+    }
+    joined.send(&json!({"op": "subscribe", "topics": ["ticket:TKT-9", "board"]})).await;
+    let refused = joined.next_json().await;
+    assert_eq!((refused["type"].as_str(), refused["code"].as_str()), (Some("error"), Some("bad_topic")), "{refused}");
+}

@@ -1,7 +1,9 @@
 //! The ticket engine's bridge (seeds/000): `POST /api/internal/ticket-event` with
 //! `{ticketId, event: state_change|progress|pr_created|activity, ...}`, answered with
 //! `{"success": true, "event": ...}`. A ticket is a task with the same id; a ticket the server has
-//! never seen is created by its first event, so the engine needs no separate "create" call.
+//! never seen is created by its first event, so the engine needs no separate "create" call. On
+//! `/ws`, a client joins the room `ticket:<id>` (`{"type": "join", "room": …}`, a `subscribe` op,
+//! or `?room=` in the URL) and gets the task's events as `ticket:update|progress|pr|activity`.
 //!
 //! States map onto task statuses: `ready`, `pending`, `open`, `backlog`, `todo` → inbox;
 //! `assigned`, `claimed` → assigned; `in_progress`, `vm_assigned`, `executing`, `running` →
@@ -10,6 +12,7 @@
 
 use app::domain::{
     activity::ActivityLogged,
+    Event,
     check,
     task::{ErrorDetails, Task, TaskCompleted, TaskCreated, TaskFailed, TaskProgress, TaskStatus, TaskUpdated},
     EventBody, Invalid,
@@ -28,9 +31,57 @@ use crate::{
         ingest::{accept, json_body},
     },
     auth::Caller,
+    hub::socket::Dialect,
     state::AppState,
     store::TokenRecord,
 };
+
+/// Rooms `ticket:<id>` on `/ws`: the task's events, in the frame names of the document's client
+/// (`ticket:update`, `ticket:progress`, `ticket:pr`, `ticket:activity`).
+pub const ROOMS: Dialect = Dialect { room: "ticket:", topic: "task:", translate: ticket_frame };
+
+/// One event frame as the document's client reads it: `{type, room, data, seq, timestamp}`.
+pub fn ticket_frame(frame: &str) -> Option<String> {
+    let event: Event = serde_json::from_str(frame).ok()?;
+    let ticket = event.body.task_id()?.to_string();
+    let (kind, data) = match &event.body {
+        EventBody::TaskUpdated(e) if e.pr_url.is_some() => {
+            ("ticket:pr", json!({ "ticketId": ticket, "prUrl": e.pr_url, "branch": e.branch }))
+        }
+        EventBody::TaskCreated(e) => (
+            "ticket:update",
+            json!({ "ticketId": ticket, "state": e.status.unwrap_or_default().as_str(), "title": e.title }),
+        ),
+        EventBody::TaskUpdated(e) => (
+            "ticket:update",
+            json!({ "ticketId": ticket, "state": e.status.map(TaskStatus::as_str), "phase": e.phase,
+                    "message": e.message, "vmId": e.vm_id }),
+        ),
+        EventBody::TaskAssigned(e) => {
+            ("ticket:update", json!({ "ticketId": ticket, "state": "assigned", "agentId": e.agent }))
+        }
+        EventBody::TaskProgress(e) => (
+            "ticket:progress",
+            json!({ "ticketId": ticket, "phase": e.phase, "message": e.message, "progress": e.progress, "vmId": e.vm_id }),
+        ),
+        EventBody::TaskCompleted(e) => (
+            "ticket:update",
+            json!({ "ticketId": ticket, "state": "done", "message": e.summary, "prUrl": e.pr_url }),
+        ),
+        EventBody::TaskFailed(e) => (
+            "ticket:update",
+            json!({ "ticketId": ticket, "state": "failed", "error": e.error.message, "errorKind": e.error.kind }),
+        ),
+        EventBody::ActivityLogged(e) => (
+            "ticket:activity",
+            json!({ "ticketId": ticket, "ticket_id": ticket, "entry": { "category": e.category, "message": e.message,
+                    "actor_id": e.actor, "metadata": e.metadata, "timestamp": event.ts } }),
+        ),
+        _ => return None,
+    };
+    let room = format!("ticket:{ticket}");
+    Some(json!({ "type": kind, "room": room, "data": data, "seq": event.seq, "timestamp": event.ts }).to_string())
+}
 
 const STATES: &[(&str, TaskStatus)] = &[
     ("ready", TaskStatus::Inbox),
