@@ -4,6 +4,7 @@
 mod common;
 
 mod compat;
+mod docs;
 mod domain;
 mod fuzz;
 mod health;
