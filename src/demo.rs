@@ -118,7 +118,9 @@ pub async fn run(config: DemoConfig) -> anyhow::Result<()> {
             let message = format!("scheduler: {} tasks in flight, {finished} finished", flights.len());
             events.push(json!({"type": "observability:event", "payload": {"message": message, "source": "orchestrator"}}));
         }
-        post(events).await?;
+        if !events.is_empty() {
+            post(events).await?;
+        }
         if config.tasks > 0 && finished >= config.tasks {
             return Ok(());
         }

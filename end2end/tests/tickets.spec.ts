@@ -61,7 +61,7 @@ test('Test 3: every state change and activity appears in the list and the timeli
   await expect(timeline.locator('.entry .category')).toHaveText(['state', 'review', 'git', 'agent', 'execution', 'state', 'state']);
   await expect(timeline.locator('.entry').nth(2)).toContainText('PR created: https://git.example.test/swarm/pull/42');
   // A pull request raised a toast that leads to the ticket.
-  await expect(page.getByTestId('toast').first()).toContainText('Pull request opened for task TKT-42');
+  await expect(page.getByTestId('toast').first()).toContainText('Pull request opened: Add rate limiting');
 
   await page.getByRole('tab', { name: 'Overview' }).click();
   await expect(page.getByTestId('vm')).toHaveText('vm-17');
@@ -72,6 +72,7 @@ test('Test 3: every state change and activity appears in the list and the timeli
   await expect(column(page, 'done').locator('[data-task-id="TKT-42"]')).toBeVisible();
   await ticketEvent({ ticketId: 'TKT-43', event: 'state_change', state: 'failed', error: 'VM boot timed out' });
   await expect(column(page, 'failed').locator('[data-task-id="TKT-43"]')).toContainText('VM boot timed out');
-  await expect(page.getByTestId('toast').filter({ hasText: 'TKT-43 failed' })).toBeVisible();
+  // A ticket the page never saw is named by its id.
+  await expect(page.getByTestId('toast').filter({ hasText: 'Failed: TKT-43 — VM boot timed out' })).toBeVisible();
   expect(loads.length).toBe(1);
 });

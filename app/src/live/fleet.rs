@@ -1,6 +1,8 @@
 //! What the header shows on every page, kept live by whichever page runs a feed: the running
 //! sub-agent sessions and the toasts for events an operator must not miss.
 
+use std::collections::HashMap;
+
 use leptos::prelude::*;
 
 use crate::domain::{session::SessionKind, Event, EventBody};
@@ -31,6 +33,9 @@ pub struct Toast {
 
 /// Toasts shown at once; older ones give way.
 const MAX_TOASTS: usize = 4;
+/// Good news leaves by itself after this long; a failure stays until dismissed.
+#[cfg(feature = "hydrate")]
+const GOOD_NEWS_MS: u64 = 8_000;
 
 #[derive(Clone, Copy)]
 pub struct Fleet {
@@ -38,10 +43,17 @@ pub struct Fleet {
     pub active_subagents: RwSignal<Option<Vec<String>>>,
     pub toasts: RwSignal<Vec<Toast>>,
     next_toast: StoredValue<u64>,
+    /// Task titles the page has seen, so a toast can name the task.
+    titles: StoredValue<HashMap<String, String>>,
 }
 
 pub fn provide_fleet() -> Fleet {
-    let fleet = Fleet { active_subagents: RwSignal::new(None), toasts: RwSignal::new(vec![]), next_toast: StoredValue::new(1) };
+    let fleet = Fleet {
+        active_subagents: RwSignal::new(None),
+        toasts: RwSignal::new(vec![]),
+        next_toast: StoredValue::new(1),
+        titles: StoredValue::new(HashMap::new()),
+    };
     provide_context(fleet);
     fleet
 }
@@ -52,6 +64,17 @@ impl Fleet {
         self.active_subagents.set(Some(active_subagents));
     }
 
+    /// Remembers task titles a page read, for the toasts.
+    pub fn learn_titles<'a>(&self, tasks: impl IntoIterator<Item = (&'a str, &'a str)>) {
+        self.titles.update_value(|titles| {
+            titles.extend(tasks.into_iter().map(|(id, title)| (id.to_string(), title.to_string())));
+        });
+    }
+
+    fn title(&self, id: &str) -> String {
+        self.titles.with_value(|t| t.get(id).cloned()).unwrap_or_else(|| format!("task {id}"))
+    }
+
     pub fn count(&self) -> Option<usize> {
         self.active_subagents.with(|a| a.as_ref().map(Vec::len))
     }
@@ -59,6 +82,10 @@ impl Fleet {
     /// Applies a live event: the counter moves, and important events raise a toast.
     pub fn apply(&self, event: &Event) {
         match &event.body {
+            EventBody::TaskCreated(e) => self.learn_titles(e.id.as_deref().map(|id| (id, e.title.as_str()))),
+            EventBody::TaskUpdated(e) if e.title.is_some() => {
+                self.learn_titles(e.title.as_deref().map(|title| (e.id.as_str(), title)))
+            }
             EventBody::SessionStarted(e) if e.kind == SessionKind::Subagent => self.active_subagents.update(|a| {
                 if let Some(list) = a {
                     if !list.contains(&e.id) {
@@ -72,13 +99,14 @@ impl Fleet {
                 }
             }),
             EventBody::TaskFailed(e) => {
-                self.toast(ToastKind::Failure, format!("Task {} failed: {}", e.id, e.error.message), &e.id)
+                let text = format!("Failed: {} — {}", self.title(&e.id), e.error.message);
+                self.toast(ToastKind::Failure, text, &e.id)
             }
             EventBody::TaskUpdated(e) if e.pr_url.is_some() => {
-                self.toast(ToastKind::PullRequest, format!("Pull request opened for task {}", e.id), &e.id)
+                self.toast(ToastKind::PullRequest, format!("Pull request opened: {}", self.title(&e.id)), &e.id)
             }
             EventBody::TaskCompleted(e) if e.pr_url.is_some() => {
-                self.toast(ToastKind::PullRequest, format!("Task {} done with a pull request", e.id), &e.id)
+                self.toast(ToastKind::PullRequest, format!("Done with a pull request: {}", self.title(&e.id)), &e.id)
             }
             _ => {}
         }
@@ -93,6 +121,14 @@ impl Fleet {
             let excess = toasts.len().saturating_sub(MAX_TOASTS);
             toasts.drain(..excess);
         });
+        #[cfg(feature = "hydrate")]
+        if kind != ToastKind::Failure {
+            let fleet = *self;
+            leptos::task::spawn_local(async move {
+                gloo_timers::future::sleep(std::time::Duration::from_millis(GOOD_NEWS_MS)).await;
+                fleet.dismiss(id);
+            });
+        }
     }
 
     pub fn dismiss(&self, id: u64) {

@@ -29,6 +29,8 @@ pub fn BoardPage() -> impl IntoView {
 
 #[component]
 fn LiveBoard(page: crate::server_fns::Page<Board>) -> impl IntoView {
+    expect_context::<crate::live::fleet::Fleet>()
+        .learn_titles(page.view.tasks.iter().map(|t| (t.id.as_str(), t.title.as_str())));
     let board = live_page(page, vec![], get_board, |b: &mut Board, e| b.apply(e));
     let filter = RwSignal::new(Filter::default());
     view! {

@@ -42,6 +42,9 @@ pub fn TaskPage() -> impl IntoView {
 
 #[component]
 fn LiveTask(page: Page<Option<TaskDetail>>, id: String) -> impl IntoView {
+    if let Some(d) = &page.view {
+        expect_context::<crate::live::fleet::Fleet>().learn_titles([(d.task.id.as_str(), d.task.title.as_str())]);
+    }
     let reload_id = id.clone();
     let detail = live_page(
         page,
