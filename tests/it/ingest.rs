@@ -175,6 +175,31 @@ async fn the_demo_drives_tasks_to_the_end_through_the_public_api() {
         .count();
     assert!(finished >= 3, "{finished} finished tasks");
     assert!(board.tasks.iter().any(|t| t.pr_url.is_some()), "pull requests were opened");
+    // The rest of the fleet's life went through the same paths.
+    let (_, history) = server.get("/api/events?limit=1000").await;
+    let kinds: std::collections::BTreeSet<&str> =
+        history["events"].as_array().unwrap().iter().map(|e| e["type"].as_str().unwrap()).collect();
+    for kind in ["activity:logged", "deliverable:added", "session:started", "session:ended", "test:completed", "budget:updated"] {
+        assert!(kinds.contains(kind), "the demo posts {kind}: {kinds:?}");
+    }
+}
+
+#[tokio::test]
+async fn the_in_process_demo_keeps_one_token_across_restarts() {
+    let server = TestServer::start().await;
+    let file = server.dir.path().join("demo-token");
+    flightdeck::demo::spawn_in_process(&server.running, 60_000, None, &file).await.unwrap();
+    let first = std::fs::read_to_string(&file).expect("the token is kept");
+    let tokens = server.running.state.store.list_tokens().await.unwrap().len();
+    let server = server.restart().await;
+    flightdeck::demo::spawn_in_process(&server.running, 60_000, None, &file).await.unwrap();
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), first, "the same token is used again");
+    assert_eq!(server.running.state.store.list_tokens().await.unwrap().len(), tokens, "no new token was made");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(std::fs::metadata(&file).unwrap().permissions().mode() & 0o777, 0o600);
+    }
 }
 
 #[tokio::test]
