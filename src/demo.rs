@@ -116,7 +116,9 @@ pub async fn run(config: DemoConfig) -> anyhow::Result<()> {
         }
         if tick.is_multiple_of(7) {
             let message = format!("scheduler: {} tasks in flight, {finished} finished", flights.len());
-            events.push(json!({"type": "observability:event", "payload": {"message": message, "source": "orchestrator"}}));
+            events.push(
+                json!({"type": "observability:event", "payload": {"message": message, "source": "orchestrator"}}),
+            );
         }
         if !events.is_empty() {
             post(events).await?;
@@ -132,9 +134,7 @@ pub async fn run(config: DemoConfig) -> anyhow::Result<()> {
 fn advance(flight: &mut Flight, events: &mut Vec<Value>, tick: u64, spent: f64) -> bool {
     let id = flight.id.clone();
     let agent = flight.agent.clone();
-    let activity = |category: &str, message: String, actor: &str| {
-        json!({"type": "activity:logged", "payload": {"task_id": id, "category": category, "message": message, "actor": actor}})
-    };
+    let activity = |category: &str, message: String, actor: &str| json!({"type": "activity:logged", "payload": {"task_id": id, "category": category, "message": message, "actor": actor}});
     flight.stage += 1;
     match flight.stage {
         1 => {
@@ -163,11 +163,14 @@ fn advance(flight: &mut Flight, events: &mut Vec<Value>, tick: u64, spent: f64) 
         4 => {
             let failed = u32::from(rand::rng().random_bool(0.3));
             events.push(json!({"type": "test:completed", "payload": {"id": format!("{id}-tests"), "passed": 42 - failed, "failed": failed}}));
-            events.push(json!({"type": "task:progress", "payload": {"id": id, "progress": 70, "message": "Tests run"}}));
+            events
+                .push(json!({"type": "task:progress", "payload": {"id": id, "progress": 70, "message": "Tests run"}}));
             events.push(activity("agent", "Code generation completed".into(), &agent));
             let file = format!("{}.md", flight.title.to_lowercase().replace(' ', "-"));
-            events.push(json!({"type": "deliverable:added", "payload": {"task_id": id, "kind": "file", "title": flight.title,
-                "path": format!("/workspace/out/{file}"), "description": "What the agent wrote"}}));
+            events.push(
+                json!({"type": "deliverable:added", "payload": {"task_id": id, "kind": "file", "title": flight.title,
+                "path": format!("/workspace/out/{file}"), "description": "What the agent wrote"}}),
+            );
             let tokens = 2_000 + tick * 37 % 9_000;
             events.push(json!({"type": "budget:updated", "payload": {"id": "workspace", "spent_usd": (spent * 100.0).round() / 100.0,
                 "limit_usd": 50.0}}));

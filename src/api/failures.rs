@@ -16,8 +16,11 @@ use crate::{auth::Caller, state::AppState};
 pub async fn summary(State(state): State<AppState>, Caller(caller): Caller) -> Result<Json<Value>, ApiError> {
     let query = Query::all::<Task>().with_status(&[TaskStatus::Failed.as_str()]);
     let snapshot = state.store.read(&caller.workspace, &[query]).await?;
-    let failed: Vec<FailedTask> =
-        decode_rows::<Task>(&snapshot.rows[0]).map_err(ApiError::Unavailable)?.iter().filter_map(FailedTask::of).collect();
+    let failed: Vec<FailedTask> = decode_rows::<Task>(&snapshot.rows[0])
+        .map_err(ApiError::Unavailable)?
+        .iter()
+        .filter_map(FailedTask::of)
+        .collect();
     let groups = summarize(&failed);
     Ok(Json(json!({ "seq": snapshot.seq, "total": failed.len(), "groups": groups })))
 }

@@ -43,7 +43,11 @@ pub async fn post_events(
 
 /// Commits a caller's events as one batch, all or nothing, once it may: the caller's role allows
 /// posting, no event is one only the server derives, and the caller is within its rate.
-pub async fn accept(state: &AppState, caller: &TokenRecord, events: Vec<EventBody>) -> Result<Vec<Committed>, ApiError> {
+pub async fn accept(
+    state: &AppState,
+    caller: &TokenRecord,
+    events: Vec<EventBody>,
+) -> Result<Vec<Committed>, ApiError> {
     may_ingest(caller)?;
     if let Some((i, e)) = events.iter().enumerate().find(|(_, e)| e.derived()) {
         let kind = e.kind();

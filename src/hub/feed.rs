@@ -80,7 +80,7 @@ impl Feed {
             live,
             pending: VecDeque::new(),
             catchup: CatchUp::Idle,
-            rooms: rooms,
+            rooms,
         };
         if since > head {
             let reason = format!("since {since} is ahead of the log (head {head}): the log was replaced");

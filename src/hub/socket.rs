@@ -245,7 +245,10 @@ async fn handle(
 }
 
 /// When every topic is a room of one dialect: that dialect and the topics its rooms stand for.
-fn in_dialect(topics: &[String], dialects: &'static [Dialect]) -> Result<Option<(&'static Dialect, Vec<String>)>, String> {
+fn in_dialect(
+    topics: &[String],
+    dialects: &'static [Dialect],
+) -> Result<Option<(&'static Dialect, Vec<String>)>, String> {
     let Some(dialect) = dialects.iter().find(|d| topics.iter().any(|t| t.starts_with(d.room))) else {
         return Ok(None);
     };

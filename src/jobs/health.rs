@@ -19,7 +19,8 @@ use crate::{
 };
 
 pub fn spawn(state: &AppState, every: Duration) {
-    let (store, writer, clock, rules) = (state.store.clone(), state.writer.clone(), state.clock.clone(), state.health.clone());
+    let (store, writer, clock, rules) =
+        (state.store.clone(), state.writer.clone(), state.clock.clone(), state.health.clone());
     let mut shutdown = state.hub.shutdown_signal();
     tokio::spawn(async move {
         let mut ticks = interval(every.max(Duration::from_millis(10)));
@@ -38,7 +39,12 @@ pub fn spawn(state: &AppState, every: Duration) {
 }
 
 /// Judges every agent once; returns how many changed health.
-pub async fn judge(store: &dyn Store, writer: &Writer, clock: &dyn Clock, rules: &HealthRules) -> Result<usize, StoreError> {
+pub async fn judge(
+    store: &dyn Store,
+    writer: &Writer,
+    clock: &dyn Clock,
+    rules: &HealthRules,
+) -> Result<usize, StoreError> {
     let now = clock.now_millis();
     let mut changed = 0;
     for (workspace, data) in store.scan(Agent::KIND).await? {
@@ -54,7 +60,8 @@ pub async fn judge(store: &dyn Store, writer: &Writer, clock: &dyn Clock, rules:
         if health == agent.health {
             continue;
         }
-        let verdict = AgentHealth { id: agent.id.clone(), health, reason, as_of: agent.last_seq, task_id: agent.task_id };
+        let verdict =
+            AgentHealth { id: agent.id.clone(), health, reason, as_of: agent.last_seq, task_id: agent.task_id };
         match writer.submit(Batch { workspace, events: vec![EventBody::AgentHealth(verdict)] }).await {
             Ok(_) => changed += 1,
             // The agent reported again since it was read: the next tick judges it afresh.
@@ -64,4 +71,3 @@ pub async fn judge(store: &dyn Store, writer: &Writer, clock: &dyn Clock, rules:
     }
     Ok(changed)
 }
-

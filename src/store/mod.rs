@@ -145,8 +145,11 @@ pub trait Store: Send + Sync + 'static {
     /// Commits several batches in one transaction at time `ts`, assigning gapless seqs in order. A
     /// batch that is refused (conflict, unknown reference) leaves no trace and gets its own error;
     /// the others commit.
-    async fn commit(&self, batches: Vec<Batch>, ts: &str)
-        -> Result<Vec<Result<Vec<Committed>, StoreError>>, StoreError>;
+    async fn commit(
+        &self,
+        batches: Vec<Batch>,
+        ts: &str,
+    ) -> Result<Vec<Result<Vec<Committed>, StoreError>>, StoreError>;
 
     /// Seq of the last committed event (0 for an empty log).
     async fn head(&self) -> Result<Seq, StoreError>;

@@ -20,12 +20,7 @@ pub trait Rows: Send {
 }
 
 /// Applies and logs every event of one batch; `head` is the seq before the first of them.
-pub async fn apply_batch(
-    rows: &mut dyn Rows,
-    batch: Batch,
-    head: Seq,
-    ts: &str,
-) -> Result<Vec<Committed>, StoreError> {
+pub async fn apply_batch(rows: &mut dyn Rows, batch: Batch, head: Seq, ts: &str) -> Result<Vec<Committed>, StoreError> {
     let workspace: Arc<str> = batch.workspace.into();
     let mut committed = Vec::with_capacity(batch.events.len());
     for (offset, mut body) in batch.events.into_iter().enumerate() {

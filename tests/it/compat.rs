@@ -36,7 +36,10 @@ async fn a_ticket_is_created_by_its_first_event_and_follows_the_lifecycle() {
     assert_eq!(status, 200, "{answer}");
     assert_eq!((answer["success"].clone(), answer["event"].clone()), (json!(true), json!("state_change")));
     let created = client.next_json().await;
-    assert_eq!((created["type"].as_str(), created["payload"]["id"].as_str()), (Some("task:created"), Some("TKT-TEST-001")));
+    assert_eq!(
+        (created["type"].as_str(), created["payload"]["id"].as_str()),
+        (Some("task:created"), Some("TKT-TEST-001"))
+    );
     let moved = client.next_json().await;
     assert_eq!(moved["payload"]["status"], "in_progress");
     assert_eq!(moved["payload"]["message"], "Test broadcast");
@@ -58,10 +61,14 @@ async fn a_ticket_is_created_by_its_first_event_and_follows_the_lifecycle() {
     assert_eq!(board.tasks.len(), 1);
     assert_eq!(task.status.as_str(), "done");
     assert_eq!(task.vm_id.as_deref(), Some("vm-42"));
-    assert_eq!((task.pr_url.as_deref(), task.branch.as_deref()), (Some("https://git.example.test/pr/7"), Some("tkt-001")));
+    assert_eq!(
+        (task.pr_url.as_deref(), task.branch.as_deref()),
+        (Some("https://git.example.test/pr/7"), Some("tkt-001"))
+    );
 
     let (_, activities) = server.get("/api/tasks/TKT-TEST-001/activities").await;
-    let categories: Vec<&str> = activities.as_array().unwrap().iter().map(|a| a["activity_type"].as_str().unwrap()).collect();
+    let categories: Vec<&str> =
+        activities.as_array().unwrap().iter().map(|a| a["activity_type"].as_str().unwrap()).collect();
     assert_eq!(categories, vec!["state", "git", "agent", "state"], "newest first: {activities}");
     assert_eq!(activities[2]["agent_id"], "forge-v3");
     assert_eq!(activities[2]["metadata"], json!({"files": 3}));
@@ -97,7 +104,8 @@ async fn bad_ticket_events_are_refused_and_store_nothing() {
         assert!(answer["message"].as_str().unwrap_or_default().contains(names), "{body}: {answer}");
     }
     assert_eq!(server.head().await, 0, "nothing was stored");
-    let anonymous = reqwest::Client::new().post(server.http("/api/internal/ticket-event")).body(TEST_1).send().await.unwrap();
+    let anonymous =
+        reqwest::Client::new().post(server.http("/api/internal/ticket-event")).body(TEST_1).send().await.unwrap();
     assert_eq!(anonymous.status(), 401);
 }
 
@@ -115,16 +123,22 @@ async fn mission_control_success_criteria_through_its_own_api() {
     // 2–3. Charlie triages, assigns and spawns a sub-agent.
     let activity = json!({"activity_type": "updated", "message": "Task triaged and assigned to Developer agent", "agent_id": "charlie"});
     assert_eq!(server.call(Method::POST, &format!("/api/tasks/{id}/activities"), Some(&activity)).await.0, 201);
-    let (status, patched) = server.call(Method::PATCH, &format!("/api/tasks/{id}"), Some(&json!({"status": "assigned"}))).await;
+    let (status, patched) =
+        server.call(Method::PATCH, &format!("/api/tasks/{id}"), Some(&json!({"status": "assigned"}))).await;
     assert_eq!((status, patched["status"].as_str()), (200, Some("assigned")));
     let sub = json!({"openclaw_session_id": "agent:dev:sub-1", "agent_name": "Developer Sub-Agent"});
     let (status, session) = server.call(Method::POST, &format!("/api/tasks/{id}/subagent"), Some(&sub)).await;
     assert_eq!(status, 201, "{session}");
-    assert_eq!((session["openclaw_session_id"].as_str(), session["status"].as_str()), (Some("agent:dev:sub-1"), Some("active")));
+    assert_eq!(
+        (session["openclaw_session_id"].as_str(), session["status"].as_str()),
+        (Some("agent:dev:sub-1"), Some("active"))
+    );
     assert_eq!(server.get("/api/tasks?status=assigned").await.1.as_array().unwrap().len(), 1);
 
     // 4–5. Activities and a deliverable.
-    for (kind, message) in [("spawned", "Spawned sub-agent for task execution"), ("file_created", "Created file: test-page.html")] {
+    for (kind, message) in
+        [("spawned", "Spawned sub-agent for task execution"), ("file_created", "Created file: test-page.html")]
+    {
         let body = json!({"activity_type": kind, "message": message, "metadata": {"session_id": "agent:dev:sub-1"}});
         assert_eq!(server.call(Method::POST, &format!("/api/tasks/{id}/activities"), Some(&body)).await.0, 201);
     }
@@ -132,12 +146,20 @@ async fn mission_control_success_criteria_through_its_own_api() {
         "path": "~/Documents/Shared/mission-control/test-page.html", "description": "HTML test page"});
     let (status, added) = server.call(Method::POST, &format!("/api/tasks/{id}/deliverables"), Some(&deliverable)).await;
     assert_eq!((status, added["deliverable_type"].as_str()), (201, Some("file")));
-    let (status, ended) =
-        server.call(Method::POST, &format!("/api/tasks/{id}/subagent/agent:dev:sub-1/complete"), Some(&json!({"summary": "done in 20 s"}))).await;
+    let (status, ended) = server
+        .call(
+            Method::POST,
+            &format!("/api/tasks/{id}/subagent/agent:dev:sub-1/complete"),
+            Some(&json!({"summary": "done in 20 s"})),
+        )
+        .await;
     assert_eq!((status, ended["status"].as_str()), (200, Some("completed")), "{ended}");
 
     // 6. Review.
-    assert_eq!(server.call(Method::PATCH, &format!("/api/tasks/{id}"), Some(&json!({"status": "review"}))).await.0, 200);
+    assert_eq!(
+        server.call(Method::PATCH, &format!("/api/tasks/{id}"), Some(&json!({"status": "review"}))).await.0,
+        200
+    );
     let (_, activities) = server.get(&format!("/api/tasks/{id}/activities")).await;
     let messages: Vec<&str> = activities.as_array().unwrap().iter().map(|a| a["message"].as_str().unwrap()).collect();
     assert_eq!(messages[0], "Created file: test-page.html", "newest first");
@@ -158,11 +180,29 @@ async fn mission_control_refusals_name_the_problem() {
         (Method::POST, "/api/tasks", json!({"id": "t1", "title": "again"}), 409, "t1"),
         (Method::PATCH, "/api/tasks/nope", json!({"status": "done"}), 404, "nope"),
         (Method::PATCH, "/api/tasks/t1", json!({"status": "finished"}), 422, "status"),
-        (Method::POST, "/api/tasks/t1/activities", json!({"activity_type": "Bad Type", "message": "m"}), 422, "category"),
+        (
+            Method::POST,
+            "/api/tasks/t1/activities",
+            json!({"activity_type": "Bad Type", "message": "m"}),
+            422,
+            "category",
+        ),
         (Method::POST, "/api/tasks/t1/activities", json!({"message": "m"}), 422, "activity_type"),
         (Method::POST, "/api/tasks/nope/activities", json!({"activity_type": "updated", "message": "m"}), 404, "nope"),
-        (Method::POST, "/api/tasks/t1/deliverables", json!({"deliverable_type": "zip", "title": "x", "path": "p"}), 422, "deliverable_type"),
-        (Method::POST, "/api/tasks/t1/deliverables", json!({"deliverable_type": "url", "title": "x", "path": "javascript:1"}), 422, "path"),
+        (
+            Method::POST,
+            "/api/tasks/t1/deliverables",
+            json!({"deliverable_type": "zip", "title": "x", "path": "p"}),
+            422,
+            "deliverable_type",
+        ),
+        (
+            Method::POST,
+            "/api/tasks/t1/deliverables",
+            json!({"deliverable_type": "url", "title": "x", "path": "javascript:1"}),
+            422,
+            "path",
+        ),
         (Method::POST, "/api/tasks/t1/subagent", json!({"agent_name": "dev"}), 422, "openclaw_session_id"),
         (Method::POST, "/api/tasks/t1/subagent/none/complete", json!({}), 404, "none"),
     ];
@@ -180,7 +220,8 @@ async fn sse_data(mut response: reqwest::Response, n: usize) -> Vec<Value> {
     let mut text = String::new();
     let mut frames = Vec::new();
     while frames.len() < n {
-        let chunk = tokio::time::timeout(std::time::Duration::from_secs(5), response.chunk()).await.expect("data in time");
+        let chunk =
+            tokio::time::timeout(std::time::Duration::from_secs(5), response.chunk()).await.expect("data in time");
         text.push_str(&String::from_utf8_lossy(&chunk.expect("readable").expect("open")));
         while let Some(end) = text.find("\n\n") {
             let block: String = text.drain(..end + 2).collect();
@@ -207,7 +248,9 @@ async fn mission_control_stream_speaks_its_event_names() {
     server.post(&json!({"type": "agent:heartbeat", "payload": {"id": "ada"}})).await;
     let sub = json!({"openclaw_session_id": "s1", "agent_name": "Dev"});
     server.call(Method::POST, "/api/tasks/m1/subagent", Some(&sub)).await;
-    server.call(Method::POST, "/api/tasks/m1/activities", Some(&json!({"activity_type": "spawned", "message": "go"}))).await;
+    server
+        .call(Method::POST, "/api/tasks/m1/activities", Some(&json!({"activity_type": "spawned", "message": "go"})))
+        .await;
     let d = json!({"deliverable_type": "url", "title": "Docs", "path": "https://docs.example.test"});
     server.call(Method::POST, "/api/tasks/m1/deliverables", Some(&d)).await;
     server.call(Method::POST, "/api/tasks/m1/subagent/s1/complete", Some(&json!({"summary": "ok"}))).await;
@@ -216,14 +259,26 @@ async fn mission_control_stream_speaks_its_event_names() {
     let kinds: Vec<&str> = frames.iter().map(|f| f["type"].as_str().unwrap()).collect();
     assert_eq!(
         kinds,
-        vec!["task_created", "task_updated", "agent_spawned", "activity_logged", "deliverable_added", "agent_completed"],
+        vec![
+            "task_created",
+            "task_updated",
+            "agent_spawned",
+            "activity_logged",
+            "deliverable_added",
+            "agent_completed"
+        ],
         "the heartbeat has no name there and is left out"
     );
     assert_eq!(frames[1]["payload"]["status"], "assigned", "task_updated carries the whole task");
     assert_eq!(frames[1]["payload"]["title"], "Stream me");
     assert_eq!(frames[2]["payload"], json!({"taskId": "m1", "sessionId": "s1", "agentName": "Dev"}));
     assert_eq!(frames[5]["payload"]["summary"], "ok");
-    let unknown = reqwest::Client::new().get(server.http("/api/events/stream?format=xml")).bearer_auth(TOKEN).send().await.unwrap();
+    let unknown = reqwest::Client::new()
+        .get(server.http("/api/events/stream?format=xml"))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(unknown.status(), 422);
 }
 
@@ -281,10 +336,20 @@ async fn a_ticket_room_speaks_the_documents_frame_names_and_hears_only_its_ticke
         let kinds: Vec<&str> = seen.iter().map(|f| f["type"].as_str().unwrap()).collect();
         assert_eq!(
             kinds,
-            vec!["ticket:update", "ticket:update", "ticket:activity", "ticket:progress", "ticket:pr", "ticket:activity"],
+            vec![
+                "ticket:update",
+                "ticket:update",
+                "ticket:activity",
+                "ticket:progress",
+                "ticket:pr",
+                "ticket:activity"
+            ],
             "{seen:?}"
         );
-        assert!(seen.iter().all(|f| f["room"] == "ticket:TKT-9" && f["data"]["ticketId"] == "TKT-9"), "only its ticket");
+        assert!(
+            seen.iter().all(|f| f["room"] == "ticket:TKT-9" && f["data"]["ticketId"] == "TKT-9"),
+            "only its ticket"
+        );
         assert_eq!(seen[1]["data"]["state"], "in_progress");
         assert_eq!(seen[2]["data"]["entry"]["category"], "state");
         assert_eq!(seen[3]["data"]["phase"], "executing");

@@ -5,8 +5,8 @@
 
 use std::time::{Duration, Instant};
 
-use app::{domain::EventBody, protocol::ClientOp};
 use crate::common::{TestServer, WsClient};
+use app::{domain::EventBody, protocol::ClientOp};
 use rand::{rngs::StdRng, Rng, SeedableRng};
 use serde_json::{json, Map, Value};
 

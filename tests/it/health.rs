@@ -79,7 +79,10 @@ async fn heartbeats_without_progress_make_a_working_agent_stuck() {
     }
     let stuck = next_health(&mut client).await;
     assert_eq!(stuck["payload"]["health"], "stuck");
-    assert!(stuck["payload"]["reason"].as_str().unwrap().starts_with("heartbeating, but no progress for 10 m"), "{stuck}");
+    assert!(
+        stuck["payload"]["reason"].as_str().unwrap().starts_with("heartbeating, but no progress for 10 m"),
+        "{stuck}"
+    );
     // Progress on its task makes it healthy again.
     server.post(&json!({"type": "task:progress", "payload": {"id": "t1", "progress": 50}})).await;
     assert_eq!(next_health(&mut client).await["payload"]["health"], "healthy");
@@ -126,4 +129,3 @@ async fn health_cannot_be_posted() {
     assert_eq!(status, 422, "{body}");
     assert!(body["message"].as_str().unwrap().contains("derived by the server"), "{body}");
 }
-

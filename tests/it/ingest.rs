@@ -179,7 +179,9 @@ async fn the_demo_drives_tasks_to_the_end_through_the_public_api() {
     let (_, history) = server.get("/api/events?limit=1000").await;
     let kinds: std::collections::BTreeSet<&str> =
         history["events"].as_array().unwrap().iter().map(|e| e["type"].as_str().unwrap()).collect();
-    for kind in ["activity:logged", "deliverable:added", "session:started", "session:ended", "test:completed", "budget:updated"] {
+    for kind in
+        ["activity:logged", "deliverable:added", "session:started", "session:ended", "test:completed", "budget:updated"]
+    {
         assert!(kinds.contains(kind), "the demo posts {kind}: {kinds:?}");
     }
 }

@@ -1,7 +1,7 @@
 //! `flightdeck token create|list|revoke`, and what each role may do.
 
-use clap::Parser;
 use crate::common::{task_created, TestServer};
+use clap::Parser;
 use flightdeck::config::{Cli, Command, TokenAction, TokenCommand};
 
 async fn token_cli(server: &TestServer, args: &[&str]) -> anyhow::Result<String> {

@@ -4,7 +4,9 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::{agent, check, entity::Index, generated_id, task::Task, Entity, EntitySet, Invalid, Payload, Seq, Stamp, Step};
+use super::{
+    agent, check, entity::Index, generated_id, task::Task, Entity, EntitySet, Invalid, Payload, Seq, Stamp, Step,
+};
 use crate::topics;
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

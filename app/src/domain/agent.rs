@@ -425,8 +425,7 @@ mod tests {
         let mut stored = agent();
         stored.last_seq = 9;
         set.put(&stored);
-        let mut health =
-            AgentHealth { id: "ada".into(), health: Health::Stale, reason: None, as_of: 8, task_id: None };
+        let mut health = AgentHealth { id: "ada".into(), health: Health::Stale, reason: None, as_of: 8, task_id: None };
         let at = Stamp { seq: 10, ts: T0.into() };
         assert!(matches!(health.project(&mut set, &at), Err(Step::Refuse(Refusal::Conflict(_)))));
         health.as_of = 9;

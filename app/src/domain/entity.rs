@@ -179,7 +179,9 @@ impl Query {
 
 /// Decodes rows a query returned.
 pub fn decode_rows<T: Entity>(rows: &[String]) -> Result<Vec<T>, String> {
-    rows.iter().map(|r| serde_json::from_str(r).map_err(|e| format!("a stored {} is unreadable: {e}", T::KIND))).collect()
+    rows.iter()
+        .map(|r| serde_json::from_str(r).map_err(|e| format!("a stored {} is unreadable: {e}", T::KIND)))
+        .collect()
 }
 
 /// What a set of queries returned, read at one log `seq`.

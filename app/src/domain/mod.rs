@@ -125,7 +125,8 @@ impl EventBody {
         let Some(payload) = object.get("payload") else {
             return Err(Invalid::Shape(format!("missing field `payload` for `{kind}`")));
         };
-        let parsed = EventBody::parse_payload(kind, payload.clone()).ok_or_else(|| Invalid::UnknownType(kind.into()))?;
+        let parsed =
+            EventBody::parse_payload(kind, payload.clone()).ok_or_else(|| Invalid::UnknownType(kind.into()))?;
         let body = parsed.map_err(|e| {
             let path = e.path().to_string();
             match path.as_str() {
@@ -241,8 +242,14 @@ mod tests {
             (json!({"type": "task:progress", "payload": {"id": "a", "progress": 101}}), "progress"),
             (json!({"type": "task:failed", "payload": {"id": "a b", "error": "x"}}), "`id`"),
             (json!({"type": "task:created", "payload": {"title": "  "}}), "title"),
-            (json!({"type": "activity:logged", "payload": {"task_id": "t", "category": "Git!", "message": "m"}}), "category"),
-            (json!({"type": "deliverable:added", "payload": {"task_id": "t", "kind": "url", "title": "x", "path": "javascript:x"}}), "path"),
+            (
+                json!({"type": "activity:logged", "payload": {"task_id": "t", "category": "Git!", "message": "m"}}),
+                "category",
+            ),
+            (
+                json!({"type": "deliverable:added", "payload": {"task_id": "t", "kind": "url", "title": "x", "path": "javascript:x"}}),
+                "path",
+            ),
             (json!({"type": "budget:updated", "payload": {"spent_usd": -1}}), "spent_usd"),
         ];
         for (body, field) in cases {

@@ -222,14 +222,16 @@ impl Payload for SessionStarted {
     }
 }
 
-/// Fields every later session event carries, filled in from the stored session.
+/// An event about a running session: its own fields, and the task and agent the server fills in
+/// from the stored session.
 macro_rules! later_session_event {
-    ($name:ident, $variant:ident { $($field:ident : $ty:ty),* $(,)? }, $check:expr) => {
+    ($(#[$doc:meta])* $name:ident { $($(#[$attr:meta])* $field:ident : $ty:ty),* $(,)? }, $check:expr) => {
+        $(#[$doc])*
         #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
         #[serde(deny_unknown_fields)]
         pub struct $name {
             pub id: String,
-            $(#[serde(default, skip_serializing_if = "Option::is_none")] pub $field: $ty,)*
+            $($(#[$attr])* pub $field: $ty,)*
             /// Filled in by the server from the session.
             #[serde(default, skip_serializing_if = "Option::is_none")]
             pub task_id: Option<String>,
@@ -254,84 +256,49 @@ macro_rules! later_session_event {
             }
             fn project(&mut self, set: &mut EntitySet, at: &Stamp) -> Result<(), Step> {
                 (self.task_id, self.agent) = owners(set, &self.id)?;
-                project_later(EventBody::$variant(self.clone()), &self.id.clone(), set, at)
+                project_later(EventBody::$name(self.clone()), &self.id.clone(), set, at)
             }
         }
     };
 }
 
-later_session_event!(SessionUpdated, SessionUpdated { message: Option<String>, progress: Option<u8> }, |e| {
+later_session_event!(SessionUpdated {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    message: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    progress: Option<u8>,
+}, |e| {
     check::text("message", e.message.as_deref(), check::MAX_TEXT)?;
     check::percent("progress", e.progress)
 });
 
-later_session_event!(SessionHeartbeat, SessionHeartbeat { message: Option<String>, progress: Option<u8> }, |e| {
+later_session_event!(SessionHeartbeat {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    message: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    progress: Option<u8>,
+}, |e| {
     check::text("message", e.message.as_deref(), check::MAX_TEXT)?;
     check::percent("progress", e.progress)
 });
 
-/// One more round of an agent's loop.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SessionIteration {
-    pub id: String,
-    pub iteration: u32,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub message: Option<String>,
-    /// Filled in by the server from the session.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub task_id: Option<String>,
-    /// Filled in by the server from the session.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub agent: Option<String>,
-}
+later_session_event!(
+    /// One more round of an agent's loop.
+    SessionIteration {
+        iteration: u32,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        message: Option<String>,
+    },
+    |e| check::text("message", e.message.as_deref(), check::MAX_TEXT)
+);
 
-impl Payload for SessionIteration {
-    fn validate(&self) -> Result<(), Invalid> {
-        check::id("id", &self.id)?;
-        check::text("message", self.message.as_deref(), check::MAX_TEXT)
-    }
-    fn topics(&self) -> Vec<String> {
-        session_topics(&self.id, self.task_id.as_deref(), self.agent.as_deref())
-    }
-    fn task_id(&self) -> Option<&str> {
-        self.task_id.as_deref()
-    }
-    fn project(&mut self, set: &mut EntitySet, at: &Stamp) -> Result<(), Step> {
-        (self.task_id, self.agent) = owners(set, &self.id)?;
-        project_later(EventBody::SessionIteration(self.clone()), &self.id.clone(), set, at)
-    }
-}
-
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SessionEnded {
-    pub id: String,
-    #[serde(default)]
-    pub outcome: SessionOutcome,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub summary: Option<String>,
-    /// Filled in by the server from the session.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub task_id: Option<String>,
-    /// Filled in by the server from the session.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub agent: Option<String>,
-}
-
-impl Payload for SessionEnded {
-    fn validate(&self) -> Result<(), Invalid> {
-        check::id("id", &self.id)?;
-        check::text("summary", self.summary.as_deref(), check::MAX_TEXT)
-    }
-    fn topics(&self) -> Vec<String> {
-        session_topics(&self.id, self.task_id.as_deref(), self.agent.as_deref())
-    }
-    fn task_id(&self) -> Option<&str> {
-        self.task_id.as_deref()
-    }
-    fn project(&mut self, set: &mut EntitySet, at: &Stamp) -> Result<(), Step> {
-        (self.task_id, self.agent) = owners(set, &self.id)?;
-        project_later(EventBody::SessionEnded(self.clone()), &self.id.clone(), set, at)
-    }
-}
+later_session_event!(
+    /// The session is over; its agent is told, and a failure marks the agent crashed.
+    SessionEnded {
+        #[serde(default)]
+        outcome: SessionOutcome,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        summary: Option<String>,
+    },
+    |e| check::text("summary", e.summary.as_deref(), check::MAX_TEXT)
+);

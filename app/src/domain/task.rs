@@ -310,6 +310,18 @@ fn task_topics(id: &str) -> Vec<String> {
     vec![topics::BOARD.to_string(), topics::task(id)]
 }
 
+/// The topics and task of an event about an existing task, named by its `id`.
+macro_rules! about_task {
+    () => {
+        fn topics(&self) -> Vec<String> {
+            task_topics(&self.id)
+        }
+        fn task_id(&self) -> Option<&str> {
+            Some(&self.id)
+        }
+    };
+}
+
 /// The shared projection of every event about an existing task.
 fn project_existing(body: EventBody, set: &mut EntitySet, at: &Stamp) -> Result<Task, Step> {
     let id = body.task_id().unwrap_or_default().to_string();
@@ -408,12 +420,7 @@ impl Payload for TaskUpdated {
         }
         self.labels.as_deref().map_or(Ok(()), check::labels)
     }
-    fn topics(&self) -> Vec<String> {
-        task_topics(&self.id)
-    }
-    fn task_id(&self) -> Option<&str> {
-        Some(&self.id)
-    }
+    about_task!();
     fn project(&mut self, set: &mut EntitySet, at: &Stamp) -> Result<(), Step> {
         let task = project_existing(EventBody::TaskUpdated(self.clone()), set, at)?;
         if self.status.is_some_and(TaskStatus::finished) {
@@ -479,12 +486,7 @@ impl Payload for TaskProgress {
         }
         Ok(())
     }
-    fn topics(&self) -> Vec<String> {
-        task_topics(&self.id)
-    }
-    fn task_id(&self) -> Option<&str> {
-        Some(&self.id)
-    }
+    about_task!();
     fn project(&mut self, set: &mut EntitySet, at: &Stamp) -> Result<(), Step> {
         let task = project_existing(EventBody::TaskProgress(self.clone()), set, at)?;
         match &task.assignee {
@@ -513,12 +515,7 @@ impl Payload for TaskCompleted {
         check::text("branch", self.branch.as_deref(), check::MAX_TITLE)?;
         check::text("summary", self.summary.as_deref(), check::MAX_TEXT)
     }
-    fn topics(&self) -> Vec<String> {
-        task_topics(&self.id)
-    }
-    fn task_id(&self) -> Option<&str> {
-        Some(&self.id)
-    }
+    about_task!();
     fn project(&mut self, set: &mut EntitySet, at: &Stamp) -> Result<(), Step> {
         let task = project_existing(EventBody::TaskCompleted(self.clone()), set, at)?;
         agent::finish_task(set, &task, at)
@@ -537,12 +534,7 @@ impl Payload for TaskFailed {
         check::id("id", &self.id)?;
         self.error.validate()
     }
-    fn topics(&self) -> Vec<String> {
-        task_topics(&self.id)
-    }
-    fn task_id(&self) -> Option<&str> {
-        Some(&self.id)
-    }
+    about_task!();
     fn project(&mut self, set: &mut EntitySet, at: &Stamp) -> Result<(), Step> {
         let task = project_existing(EventBody::TaskFailed(self.clone()), set, at)?;
         agent::finish_task(set, &task, at)
@@ -572,7 +564,10 @@ mod tests {
         };
         task.apply(&EventBody::TaskProgress(progress), &at(3));
         assert_eq!(task.status, TaskStatus::InProgress);
-        assert_eq!((task.progress, task.vm_id.as_deref(), task.message.as_deref()), (40, Some("vm-7"), Some("VM vm-7 assigned")));
+        assert_eq!(
+            (task.progress, task.vm_id.as_deref(), task.message.as_deref()),
+            (40, Some("vm-7"), Some("VM vm-7 assigned"))
+        );
         let error = ErrorDetails { message: "boom".into(), kind: Some("test_failure".into()), context: None };
         task.apply(&EventBody::TaskFailed(TaskFailed { id: "t1".into(), error }), &at(5));
         assert_eq!(task.status, TaskStatus::Failed);
@@ -585,7 +580,8 @@ mod tests {
     fn an_error_may_be_a_string_or_an_object() {
         let text: ErrorDetails = serde_json::from_str(r#""boom""#).unwrap();
         assert_eq!(text.message, "boom");
-        let full: ErrorDetails = serde_json::from_str(r#"{"message":"m","kind":"timeout","context":{"step":3}}"#).unwrap();
+        let full: ErrorDetails =
+            serde_json::from_str(r#"{"message":"m","kind":"timeout","context":{"step":3}}"#).unwrap();
         assert_eq!(full.kind.as_deref(), Some("timeout"));
         assert!(serde_json::from_str::<ErrorDetails>(r#"{"mesage":"m"}"#).is_err());
     }

@@ -57,7 +57,8 @@ fn LiveTask(page: Page<Option<TaskDetail>>, id: String) -> impl IntoView {
         },
     );
     let query = use_query_map();
-    let tab = move || query.with(|q| q.get("tab")).filter(|t| TABS.iter().any(|(k, _)| k == t)).unwrap_or("overview".into());
+    let tab =
+        move || query.with(|q| q.get("tab")).filter(|t| TABS.iter().any(|(k, _)| k == t)).unwrap_or("overview".into());
     let title = move || detail.with(|d| d.as_ref().map(|d| d.task.title.clone()).unwrap_or_default());
     let status = move || detail.with(|d| d.as_ref().map(|d| d.task.status));
     view! {
@@ -116,15 +117,18 @@ fn TabCount(key: &'static str, detail: RwSignal<Option<TaskDetail>>) -> impl Int
 fn Overview(detail: RwSignal<Option<TaskDetail>>) -> impl IntoView {
     let now = expect_context::<Now>().0;
     let task = move || detail.with(|d| d.as_ref().map(|d| d.task.clone()));
-    let field = move |f: fn(&crate::domain::task::Task) -> Option<String>| move || task().and_then(|t| f(&t)).unwrap_or_else(|| "–".into());
-    let duration = move || task().map(|t| running(now.get(), t.started_at.as_deref(), t.ended_at.as_deref())).unwrap_or_default();
+    let field = move |f: fn(&crate::domain::task::Task) -> Option<String>| {
+        move || task().and_then(|t| f(&t)).unwrap_or_else(|| "–".into())
+    };
+    let duration =
+        move || task().map(|t| running(now.get(), t.started_at.as_deref(), t.ended_at.as_deref())).unwrap_or_default();
     let progress = move || task().map_or(0, |t| t.progress.min(100));
     let usage = move || {
-        task().map(|t| {
-            format!("{} in · {} out · ${:.2}", t.usage.input_tokens, t.usage.output_tokens, t.usage.cost_usd)
-        })
+        task()
+            .map(|t| format!("{} in · {} out · ${:.2}", t.usage.input_tokens, t.usage.output_tokens, t.usage.cost_usd))
     };
-    let badge = move || detail.with(|d| d.as_ref().and_then(|d| d.agent.clone())).filter(|b| b.health.as_str() != "healthy");
+    let badge =
+        move || detail.with(|d| d.as_ref().and_then(|d| d.agent.clone())).filter(|b| b.health.as_str() != "healthy");
     let error = move || task().and_then(|t| t.error);
     view! {
         {move || error().map(|e| view! {

@@ -97,7 +97,7 @@ impl Filter {
             || task.id.to_lowercase().contains(&text)
             || task.description.as_deref().is_some_and(|d| d.to_lowercase().contains(&text)))
             && (self.agent.is_empty() || task.assignee.as_deref() == Some(self.agent.as_str()))
-            && (self.label.is_empty() || task.labels.iter().any(|l| *l == self.label))
+            && (self.label.is_empty() || task.labels.contains(&self.label))
     }
 }
 

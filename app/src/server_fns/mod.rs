@@ -68,9 +68,8 @@ pub mod ssr {
     /// The signed-in viewer of the current request; an error when there is none.
     pub async fn viewer() -> Result<Viewer, ServerFnError> {
         use axum::Extension;
-        let Extension(viewer) = leptos_axum::extract::<Extension<Viewer>>()
-            .await
-            .map_err(|_| ServerFnError::new("not signed in"))?;
+        let Extension(viewer) =
+            leptos_axum::extract::<Extension<Viewer>>().await.map_err(|_| ServerFnError::new("not signed in"))?;
         Ok(viewer)
     }
 

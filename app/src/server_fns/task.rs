@@ -5,12 +5,8 @@ use serde::{Deserialize, Serialize};
 
 use super::{board::HealthBadge, Page};
 use crate::domain::{
-    activity::Activity,
-    deliverable::Deliverable,
-    session::Session,
-    task::Task,
-    test_run::TestRun,
-    Event, EventBody, Seq, Stamp,
+    activity::Activity, deliverable::Deliverable, session::Session, task::Task, test_run::TestRun, Event, EventBody,
+    Seq, Stamp,
 };
 
 /// Timeline entries a page opens with; older ones are in the API.

@@ -227,8 +227,12 @@ pub async fn register_subagent(
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let s: NewSubagent = json_body(body)?;
     stored_task(&state, &caller, &id).await?;
-    let started =
-        SessionStarted { id: s.openclaw_session_id, kind: SessionKind::Subagent, task_id: Some(id), agent: Some(s.agent_name) };
+    let started = SessionStarted {
+        id: s.openclaw_session_id,
+        kind: SessionKind::Subagent,
+        task_id: Some(id),
+        agent: Some(s.agent_name),
+    };
     let committed = submit(&state, &caller, EventBody::SessionStarted(started)).await?;
     let EventBody::SessionStarted(e) = &committed.body else { unreachable!("committed as started") };
     Ok((StatusCode::CREATED, Json(session_json(&Session::started(e, &committed.stamp())))))
@@ -261,14 +265,21 @@ pub async fn complete_subagent(
     Path((id, session)): Path<(String, String)>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<Value>, ApiError> {
-    let end: SubagentEnd = if body.as_ref().is_ok_and(|b| b.is_empty()) { SubagentEnd::default() } else { json_body(body)? };
+    let end: SubagentEnd =
+        if body.as_ref().is_ok_and(|b| b.is_empty()) { SubagentEnd::default() } else { json_body(body)? };
     let stored = find::<Session>(&state, &caller.workspace, &session)
         .await?
         .filter(|s| s.task_id.as_deref() == Some(&id))
         .ok_or_else(|| ApiError::NotFound(format!("task `{id}` has no session `{session}`")))?;
-    let ended = SessionEnded { id: stored.id, outcome: end.status.unwrap_or_default(), summary: end.summary, ..SessionEnded::default() };
+    let ended = SessionEnded {
+        id: stored.id,
+        outcome: end.status.unwrap_or_default(),
+        summary: end.summary,
+        ..SessionEnded::default()
+    };
     submit(&state, &caller, EventBody::SessionEnded(ended)).await?;
-    let after = find::<Session>(&state, &caller.workspace, &session).await?.ok_or_else(|| ApiError::NotFound(session))?;
+    let after =
+        find::<Session>(&state, &caller.workspace, &session).await?.ok_or(ApiError::NotFound(session))?;
     Ok(Json(session_json(&after)))
 }
 
@@ -345,10 +356,9 @@ impl Translator {
             }
             EventBody::ActivityLogged(e) => ("activity_logged", activity_json(&Activity::logged(e, &at))),
             EventBody::DeliverableAdded(e) => ("deliverable_added", deliverable_json(&Deliverable::added(e, &at))),
-            EventBody::SessionStarted(e) if e.kind == SessionKind::Subagent => (
-                "agent_spawned",
-                json!({ "taskId": e.task_id, "sessionId": e.id, "agentName": e.agent }),
-            ),
+            EventBody::SessionStarted(e) if e.kind == SessionKind::Subagent => {
+                ("agent_spawned", json!({ "taskId": e.task_id, "sessionId": e.id, "agentName": e.agent }))
+            }
             EventBody::SessionEnded(e) => (
                 "agent_completed",
                 json!({ "taskId": e.task_id, "sessionId": e.id, "summary": e.summary, "outcome": e.outcome.as_str() }),

@@ -12,10 +12,9 @@
 
 use app::domain::{
     activity::ActivityLogged,
-    Event,
     check,
     task::{ErrorDetails, Task, TaskCompleted, TaskCreated, TaskFailed, TaskProgress, TaskStatus, TaskUpdated},
-    EventBody, Invalid,
+    Event, EventBody, Invalid,
 };
 use axum::{
     body::Bytes,
@@ -64,10 +63,9 @@ pub fn ticket_frame(frame: &str) -> Option<String> {
             "ticket:progress",
             json!({ "ticketId": ticket, "phase": e.phase, "message": e.message, "progress": e.progress, "vmId": e.vm_id }),
         ),
-        EventBody::TaskCompleted(e) => (
-            "ticket:update",
-            json!({ "ticketId": ticket, "state": "done", "message": e.summary, "prUrl": e.pr_url }),
-        ),
+        EventBody::TaskCompleted(e) => {
+            ("ticket:update", json!({ "ticketId": ticket, "state": "done", "message": e.summary, "prUrl": e.pr_url }))
+        }
         EventBody::TaskFailed(e) => (
             "ticket:update",
             json!({ "ticketId": ticket, "state": "failed", "error": e.error.message, "errorKind": e.error.kind }),
@@ -154,7 +152,10 @@ fn translate(ticket: &str, event: &str, r: &Map<String, Value>) -> Result<Vec<Ev
                 TaskStatus::Failed => {
                     let message = text(r, "error")?.or(message.clone()).unwrap_or_else(|| format!("ticket {name}"));
                     let kind = text(r, "errorKind")?.or(Some(name.clone()));
-                    EventBody::TaskFailed(TaskFailed { id: id.clone(), error: ErrorDetails { message, kind, context: None } })
+                    EventBody::TaskFailed(TaskFailed {
+                        id: id.clone(),
+                        error: ErrorDetails { message, kind, context: None },
+                    })
                 }
                 TaskStatus::Done => EventBody::TaskCompleted(TaskCompleted {
                     id: id.clone(),
@@ -193,7 +194,8 @@ fn translate(ticket: &str, event: &str, r: &Map<String, Value>) -> Result<Vec<Ev
                 ..TaskUpdated::default()
             };
             let metadata = json!({ "prUrl": url, "branch": branch });
-            let entry = activity(&id, "git", format!("PR created: {url}"), actor.or(Some("system".into())), Some(metadata));
+            let entry =
+                activity(&id, "git", format!("PR created: {url}"), actor.or(Some("system".into())), Some(metadata));
             Ok(vec![EventBody::TaskUpdated(update), entry])
         }
         "activity" => {

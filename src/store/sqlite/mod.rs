@@ -55,7 +55,7 @@ impl Store for SqliteStore {
         for batch in batches {
             // A savepoint per batch: a refused batch rolls back alone, the others still commit.
             let mut savepoint = Connection::begin(&mut *tx).await?;
-            let applied = project::apply_batch(&mut rows::SqliteRows(&mut *savepoint), batch, head as Seq, ts).await;
+            let applied = project::apply_batch(&mut rows::SqliteRows(&mut savepoint), batch, head as Seq, ts).await;
             match applied {
                 Ok(committed) => {
                     savepoint.commit().await?;
