@@ -66,6 +66,7 @@ async fn project(
                 set.provide(kind, id, data);
             }
             Err(Step::Refuse(refusal)) => return Err(refusal.into()),
+            Err(Step::Corrupt(what)) => return Err(StoreError::Corrupt(what)),
         }
     }
     Err(StoreError::Corrupt(format!("`{}` needed more than {MAX_LOADS} rows", body.kind())))

@@ -54,11 +54,12 @@ pub enum Refusal {
     Unknown(String),
 }
 
-/// What stops a projection: a row it needs, or a refusal.
+/// What stops a projection: a row it needs, a refusal, or a stored row that cannot be read.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Step {
     Need { kind: &'static str, id: String },
     Refuse(Refusal),
+    Corrupt(String),
 }
 
 impl From<Refusal> for Step {
@@ -105,8 +106,9 @@ impl EntitySet {
                 None => return Err(Step::Need { kind: T::KIND, id: id.to_string() }),
             },
         };
-        // A row this code wrote cannot fail to read back; a corrupt one reads as absent.
-        Ok(data.and_then(|d| serde_json::from_str(d).ok()))
+        // A corrupt row stops the event rather than reading as absent (which would overwrite it).
+        data.map(|d| serde_json::from_str(d).map_err(|e| Step::Corrupt(format!("stored {} `{id}`: {e}", T::KIND))))
+            .transpose()
     }
 
     /// The row, or a refusal naming what is missing (`unknown task `t1``).
