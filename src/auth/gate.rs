@@ -9,7 +9,10 @@ use axum::{
     response::{IntoResponse, Redirect, Response},
 };
 
-use super::{hash_token, login::COOKIE};
+use super::{
+    hash_token,
+    web::{encode_component, same_origin, COOKIE},
+};
 use crate::{api::error::ApiError, state::AppState};
 
 /// Where a request's token came from: a header means a program, a cookie or query a browser.
@@ -92,16 +95,6 @@ fn refuse_anonymous(request: &Request, reason: &str) -> Response {
     Redirect::to(&format!("/login?next={}", encode_component(target))).into_response()
 }
 
-/// A browser's `Origin` must name this very host; requests without one are not from a page.
-pub fn same_origin(headers: &HeaderMap) -> bool {
-    let Some(origin) = headers.get(header::ORIGIN).and_then(|o| o.to_str().ok()) else {
-        return true;
-    };
-    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or_default();
-    let origin_host = origin.split_once("://").map_or("", |(_, rest)| rest).trim_end_matches('/');
-    !host.is_empty() && origin_host.eq_ignore_ascii_case(host)
-}
-
 fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
     headers
         .get_all(header::COOKIE)
@@ -119,31 +112,4 @@ fn query_param(query: &str, name: &str) -> Option<String> {
         .filter_map(|pair| pair.split_once('='))
         .find(|(k, v)| *k == name && !v.is_empty())
         .map(|(_, v)| v.to_string())
-}
-
-pub(super) fn encode_component(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn origin_must_match_host() {
-        let mut headers = HeaderMap::new();
-        headers.insert(header::HOST, "127.0.0.1:3000".parse().unwrap());
-        assert!(same_origin(&headers), "no Origin: not a page");
-        headers.insert(header::ORIGIN, "http://127.0.0.1:3000".parse().unwrap());
-        assert!(same_origin(&headers));
-        headers.insert(header::ORIGIN, "http://evil.test".parse().unwrap());
-        assert!(!same_origin(&headers));
-        headers.insert(header::ORIGIN, "null".parse().unwrap());
-        assert!(!same_origin(&headers));
-    }
 }

@@ -8,11 +8,12 @@ use axum::{
     Form,
 };
 
-use super::{gate::encode_component, hash_token, same_origin};
+use super::{
+    hash_token,
+    web::{encode_component, same_origin, COOKIE},
+};
 use crate::{api::error::ApiError, state::AppState};
 
-/// The session cookie: the token itself, HttpOnly so page scripts never see it.
-pub const COOKIE: &str = "fd_token";
 const COOKIE_MAX_AGE_SECS: u64 = 30 * 24 * 3600;
 
 #[derive(serde::Deserialize)]

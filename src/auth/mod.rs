@@ -4,6 +4,7 @@
 
 pub mod gate;
 pub mod login;
+pub mod web;
 
 use app::DEFAULT_WORKSPACE;
 use axum::{extract::FromRequestParts, http::request::Parts};
@@ -16,8 +17,9 @@ use crate::{
     store::{Role, Store, StoreError, TokenRecord},
 };
 
-pub use gate::{gate, same_origin};
-pub use login::{login, logout, COOKIE};
+pub use gate::gate;
+pub use login::{login, logout};
+pub use web::{same_origin, COOKIE};
 
 pub fn hash_token(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))

@@ -4,9 +4,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::{
-    agent, check, entity::Index, generated_id, task::Task, Entity, EntitySet, Invalid, Payload, Seq, Stamp, Step,
-};
+use super::{check, entity::Index, generated_id, task::Task, Entity, EntitySet, Invalid, Payload, Seq, Stamp, Step};
 use crate::topics;
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -80,14 +78,10 @@ impl Payload for ActivityLogged {
         Some(&self.task_id)
     }
     fn project(&mut self, set: &mut EntitySet, at: &Stamp) -> Result<(), Step> {
-        let task = set.require::<Task>(&self.task_id)?;
+        set.require::<Task>(&self.task_id)?;
         self.id.get_or_insert_with(|| generated_id("act", at));
         set.absent::<Activity>(self.id.as_deref().unwrap_or_default())?;
         set.put(&Activity::logged(self, at));
-        // An entry in the timeline is progress for whoever works on the task.
-        for name in task.assignee.iter().chain(self.actor.iter()) {
-            agent::touch(set, name, at, |a| a.last_progress_at = Some(at.ts.clone()))?;
-        }
         Ok(())
     }
 }

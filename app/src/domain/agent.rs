@@ -240,9 +240,49 @@ impl Agent {
     }
 }
 
+/// What other entities' events (already projected, with what they filled in) do to the agents
+/// they concern: a task assigned becomes the agent's current task, a step or a timeline entry is
+/// progress, a finished task is no longer current, and session events reach the session's agent.
+/// The one place agents are changed by events that are not their own.
+pub fn follow(body: &EventBody, set: &mut EntitySet, at: &Stamp) -> Result<(), Step> {
+    let progress = |a: &mut Agent| a.last_progress_at = Some(at.ts.clone());
+    match body {
+        EventBody::TaskAssigned(e) => touch(set, &e.agent, at, |a| {
+            a.task_id = Some(e.id.clone());
+            progress(a);
+        }),
+        EventBody::TaskProgress(e) => match set.require::<Task>(&e.id)?.assignee {
+            Some(name) => touch(set, &name, at, progress),
+            None => Ok(()),
+        },
+        EventBody::ActivityLogged(e) => {
+            let assignee = set.require::<Task>(&e.task_id)?.assignee;
+            for name in assignee.iter().chain(e.actor.iter()) {
+                touch(set, name, at, progress)?;
+            }
+            Ok(())
+        }
+        EventBody::TaskCompleted(_) | EventBody::TaskFailed(_) => finish_task(set, body.task_id(), at),
+        EventBody::TaskUpdated(e) if e.status.is_some_and(|s| s.finished()) => finish_task(set, Some(&e.id), at),
+        EventBody::SessionStarted(e) => session_agent(set, e.agent.as_deref(), body, at),
+        EventBody::SessionUpdated(e) => session_agent(set, e.agent.as_deref(), body, at),
+        EventBody::SessionIteration(e) => session_agent(set, e.agent.as_deref(), body, at),
+        EventBody::SessionHeartbeat(e) => session_agent(set, e.agent.as_deref(), body, at),
+        EventBody::SessionEnded(e) => session_agent(set, e.agent.as_deref(), body, at),
+        _ => Ok(()),
+    }
+}
+
+fn session_agent(set: &mut EntitySet, agent: Option<&str>, body: &EventBody, at: &Stamp) -> Result<(), Step> {
+    match agent {
+        Some(name) => touch(set, name, at, |a| a.apply(body, at)),
+        None => Ok(()),
+    }
+}
+
 /// Applies `change` to the agent with this id, if Flightdeck knows it; unknown names (a task's
 /// assignee that never reported) are left alone rather than invented.
-pub fn touch(set: &mut EntitySet, id: &str, at: &Stamp, change: impl FnOnce(&mut Agent)) -> Result<(), Step> {
+fn touch(set: &mut EntitySet, id: &str, at: &Stamp, change: impl FnOnce(&mut Agent)) -> Result<(), Step> {
     if let Some(mut agent) = set.get::<Agent>(id)? {
         change(&mut agent);
         agent.last_seq = at.seq;
@@ -252,10 +292,11 @@ pub fn touch(set: &mut EntitySet, id: &str, at: &Stamp, change: impl FnOnce(&mut
 }
 
 /// A finished task is no longer its agent's current task.
-pub fn finish_task(set: &mut EntitySet, task: &Task, at: &Stamp) -> Result<(), Step> {
-    let Some(assignee) = &task.assignee else { return Ok(()) };
-    touch(set, assignee, at, |a| {
-        if a.task_id.as_deref() == Some(&task.id) {
+fn finish_task(set: &mut EntitySet, task_id: Option<&str>, at: &Stamp) -> Result<(), Step> {
+    let Some(task_id) = task_id else { return Ok(()) };
+    let Some(assignee) = set.require::<Task>(task_id)?.assignee else { return Ok(()) };
+    touch(set, &assignee, at, |a| {
+        if a.task_id.as_deref() == Some(task_id) {
             a.task_id = None;
         }
         a.last_progress_at = Some(at.ts.clone());

@@ -150,8 +150,10 @@ impl EventBody {
         self.payload().task_id()
     }
 
+    /// Applies the event to stored state: its own entity first, then the agents it concerns.
     pub fn project(&mut self, set: &mut EntitySet, at: &Stamp) -> Result<(), Step> {
-        self.payload_mut().project(set, at)
+        self.payload_mut().project(set, at)?;
+        agent::follow(self, set, at)
     }
 
     pub fn derived(&self) -> bool {

@@ -7,11 +7,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::{
-    agent::{self, Agent},
-    check,
-    entity::Index,
-    task::Task,
-    Entity, EntitySet, EventBody, Invalid, Payload, Refusal, Seq, Stamp, Step,
+    check, entity::Index, task::Task, Entity, EntitySet, EventBody, Invalid, Payload, Refusal, Seq, Stamp, Step,
 };
 use crate::topics;
 
@@ -179,10 +175,7 @@ fn project_later(body: EventBody, id: &str, set: &mut EntitySet, at: &Stamp) -> 
     }
     session.apply(&body, at);
     set.put(&session);
-    match &session.agent {
-        Some(name) => agent::touch(set, name, at, |a: &mut Agent| a.apply(&body, at)),
-        None => Ok(()),
-    }
+    Ok(())
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -214,10 +207,6 @@ impl Payload for SessionStarted {
             set.require::<Task>(task_id)?;
         }
         set.put(&Session::started(self, at));
-        if let Some(name) = &self.agent {
-            let body = EventBody::SessionStarted(self.clone());
-            agent::touch(set, name, at, |a| a.apply(&body, at))?;
-        }
         Ok(())
     }
 }

@@ -4,9 +4,7 @@
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::Value;
 
-use super::{
-    agent, check, entity::Index, generated_id, Entity, EntitySet, EventBody, Invalid, Payload, Seq, Stamp, Step,
-};
+use super::{check, entity::Index, generated_id, Entity, EntitySet, EventBody, Invalid, Payload, Seq, Stamp, Step};
 use crate::topics;
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -323,12 +321,12 @@ macro_rules! about_task {
 }
 
 /// The shared projection of every event about an existing task.
-fn project_existing(body: EventBody, set: &mut EntitySet, at: &Stamp) -> Result<Task, Step> {
+fn project_existing(body: EventBody, set: &mut EntitySet, at: &Stamp) -> Result<(), Step> {
     let id = body.task_id().unwrap_or_default().to_string();
     let mut task = set.require::<Task>(&id)?;
     task.apply(&body, at);
     set.put(&task);
-    Ok(task)
+    Ok(())
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -422,11 +420,7 @@ impl Payload for TaskUpdated {
     }
     about_task!();
     fn project(&mut self, set: &mut EntitySet, at: &Stamp) -> Result<(), Step> {
-        let task = project_existing(EventBody::TaskUpdated(self.clone()), set, at)?;
-        if self.status.is_some_and(TaskStatus::finished) {
-            agent::finish_task(set, &task, at)?;
-        }
-        Ok(())
+        project_existing(EventBody::TaskUpdated(self.clone()), set, at)
     }
 }
 
@@ -451,11 +445,7 @@ impl Payload for TaskAssigned {
         Some(&self.id)
     }
     fn project(&mut self, set: &mut EntitySet, at: &Stamp) -> Result<(), Step> {
-        let task = project_existing(EventBody::TaskAssigned(self.clone()), set, at)?;
-        agent::touch(set, &self.agent, at, |a| {
-            a.task_id = Some(task.id.clone());
-            a.last_progress_at = Some(at.ts.clone());
-        })
+        project_existing(EventBody::TaskAssigned(self.clone()), set, at)
     }
 }
 
@@ -488,11 +478,7 @@ impl Payload for TaskProgress {
     }
     about_task!();
     fn project(&mut self, set: &mut EntitySet, at: &Stamp) -> Result<(), Step> {
-        let task = project_existing(EventBody::TaskProgress(self.clone()), set, at)?;
-        match &task.assignee {
-            Some(assignee) => agent::touch(set, assignee, at, |a| a.last_progress_at = Some(at.ts.clone())),
-            None => Ok(()),
-        }
+        project_existing(EventBody::TaskProgress(self.clone()), set, at)
     }
 }
 
@@ -517,8 +503,7 @@ impl Payload for TaskCompleted {
     }
     about_task!();
     fn project(&mut self, set: &mut EntitySet, at: &Stamp) -> Result<(), Step> {
-        let task = project_existing(EventBody::TaskCompleted(self.clone()), set, at)?;
-        agent::finish_task(set, &task, at)
+        project_existing(EventBody::TaskCompleted(self.clone()), set, at)
     }
 }
 
@@ -536,8 +521,7 @@ impl Payload for TaskFailed {
     }
     about_task!();
     fn project(&mut self, set: &mut EntitySet, at: &Stamp) -> Result<(), Step> {
-        let task = project_existing(EventBody::TaskFailed(self.clone()), set, at)?;
-        agent::finish_task(set, &task, at)
+        project_existing(EventBody::TaskFailed(self.clone()), set, at)
     }
 }
 

@@ -278,8 +278,7 @@ pub async fn complete_subagent(
         ..SessionEnded::default()
     };
     submit(&state, &caller, EventBody::SessionEnded(ended)).await?;
-    let after =
-        find::<Session>(&state, &caller.workspace, &session).await?.ok_or(ApiError::NotFound(session))?;
+    let after = find::<Session>(&state, &caller.workspace, &session).await?.ok_or(ApiError::NotFound(session))?;
     Ok(Json(session_json(&after)))
 }
 
