@@ -133,6 +133,9 @@ pub struct ServeConfig {
     /// Milliseconds between two judgements of every agent's health.
     #[arg(long, env = "FLIGHTDECK_HEALTH_CHECK_MS", default_value_t = 1_000)]
     pub health_check_ms: u64,
+    /// Milliseconds between two looks for approvals past their expiry.
+    #[arg(long, env = "FLIGHTDECK_APPROVAL_CHECK_MS", default_value_t = 250)]
+    pub approval_check_ms: u64,
     /// The built site (wasm, JS, CSS, public files), as cargo-leptos writes it.
     #[arg(long, env = "LEPTOS_SITE_ROOT", default_value = "target/site")]
     pub site_root: String,
@@ -152,6 +155,9 @@ impl ServeConfig {
     pub fn demo_token_file(&self) -> std::path::PathBuf {
         let path = self.database_url.strip_prefix("sqlite://").or_else(|| self.database_url.strip_prefix("sqlite:"));
         std::path::PathBuf::from(format!("{}.demo-token", path.unwrap_or("flightdeck")))
+    }
+    pub fn approval_check(&self) -> Duration {
+        Duration::from_millis(self.approval_check_ms)
     }
     pub fn health_check(&self) -> Duration {
         Duration::from_millis(self.health_check_ms)

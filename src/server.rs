@@ -93,6 +93,7 @@ pub async fn start_with_clock(config: ServeConfig, clock: SharedClock) -> anyhow
         health: Arc::new(config.health_rules()),
     };
     jobs::health::spawn(&state, config.health_check());
+    jobs::approvals::spawn(&state, config.approval_check());
 
     let app = router(state.clone(), config.max_body_bytes);
     let listener = listener.tap_io(|tcp| {

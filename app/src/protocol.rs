@@ -100,6 +100,11 @@ pub enum Control {
         seq: Seq,
         reason: String,
     },
+    /// The sprint runner's snapshot, sent before the events of a `runs` subscription without `since`.
+    Init {
+        seq: Seq,
+        payload: serde_json::Value,
+    },
     /// The client frame was refused; the connection stays open.
     Error {
         code: String,

@@ -12,6 +12,7 @@ use crate::domain::check;
 pub const BOARD: &str = "board";
 pub const AGENTS: &str = "agents";
 pub const RUNS: &str = "runs";
+pub const APPROVALS: &str = "approvals";
 pub const EVENTS: &str = "events";
 
 pub fn task(id: &str) -> String {
@@ -35,7 +36,7 @@ const ENTITY_KINDS: &[&str] = &["task", "session", "agent", "workspace"];
 
 /// Whether a client of `workspace` may subscribe to `topic`.
 pub fn check(topic: &str, workspace: &str) -> Result<(), String> {
-    if matches!(topic, BOARD | AGENTS | RUNS | EVENTS) {
+    if matches!(topic, BOARD | AGENTS | RUNS | APPROVALS | EVENTS) {
         return Ok(());
     }
     let (kind, id) = topic.split_once(':').ok_or_else(|| unknown(topic))?;
@@ -50,8 +51,8 @@ pub fn check(topic: &str, workspace: &str) -> Result<(), String> {
 
 fn unknown(topic: &str) -> String {
     format!(
-        "unknown topic `{topic}`; expected board, agents, runs, events, workspace:<id>, task:<id>, session:<id> \
-         or agent:<id>"
+        "unknown topic `{topic}`; expected board, agents, runs, approvals, events, workspace:<id>, task:<id>, \
+         session:<id> or agent:<id>"
     )
 }
 

@@ -5,10 +5,13 @@ use axum::{
     response::{IntoResponse, Response},
 };
 
-use super::{compat::tickets, error::ApiError};
+use super::{
+    compat::{sprint, tickets},
+    error::ApiError,
+};
 use crate::{
     auth::Caller,
-    hub::socket::{serve, Connection},
+    hub::socket::{serve, Connection, Greeting},
     state::AppState,
 };
 
@@ -24,6 +27,9 @@ pub struct UpgradeQuery {
     #[serde(alias = "topics")]
     room: Option<String>,
 }
+
+/// Frames some clients expect before their events: the sprint runner's `init`.
+static GREETINGS: &[&dyn Greeting] = &[&sprint::INIT];
 
 pub async fn upgrade(
     ws: WebSocketUpgrade,
@@ -45,6 +51,7 @@ pub async fn upgrade(
         token,
         guard,
         dialects: &[tickets::ROOMS],
+        greetings: GREETINGS,
         initial_topics: initial_topics.unwrap_or_default(),
     };
     ws.read_buffer_size(READ_BUFFER)

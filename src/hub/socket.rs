@@ -8,6 +8,7 @@
 use std::{sync::Arc, time::Duration};
 
 use app::{
+    domain::Seq,
     protocol::{close, ClientOp, Control},
     topics::{self, TopicSet},
 };
@@ -27,7 +28,7 @@ use super::{
 };
 use crate::{
     clock::SharedClock,
-    store::{Store, TokenRecord},
+    store::{Store, StoreError, TokenRecord},
 };
 
 /// What one connection needs: where events come from, who it serves, and its slot in the hub.
@@ -41,6 +42,17 @@ pub struct Connection {
     pub dialects: &'static [Dialect],
     /// Topics (or rooms) named in the URL: subscribed from now on as soon as the socket opens.
     pub initial_topics: Vec<String>,
+    /// Frames some clients expect before the events of a topic (the sprint runner's `init`).
+    pub greetings: &'static [&'static dyn Greeting],
+}
+
+/// A frame that opens a subscription to `topic` made without `since`: a snapshot the client builds
+/// on, taken at a seq the subscription then resumes from, so nothing falls between the two.
+#[async_trait::async_trait]
+pub trait Greeting: Send + Sync {
+    fn topic(&self) -> &'static str;
+    /// The frame (stamped `timestamp`) and the seq it was read at.
+    async fn greet(&self, store: &dyn Store, workspace: &str, timestamp: &str) -> Result<(Seq, String), StoreError>;
 }
 
 /// Another system's names on the same socket: its rooms stand for our topics, and the frames of a
@@ -220,6 +232,21 @@ async fn handle(
             }
             if let Some(reason) = topics.iter().find_map(|t| topics::check(t, workspace).err()) {
                 return out.error("bad_topic", reason).await;
+            }
+            let mut since = since;
+            if since.is_none() {
+                if let Some(greeting) = conn.greetings.iter().find(|g| topics.iter().any(|t| t == g.topic())) {
+                    match greeting.greet(&*conn.store, workspace, &conn.clock.now_rfc3339()).await {
+                        Ok((seq, frame)) => {
+                            out.send(Message::Text(frame.into())).await?;
+                            since = Some(seq);
+                        }
+                        Err(e) => {
+                            tracing::error!(error = %e, "cannot build a greeting");
+                            return out.error("unavailable", "the event log is unavailable; try again".into()).await;
+                        }
+                    }
+                }
             }
             let set = TopicSet::new(topics, workspace);
             let started = Feed::start(conn.store.clone(), conn.hub.clone(), workspace.to_string(), set, since).await;

@@ -9,7 +9,6 @@ use app::domain::{
     entity::Entity,
     EventBody,
 };
-use tokio::time::{interval, MissedTickBehavior};
 
 use crate::{
     clock::Clock,
@@ -21,20 +20,9 @@ use crate::{
 pub fn spawn(state: &AppState, every: Duration) {
     let (store, writer, clock, rules) =
         (state.store.clone(), state.writer.clone(), state.clock.clone(), state.health.clone());
-    let mut shutdown = state.hub.shutdown_signal();
-    tokio::spawn(async move {
-        let mut ticks = interval(every.max(Duration::from_millis(10)));
-        ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);
-        loop {
-            tokio::select! {
-                _ = ticks.tick() => {
-                    if let Err(e) = judge(&*store, &writer, &*clock, &rules).await {
-                        tracing::warn!(error = %e, "judging agent health failed");
-                    }
-                }
-                _ = shutdown.changed() => break,
-            }
-        }
+    super::every(&state.hub, every, "agent health", move || {
+        let (store, writer, clock, rules) = (store.clone(), writer.clone(), clock.clone(), rules.clone());
+        async move { judge(&*store, &writer, &*clock, &rules).await }
     });
 }
 
@@ -47,7 +35,7 @@ pub async fn judge(
 ) -> Result<usize, StoreError> {
     let now = clock.now_millis();
     let mut changed = 0;
-    for (workspace, data) in store.scan(Agent::KIND).await? {
+    for (workspace, data) in store.scan(Agent::KIND, None).await? {
         let agent: Agent = match serde_json::from_str(&data) {
             Ok(agent) => agent,
             Err(e) => {

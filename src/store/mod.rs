@@ -167,8 +167,9 @@ pub trait Store: Send + Sync + 'static {
     /// consistent read.
     async fn read(&self, workspace: &str, queries: &[Query]) -> Result<Snapshot, StoreError>;
 
-    /// Every row of `kind` in every workspace, as `(workspace, data)`: for the server's own jobs.
-    async fn scan(&self, kind: &str) -> Result<Vec<(String, String)>, StoreError>;
+    /// Every row of `kind` (with this status, when given) in every workspace, as `(workspace, data)`:
+    /// for the server's own jobs.
+    async fn scan(&self, kind: &str, status: Option<&str>) -> Result<Vec<(String, String)>, StoreError>;
 
     async fn find_token(&self, hash: &str) -> Result<Option<TokenRecord>, StoreError>;
     async fn create_token(&self, record: &TokenRecord, hash: &str) -> Result<(), StoreError>;

@@ -3,6 +3,7 @@
 
 mod common;
 
+mod approvals;
 mod compat;
 mod docs;
 mod domain;
@@ -12,4 +13,5 @@ mod history;
 mod ingest;
 mod live;
 mod security;
+mod sprint;
 mod tokens;

@@ -90,6 +90,11 @@ impl EntitySet {
         self.loaded.insert((kind, id), data);
     }
 
+    /// Gives the set a row the caller holds already (the browser's copy of it).
+    pub fn preload<T: Entity>(&mut self, value: &T) {
+        self.provide(T::KIND, value.id().to_string(), serde_json::to_string(value).ok());
+    }
+
     /// Forgets every write: the projection starts again.
     pub fn reset_writes(&mut self) {
         self.written.clear();

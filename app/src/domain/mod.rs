@@ -9,11 +9,13 @@
 
 pub mod activity;
 pub mod agent;
+pub mod approval;
 pub mod budget;
 pub mod check;
 pub mod deliverable;
 pub mod entity;
 pub mod observation;
+pub mod run;
 pub mod session;
 pub mod task;
 pub mod test_run;
@@ -101,10 +103,26 @@ canonical_events! {
     "session:iteration" => SessionIteration(session::SessionIteration),
     "session:heartbeat" => SessionHeartbeat(session::SessionHeartbeat),
     "session:ended" => SessionEnded(session::SessionEnded),
+    "session:message" => SessionMessage(session::SessionMessage),
+    "session:spec" => SessionSpec(session::SessionSpec),
+    "approval:requested" => ApprovalRequested(approval::ApprovalRequested),
+    "approval:resolved" => ApprovalResolved(approval::ApprovalResolved),
     "test:started" => TestStarted(test_run::TestStarted),
     "test:completed" => TestCompleted(test_run::TestCompleted),
     "budget:updated" => BudgetUpdated(budget::BudgetUpdated),
     "observability:event" => Observation(observation::Observation),
+    "batch:start" => BatchStart(run::BatchStart),
+    "batch:end" => BatchEnd(run::BatchEnd),
+    "cycle:start" => CycleStart(run::CycleStart),
+    "cycle:end" => CycleEnd(run::CycleEnd),
+    "command:start" => CommandStart(run::CommandStart),
+    "command:progress" => CommandProgress(run::CommandProgress),
+    "command:end" => CommandEnd(run::CommandEnd),
+    "story:status" => StoryStatus(run::StoryStatus),
+    "context:create" => ContextCreate(run::ContextEvent),
+    "context:refresh" => ContextRefresh(run::ContextEvent),
+    "context:complete" => ContextComplete(run::ContextEvent),
+    "run:error" => RunError(run::RunError),
 }
 
 impl EventBody {
@@ -116,6 +134,7 @@ impl EventBody {
         let Some(kind) = object.get("type").and_then(|t| t.as_str()) else {
             return Err(Invalid::Shape("missing string field `type`".into()));
         };
+        let kind = ALIASES.iter().find(|(alias, _)| *alias == kind).map_or(kind, |(_, canonical)| *canonical);
         if !EVENT_TYPES.contains(&kind) {
             return Err(Invalid::UnknownType(kind.to_string()));
         }
@@ -160,6 +179,10 @@ impl EventBody {
         self.payload().derived()
     }
 }
+
+/// Names other systems post under, and the canonical type each stands for. The sprint runner's
+/// `error` is `run:error` here, so it can never be taken for the socket's own `error` frame.
+pub const ALIASES: &[(&str, &str)] = &[("error", "run:error")];
 
 /// An event as stored in the log and pushed to subscribers.
 #[derive(Clone, Debug, PartialEq, Deserialize)]

@@ -5,6 +5,7 @@
 //! and agent from the stored session, so the logged event reaches the task's page and the agent.
 
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
 use super::{
     check, entity::Index, task::Task, Entity, EntitySet, EventBody, Invalid, Payload, Refusal, Seq, Stamp, Step,
@@ -68,6 +69,14 @@ pub struct Session {
     pub iteration: u32,
     #[serde(default)]
     pub last_heartbeat: Option<String>,
+    /// Where a design session is (`clarifying`, `spec_ready`…), as its agent says.
+    #[serde(default)]
+    pub state: Option<String>,
+    /// The spec a design session generated.
+    #[serde(default)]
+    pub spec: Option<Value>,
+    #[serde(default)]
+    pub title: Option<String>,
     #[serde(default)]
     pub started_seq: Seq,
     #[serde(default)]
@@ -107,6 +116,9 @@ impl Session {
             progress: None,
             iteration: 0,
             last_heartbeat: None,
+            state: None,
+            spec: None,
+            title: e.title.clone(),
             started_seq: at.seq,
             last_seq: at.seq,
         }
@@ -125,6 +137,15 @@ impl Session {
                 }
                 if e.progress.is_some() {
                     self.progress = e.progress;
+                }
+                if e.state.is_some() {
+                    self.state = e.state.clone();
+                }
+            }
+            EventBody::SessionSpec(e) if e.id == self.id => {
+                self.spec = Some(e.spec.clone());
+                if e.state.is_some() {
+                    self.state = e.state.clone();
                 }
             }
             EventBody::SessionIteration(e) if e.id == self.id => {
@@ -175,6 +196,11 @@ fn project_later(body: EventBody, id: &str, set: &mut EntitySet, at: &Stamp) -> 
     }
     session.apply(&body, at);
     set.put(&session);
+    if let EventBody::SessionMessage(e) = &body {
+        let message = Message::said(e, at);
+        set.absent::<Message>(&message.id)?;
+        set.put(&message);
+    }
     Ok(())
 }
 
@@ -183,6 +209,9 @@ fn project_later(body: EventBody, id: &str, set: &mut EntitySet, at: &Stamp) -> 
 pub struct SessionStarted {
     pub id: String,
     pub kind: SessionKind,
+    /// What a design session is about.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub task_id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -193,6 +222,7 @@ impl Payload for SessionStarted {
     fn validate(&self) -> Result<(), Invalid> {
         check::id("id", &self.id)?;
         check::name("agent", self.agent.as_deref())?;
+        check::text("title", self.title.as_deref(), check::MAX_TITLE)?;
         check::opt_id("task_id", self.task_id.as_deref())
     }
     fn topics(&self) -> Vec<String> {
@@ -256,10 +286,32 @@ later_session_event!(SessionUpdated {
     message: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     progress: Option<u8>,
+    /// A design session's state: a word such as `clarifying`, `generating`, `spec_ready`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    state: Option<String>,
 }, |e| {
     check::text("message", e.message.as_deref(), check::MAX_TEXT)?;
+    check::opt_word("state", e.state.as_deref())?;
     check::percent("progress", e.progress)
 });
+
+later_session_event!(
+    /// A design session generated its spec.
+    SessionSpec {
+        /// The spec: a JSON object, or text.
+        spec: Value,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        state: Option<String>,
+    },
+    |e| {
+        check::opt_word("state", e.state.as_deref())?;
+        match &e.spec {
+            Value::String(text) => check::required("spec", text, check::MAX_TEXT),
+            object @ Value::Object(_) => check::json_object("spec", Some(object)),
+            _ => Err(check::field("spec", "must be a JSON object or text")),
+        }
+    }
+);
 
 later_session_event!(SessionHeartbeat {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -290,4 +342,80 @@ later_session_event!(
         summary: Option<String>,
     },
     |e| check::text("summary", e.summary.as_deref(), check::MAX_TEXT)
+);
+
+/// Who wrote a chat message.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    #[default]
+    Agent,
+    Human,
+    System,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Agent => "agent",
+            Role::Human => "human",
+            Role::System => "system",
+        }
+    }
+}
+
+/// One chat message of a session.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Message {
+    pub id: String,
+    pub session_id: String,
+    pub role: Role,
+    pub author: Option<String>,
+    pub text: String,
+    pub created_at: String,
+    pub seq: Seq,
+}
+
+impl Entity for Message {
+    const KIND: &'static str = "message";
+    fn id(&self) -> &str {
+        &self.id
+    }
+    fn index(&self) -> Index {
+        Index { parent: Some(self.session_id.clone()), status: Some(self.role.as_str().into()), sort: self.seq as i64 }
+    }
+}
+
+impl Message {
+    pub fn said(e: &SessionMessage, at: &Stamp) -> Message {
+        Message {
+            id: e.message_id.clone().unwrap_or_else(|| super::generated_id("msg", at)),
+            session_id: e.id.clone(),
+            role: e.role,
+            author: e.author.clone(),
+            text: e.text.clone(),
+            created_at: at.ts.clone(),
+            seq: at.seq,
+        }
+    }
+}
+
+later_session_event!(
+    /// A chat message in a session, from its agent or a person.
+    SessionMessage {
+        /// `msg-<seq>` when absent.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        message_id: Option<String>,
+        #[serde(default)]
+        role: Role,
+        /// Who wrote it: the agent's or the person's name.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        author: Option<String>,
+        text: String,
+    },
+    |e| {
+        check::opt_id("message_id", e.message_id.as_deref())?;
+        check::name("author", e.author.as_deref())?;
+        check::required("text", &e.text, check::MAX_TEXT)
+    }
 );

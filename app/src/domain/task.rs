@@ -152,6 +152,9 @@ pub struct Task {
     pub usage: Usage,
     #[serde(default)]
     pub summary: Option<String>,
+    /// The design session that generated it, if one did.
+    #[serde(default)]
+    pub session_id: Option<String>,
     pub labels: Vec<String>,
     pub created_at: String,
     pub updated_at: String,
@@ -193,6 +196,7 @@ impl Task {
             error: None,
             usage: Usage::default(),
             summary: None,
+            session_id: e.session_id.clone(),
             labels: e.labels.clone(),
             created_at: at.ts.clone(),
             updated_at: at.ts.clone(),
@@ -344,6 +348,9 @@ pub struct TaskCreated {
     pub assignee: Option<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub labels: Vec<String>,
+    /// The design session that generated this task as a ticket.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session_id: Option<String>,
 }
 
 impl Payload for TaskCreated {
@@ -352,10 +359,13 @@ impl Payload for TaskCreated {
         check::required("title", &self.title, check::MAX_TITLE)?;
         check::text("description", self.description.as_deref(), check::MAX_TEXT)?;
         check::name("assignee", self.assignee.as_deref())?;
+        check::opt_id("session_id", self.session_id.as_deref())?;
         check::labels(&self.labels)
     }
     fn topics(&self) -> Vec<String> {
-        task_topics(self.id.as_deref().unwrap_or_default())
+        let mut topics = task_topics(self.id.as_deref().unwrap_or_default());
+        topics.extend(self.session_id.as_deref().map(topics::session));
+        topics
     }
     fn task_id(&self) -> Option<&str> {
         self.id.as_deref()

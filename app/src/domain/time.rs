@@ -39,6 +39,32 @@ fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
     era * 146_097 + doe - 719_468
 }
 
+/// The log's timestamp for milliseconds since the epoch (the inverse of [`millis`]).
+pub fn format(ms: i64) -> String {
+    let (days, rest) = (ms.div_euclid(86_400_000), ms.rem_euclid(86_400_000));
+    let (year, month, day) = civil_from_days(days);
+    let (h, m, s, f) = (rest / 3_600_000, rest / 60_000 % 60, rest / 1000 % 60, rest % 1000);
+    format!("{year:04}-{month:02}-{day:02}T{h:02}:{m:02}:{s:02}.{f:03}Z")
+}
+
+/// The date of a day count since 1970-01-01 (Howard Hinnant's algorithm).
+fn civil_from_days(days: i64) -> (i64, i64, i64) {
+    let z = days + 719_468;
+    let era = if z >= 0 { z } else { z - 146_096 } / 146_097;
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    (yoe + era * 400 + i64::from(month <= 2), month, day)
+}
+
+/// `ts` plus `ms` milliseconds, as the log writes times.
+pub fn add(ts: &str, ms: i64) -> Option<String> {
+    Some(format(millis(ts)? + ms))
+}
+
 /// `45 s`, `2 m 10 s`, `3 h 5 m`, `2 d 4 h`: two units at most, never negative.
 pub fn duration(ms: i64) -> String {
     let s = ms.max(0) / 1000;
@@ -68,6 +94,14 @@ mod tests {
         for bad in ["", "2026-01-01", "2026-13-01T00:00:00Z", "2026-01-01T00:00:00+01:00", "x026-01-01T00:00:00Z"] {
             assert_eq!(millis(bad), None, "{bad}");
         }
+    }
+
+    #[test]
+    fn formats_back_what_it_parses() {
+        for ts in ["1970-01-01T00:00:00.000Z", "2000-02-29T12:30:00.500Z", "2026-12-31T23:59:59.999Z"] {
+            assert_eq!(format(millis(ts).unwrap()), ts);
+        }
+        assert_eq!(add("2026-01-01T00:00:58.000Z", 3_000).as_deref(), Some("2026-01-01T00:01:01.000Z"));
     }
 
     #[test]

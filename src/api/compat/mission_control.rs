@@ -83,6 +83,7 @@ pub async fn create_task(
         status: t.status,
         assignee: t.assignee,
         labels: t.labels,
+        session_id: None,
     };
     let committed = submit(&state, &caller, EventBody::TaskCreated(created)).await?;
     let id = committed.body.task_id().unwrap_or_default().to_string();
@@ -230,6 +231,7 @@ pub async fn register_subagent(
     let started = SessionStarted {
         id: s.openclaw_session_id,
         kind: SessionKind::Subagent,
+        title: None,
         task_id: Some(id),
         agent: Some(s.agent_name),
     };

@@ -3,6 +3,7 @@
 //! and translates the answer back. No other logic lives here.
 
 pub mod mission_control;
+pub mod sprint;
 pub mod tickets;
 
 use app::domain::{entity::Query, Entity};

@@ -148,11 +148,15 @@ impl Store for SqliteStore {
         Ok(Snapshot { seq: head as Seq, rows: lists })
     }
 
-    async fn scan(&self, kind: &str) -> Result<Vec<(String, String)>, StoreError> {
-        Ok(sqlx::query_as("SELECT workspace, data FROM entities WHERE kind = ? ORDER BY workspace, id")
-            .bind(kind)
-            .fetch_all(&self.reader)
-            .await?)
+    async fn scan(&self, kind: &str, status: Option<&str>) -> Result<Vec<(String, String)>, StoreError> {
+        Ok(sqlx::query_as(
+            "SELECT workspace, data FROM entities WHERE kind = ? AND (? IS NULL OR status = ?) ORDER BY workspace, id",
+        )
+        .bind(kind)
+        .bind(status)
+        .bind(status)
+        .fetch_all(&self.reader)
+        .await?)
     }
 
     async fn find_token(&self, hash: &str) -> Result<Option<TokenRecord>, StoreError> {
