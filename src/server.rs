@@ -6,9 +6,9 @@ use std::{net::SocketAddr, sync::Arc};
 use app::{
     domain::{
         entity::{Query, Snapshot},
-        Seq,
+        EventBody, Seq,
     },
-    server_fns::ssr::{HealthSettings, ReadSource, Reads},
+    server_fns::ssr::{ActionSource, Actions, HealthSettings, ReadSource, Reads, Viewer},
     shell, App,
 };
 use axum::{
@@ -31,7 +31,7 @@ use crate::{
     hub::{Hub, HubSettings},
     jobs,
     state::AppState,
-    store::{self, LogQuery, Store},
+    store::{self, LogQuery, Role, Store, TokenRecord},
     writer::Writer,
 };
 
@@ -117,9 +117,11 @@ pub async fn start_with_clock(config: ServeConfig, clock: SharedClock) -> anyhow
 
 fn router(state: AppState, max_body_bytes: usize) -> Router {
     let reads = ReadSource(Arc::new(StoreReads(state.store.clone())));
+    let actions = ActionSource(Arc::new(IngestActions(state.clone())));
     let health = HealthSettings { heartbeat_ms: state.health.heartbeat_ms };
     let context = move || {
         provide_context(reads.clone());
+        provide_context(actions.clone());
         provide_context(health);
     };
     let options = state.leptos_options.clone();
@@ -150,5 +152,26 @@ impl Reads for StoreReads {
         let query = LogQuery { workspace: workspace.into(), after: 0, upto: head, topics: None, limit, newest: true };
         let page = self.0.read_log(&query).await.map_err(|e| e.to_string())?;
         Ok((head, page.into_iter().map(|(_, frame)| frame).collect()))
+    }
+}
+
+/// Lets the pages' actions (a chat message, a decision) post through the one ingest step, as the
+/// signed-in viewer's token: the same role checks, limits and refusals as the API.
+struct IngestActions(AppState);
+
+#[async_trait::async_trait]
+impl Actions for IngestActions {
+    async fn post(&self, viewer: &Viewer, events: Vec<EventBody>) -> Result<(), String> {
+        let role = Role::parse(&viewer.role).ok_or_else(|| format!("unknown role `{}`", viewer.role))?;
+        let caller = TokenRecord {
+            id: viewer.token_id.clone(),
+            workspace: viewer.workspace.clone(),
+            role,
+            name: viewer.name.clone(),
+        };
+        for event in &events {
+            event.validate().map_err(|e| e.to_string())?;
+        }
+        api::ingest::accept(&self.0, &caller, events).await.map(|_| ()).map_err(|e| e.to_string())
     }
 }

@@ -59,6 +59,13 @@ pub fn App() -> impl IntoView {
                     ssr=SsrMode::Async
                 />
                 <Route path=StaticSegment("agents") view=pages::agents::AgentsPage ssr=SsrMode::Async/>
+                <Route path=StaticSegment("sessions") view=pages::sessions::SessionsPage ssr=SsrMode::Async/>
+                <Route
+                    path=(StaticSegment("sessions"), ParamSegment("id"))
+                    view=pages::sessions::SessionPage
+                    ssr=SsrMode::Async
+                />
+                <Route path=StaticSegment("runs") view=pages::runs::RunsPage ssr=SsrMode::Async/>
                 <Route path=StaticSegment("events") view=pages::events::EventsPage ssr=SsrMode::Async/>
                 <Route path=StaticSegment("login") view=pages::login::LoginPage/>
             </Routes>

@@ -11,7 +11,7 @@ use axum::{
 
 use super::{
     hash_token,
-    web::{encode_component, same_origin, COOKIE},
+    web::{decode_component, display_name, encode_component, same_origin, COOKIE, NAME_COOKIE},
 };
 use crate::{api::error::ApiError, state::AppState};
 
@@ -72,10 +72,14 @@ pub async fn gate(State(state): State<AppState>, mut request: Request, next: Nex
     };
     match state.store.find_token(&hash_token(&token)).await {
         Ok(Some(record)) => {
+            // The person at the page: the name given at sign-in, else the token's.
+            let name = cookie(request.headers(), NAME_COOKIE).and_then(|n| display_name(&decode_component(&n)));
             let viewer = Viewer {
+                token_id: record.id.clone(),
                 workspace: record.workspace.clone(),
                 role: record.role.as_str().to_string(),
-                name: record.name.clone(),
+                name: name.unwrap_or_else(|| record.name.clone()),
+                can_decide: record.role.can_ingest(),
             };
             request.extensions_mut().insert(viewer);
             request.extensions_mut().insert(record);

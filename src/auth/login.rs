@@ -10,7 +10,7 @@ use axum::{
 
 use super::{
     hash_token,
-    web::{encode_component, same_origin, COOKIE},
+    web::{display_name, encode_component, same_origin, COOKIE, NAME_COOKIE},
 };
 use crate::{api::error::ApiError, state::AppState};
 
@@ -21,6 +21,9 @@ pub struct LoginForm {
     token: String,
     #[serde(default)]
     next: Option<String>,
+    /// Who is signing in, for their messages and decisions (the token's name when left blank).
+    #[serde(default)]
+    name: Option<String>,
 }
 
 /// `POST /login`: a valid token becomes the session cookie.
@@ -33,7 +36,10 @@ pub async fn login(State(state): State<AppState>, headers: HeaderMap, Form(form)
     match state.store.find_token(&hash_token(token)).await {
         Ok(Some(_)) => {
             let cookie = format!("{COOKIE}={token}; Path=/; HttpOnly; SameSite=Lax; Max-Age={COOKIE_MAX_AGE_SECS}");
-            ([(header::SET_COOKIE, cookie)], Redirect::to(next)).into_response()
+            let name = form.name.as_deref().and_then(display_name).map_or(String::new(), |n| encode_component(&n));
+            let age = if name.is_empty() { 0 } else { COOKIE_MAX_AGE_SECS };
+            let name = format!("{NAME_COOKIE}={name}; Path=/; HttpOnly; SameSite=Lax; Max-Age={age}");
+            ([(header::SET_COOKIE, cookie), (header::SET_COOKIE, name)], Redirect::to(next)).into_response()
         }
         Ok(None) => Redirect::to(&format!("/login?error=1&next={}", encode_component(next))).into_response(),
         Err(e) => ApiError::from(e).into_response(),

@@ -5,6 +5,39 @@ use axum::http::{header, HeaderMap};
 
 /// The session cookie: the token itself, HttpOnly so page scripts never see it.
 pub const COOKIE: &str = "fd_token";
+/// The name the person gave at sign-in, shown on their messages and decisions.
+pub const NAME_COOKIE: &str = "fd_name";
+
+/// A name fit to show and record: trimmed, 1 to 64 characters, no control characters.
+pub fn display_name(raw: &str) -> Option<String> {
+    let name: String = raw.trim().chars().filter(|c| !c.is_control()).take(64).collect();
+    (!name.trim().is_empty()).then(|| name.trim().to_string())
+}
+
+/// The inverse of [`encode_component`]; invalid escapes are kept as they are.
+pub fn decode_component(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = || std::str::from_utf8(bytes.get(i + 1..i + 3)?).ok().and_then(|h| u8::from_str_radix(h, 16).ok());
+        match (bytes[i], hex()) {
+            (b'%', Some(byte)) => {
+                out.push(byte);
+                i += 3;
+            }
+            (b'+', _) => {
+                out.push(b' ');
+                i += 1;
+            }
+            (b, _) => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
 
 /// A browser's `Origin` must name this very host; requests without one are not from a page.
 pub fn same_origin(headers: &HeaderMap) -> bool {
@@ -29,6 +62,14 @@ pub fn encode_component(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn names_are_cleaned_and_round_trip() {
+        assert_eq!(display_name("  Ann Lee\u{7} "), Some("Ann Lee".into()));
+        assert_eq!(display_name("   "), None);
+        assert_eq!(display_name(&"x".repeat(100)).map(|n| n.len()), Some(64));
+        assert_eq!(decode_component(&encode_component("Zoë & co/2")), "Zoë & co/2");
+    }
 
     #[test]
     fn origin_must_match_host() {

@@ -7,7 +7,8 @@ use leptos_router::hooks::use_location;
 use super::toast::Toasts;
 use crate::live::{fleet::Fleet, LinkState, LiveStatus};
 
-const SECTIONS: &[(&str, &str)] = &[("/", "Board"), ("/agents", "Agents"), ("/events", "Events")];
+const SECTIONS: &[(&str, &str)] =
+    &[("/", "Board"), ("/sessions", "Sessions"), ("/runs", "Runs"), ("/agents", "Agents"), ("/events", "Events")];
 
 #[component]
 pub fn Header() -> impl IntoView {

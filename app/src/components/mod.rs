@@ -1,8 +1,10 @@
 //! Widgets shared by the pages.
 
+pub mod approval;
 pub mod card;
 pub mod clock;
 pub mod header;
+pub mod timeline;
 pub mod toast;
 
 /// Returns the URL when it is safe to put in an `href`: only http(s), so a `javascript:` or `data:`

@@ -11,6 +11,7 @@ use crate::domain::{session::SessionKind, Event, EventBody};
 pub enum ToastKind {
     Failure,
     PullRequest,
+    Approval,
 }
 
 impl ToastKind {
@@ -18,6 +19,7 @@ impl ToastKind {
         match self {
             ToastKind::Failure => "failure",
             ToastKind::PullRequest => "pull-request",
+            ToastKind::Approval => "approval",
         }
     }
 }
@@ -33,7 +35,7 @@ pub struct Toast {
 
 /// Toasts shown at once; older ones give way.
 const MAX_TOASTS: usize = 4;
-/// Good news leaves by itself after this long; a failure stays until dismissed.
+/// Good news leaves by itself after this long; a failure or a request stays until dismissed.
 #[cfg(feature = "hydrate")]
 const GOOD_NEWS_MS: u64 = 8_000;
 
@@ -105,6 +107,14 @@ impl Fleet {
             EventBody::TaskUpdated(e) if e.pr_url.is_some() => {
                 self.toast(ToastKind::PullRequest, format!("Pull request opened: {}", self.title(&e.id)), &e.id)
             }
+            EventBody::ApprovalRequested(e) => {
+                let href = match (&e.session_id, &e.task_id) {
+                    (Some(session), _) => format!("/sessions/{session}"),
+                    (None, Some(task)) => format!("/tasks/{task}?tab=approvals"),
+                    (None, None) => "/sessions".to_string(),
+                };
+                self.push(ToastKind::Approval, format!("Approval requested: {}", e.title), href)
+            }
             EventBody::TaskCompleted(e) if e.pr_url.is_some() => {
                 self.toast(ToastKind::PullRequest, format!("Done with a pull request: {}", self.title(&e.id)), &e.id)
             }
@@ -113,16 +123,19 @@ impl Fleet {
     }
 
     fn toast(&self, kind: ToastKind, text: String, task_id: &str) {
+        self.push(kind, text, format!("/tasks/{task_id}"));
+    }
+
+    fn push(&self, kind: ToastKind, text: String, href: String) {
         let id = self.next_toast.get_value();
         self.next_toast.set_value(id + 1);
-        let href = format!("/tasks/{task_id}");
         self.toasts.update(|toasts| {
             toasts.push(Toast { id, kind, text, href });
             let excess = toasts.len().saturating_sub(MAX_TOASTS);
             toasts.drain(..excess);
         });
         #[cfg(feature = "hydrate")]
-        if kind != ToastKind::Failure {
+        if kind == ToastKind::PullRequest {
             let fleet = *self;
             leptos::task::spawn_local(async move {
                 gloo_timers::future::sleep(std::time::Duration::from_millis(GOOD_NEWS_MS)).await;

@@ -32,7 +32,7 @@ pub type Reload = Rc<dyn Fn() -> Pin<Box<dyn Future<Output = Option<Seq>>>>>;
 pub fn follow(mut topics: Vec<String>, since: Seq, on_event: impl Fn(Event) + 'static, reload: Reload) {
     let status = expect_context::<LiveStatus>();
     let fleet = expect_context::<Fleet>();
-    for header in [topics::BOARD, topics::AGENTS] {
+    for header in [topics::BOARD, topics::AGENTS, topics::APPROVALS] {
         if !topics.iter().any(|t| t == header || t == topics::EVENTS) {
             topics.push(header.to_string());
         }

@@ -16,6 +16,8 @@ pub fn LoginPage() -> impl IntoView {
                 <p class="login-hint">"Sign in with an access token (" <code>"flightdeck token create"</code> ")."</p>
                 <label for="token">"Access token"</label>
                 <input id="token" name="token" type="password" autocomplete="current-password" required autofocus/>
+                <label for="name">"Your name " <span class="optional">"(on your messages and decisions)"</span></label>
+                <input id="name" name="name" type="text" autocomplete="name" maxlength="64"/>
                 <input type="hidden" name="next" value=next/>
                 <Show when=failed>
                     <p class="error" role="alert">"That token is not valid, or it has been revoked."</p>

@@ -4,6 +4,8 @@ pub mod agents;
 pub mod board;
 pub mod events;
 pub mod login;
+pub mod runs;
+pub mod sessions;
 pub mod task;
 
 use std::future::Future;

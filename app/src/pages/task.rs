@@ -7,6 +7,7 @@ use leptos_router::hooks::{use_params_map, use_query_map};
 use super::{live_page, LoadFailed, NotFound};
 use crate::{
     components::{
+        approval::ApprovalCard,
         card::PrLink,
         clock::{running, Ago, Now},
         header::Header,
@@ -19,8 +20,13 @@ use crate::{
     topics,
 };
 
-const TABS: &[(&str, &str)] =
-    &[("overview", "Overview"), ("activity", "Activity"), ("deliverables", "Deliverables"), ("sessions", "Sessions")];
+const TABS: &[(&str, &str)] = &[
+    ("overview", "Overview"),
+    ("activity", "Activity"),
+    ("deliverables", "Deliverables"),
+    ("sessions", "Sessions"),
+    ("approvals", "Approvals"),
+];
 
 #[component]
 pub fn TaskPage() -> impl IntoView {
@@ -45,6 +51,7 @@ fn LiveTask(page: Page<Option<TaskDetail>>, id: String) -> impl IntoView {
     if let Some(d) = &page.view {
         expect_context::<crate::live::fleet::Fleet>().learn_titles([(d.task.id.as_str(), d.task.title.as_str())]);
     }
+    let me = page.me.clone();
     let reload_id = id.clone();
     let detail = live_page(
         page,
@@ -90,6 +97,7 @@ fn LiveTask(page: Page<Option<TaskDetail>>, id: String) -> impl IntoView {
                     "activity" => view! { <Activity detail/> }.into_any(),
                     "deliverables" => view! { <Deliverables detail/> }.into_any(),
                     "sessions" => view! { <Sessions detail/> }.into_any(),
+                    "approvals" => view! { <Approvals detail me=me.clone()/> }.into_any(),
                     _ => view! { <Overview detail/> }.into_any(),
                 }}
             </section>
@@ -106,6 +114,7 @@ fn TabCount(key: &'static str, detail: RwSignal<Option<TaskDetail>>) -> impl Int
                 "activity" => Some(d.activities.len()),
                 "deliverables" => Some(d.deliverables.len()),
                 "sessions" => Some(d.sessions.len()),
+                "approvals" => Some(d.approvals.len()),
                 _ => None,
             }
         })
@@ -273,5 +282,21 @@ fn Sessions(detail: RwSignal<Option<TaskDetail>>) -> impl IntoView {
                 />
             </tbody>
         </table>
+    }
+}
+
+#[component]
+fn Approvals(detail: RwSignal<Option<TaskDetail>>, me: crate::server_fns::Me) -> impl IntoView {
+    let approvals = move || detail.with(|d| d.as_ref().map(|d| d.approvals.clone()).unwrap_or_default());
+    view! {
+        <ul class="approvals">
+            {move || {
+                let me = me.clone();
+                approvals().into_iter().rev().map(|approval| view! { <ApprovalCard approval me=me.clone()/> }).collect_view()
+            }}
+        </ul>
+        <Show when=move || approvals().is_empty()>
+            <p class="empty">"No approval was asked about this task."</p>
+        </Show>
     }
 }

@@ -39,8 +39,9 @@ impl Roster {
 #[server]
 pub async fn get_agents() -> Result<Page<Roster>, ServerFnError> {
     use crate::domain::entity::{decode_rows, Query};
-    let (snapshot, active_subagents) = super::ssr::read_page(vec![Query::all::<Agent>()]).await?;
-    let agents = decode_rows::<Agent>(&snapshot.rows[0]).map_err(ServerFnError::new)?;
+    let read = super::ssr::read_page(vec![Query::all::<Agent>()]).await?;
+    let agents = decode_rows::<Agent>(&read.snapshot.rows[0]).map_err(ServerFnError::new)?;
     let heartbeat_ms = use_context::<super::ssr::HealthSettings>().map_or(30_000, |h| h.heartbeat_ms);
-    Ok(Page { seq: snapshot.seq, active_subagents, view: Roster { seq: snapshot.seq, agents, heartbeat_ms } })
+    let seq = read.snapshot.seq;
+    Ok(read.page(Roster { seq, agents, heartbeat_ms }))
 }

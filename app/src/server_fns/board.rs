@@ -114,15 +114,16 @@ pub async fn get_board() -> Result<Page<Board>, ServerFnError> {
         agent::Agent,
         entity::{decode_rows, Query},
     };
-    let (snapshot, active_subagents) = ssr_read(vec![Query::all::<Task>(), Query::all::<Agent>()]).await?;
-    let tasks = decode_rows::<Task>(&snapshot.rows[0]).map_err(ServerFnError::new)?;
-    let agents = decode_rows::<Agent>(&snapshot.rows[1])
+    let read = ssr_read(vec![Query::all::<Task>(), Query::all::<Agent>()]).await?;
+    let rows = &read.snapshot.rows;
+    let tasks = decode_rows::<Task>(&rows[0]).map_err(ServerFnError::new)?;
+    let agents = decode_rows::<Agent>(&rows[1])
         .map_err(ServerFnError::new)?
         .into_iter()
         .map(|a| (a.id, HealthBadge { health: a.health, reason: a.health_reason }))
         .collect();
-    let board = Board { seq: snapshot.seq, tasks, agents };
-    Ok(Page { seq: snapshot.seq, active_subagents, view: board })
+    let board = Board { seq: read.snapshot.seq, tasks, agents };
+    Ok(read.page(board))
 }
 
 #[cfg(feature = "ssr")]

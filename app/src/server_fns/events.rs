@@ -121,14 +121,14 @@ pub async fn get_events() -> Result<Page<EventLog>, ServerFnError> {
     let source = expect_context::<super::ssr::ReadSource>();
     let viewer = super::ssr::viewer().await?;
     let failed_tasks = Query::all::<Task>().with_status(&[TaskStatus::Failed.as_str()]);
-    let (snapshot, active_subagents) = super::ssr::read_page(vec![failed_tasks]).await?;
-    let failed = decode_rows::<Task>(&snapshot.rows[0]).map_err(ServerFnError::new)?;
+    let read = super::ssr::read_page(vec![failed_tasks]).await?;
+    let failed = decode_rows::<Task>(&read.snapshot.rows[0]).map_err(ServerFnError::new)?;
     // Read after the snapshot, so every event up to its seq is here (and maybe a few beyond it,
     // which the page keeps and the feed then skips).
     let (_, frames) = source.0.recent_events(&viewer.workspace, SHOWN as u32).await.map_err(ServerFnError::new)?;
     let mut events: Vec<Event> = frames.iter().filter_map(|f| serde_json::from_str(f).ok()).collect();
     events.reverse();
-    let seq = events.first().map_or(snapshot.seq, |e| e.seq.max(snapshot.seq));
+    let seq = events.first().map_or(read.snapshot.seq, |e| e.seq.max(read.snapshot.seq));
     let log = EventLog {
         seq,
         events,
@@ -136,5 +136,7 @@ pub async fn get_events() -> Result<Page<EventLog>, ServerFnError> {
         held: vec![],
         failed: failed.iter().filter_map(FailedTask::of).collect(),
     };
-    Ok(Page { seq, active_subagents, view: log })
+    let mut page = read.page(log);
+    page.seq = seq;
+    Ok(page)
 }

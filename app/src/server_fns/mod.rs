@@ -4,6 +4,8 @@
 pub mod agents;
 pub mod board;
 pub mod events;
+pub mod runs;
+pub mod sessions;
 pub mod task;
 
 use serde::{Deserialize, Serialize};
@@ -16,7 +18,25 @@ pub struct Page<T> {
     pub seq: Seq,
     /// Ids of sub-agent sessions running now, for "Active Sub-Agents: N".
     pub active_subagents: Vec<String>,
+    /// Who is looking.
+    pub me: Me,
     pub view: T,
+}
+
+/// The person at the page, as far as the page needs to know.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Me {
+    pub name: String,
+    pub role: String,
+    /// Whether they may chat and decide approvals (not with a read-only viewer token).
+    pub can_decide: bool,
+}
+
+impl Me {
+    /// Why the decision buttons are disabled, when they are.
+    pub fn why_not(&self) -> Option<String> {
+        (!self.can_decide).then(|| format!("Signed in with a read-only {} token: it cannot chat or decide.", self.role))
+    }
 }
 
 /// The part of a page every read shares: the running sub-agent sessions.
@@ -58,11 +78,30 @@ pub mod ssr {
     /// Who is looking: put into the request's extensions by the server's login gate.
     #[derive(Clone, Debug, PartialEq)]
     pub struct Viewer {
+        pub token_id: String,
         pub workspace: String,
         /// `admin`, `ingest` or `viewer`.
         pub role: String,
-        /// The token's name: who made a decision or wrote a message.
+        /// Who made a decision or wrote a message: the name given at sign-in, or the token's.
         pub name: String,
+        /// Whether this role may post, and so chat and decide approvals.
+        pub can_decide: bool,
+    }
+
+    /// What a page's actions post through: the server's one ingest step, as the viewer.
+    #[async_trait::async_trait]
+    pub trait Actions: Send + Sync + 'static {
+        async fn post(&self, viewer: &Viewer, events: Vec<crate::domain::EventBody>) -> Result<(), String>;
+    }
+
+    #[derive(Clone)]
+    pub struct ActionSource(pub Arc<dyn Actions>);
+
+    /// Posts `events` as the signed-in viewer.
+    pub async fn act(events: Vec<crate::domain::EventBody>) -> Result<(), ServerFnError> {
+        let viewer = viewer().await?;
+        let actions = leptos::prelude::expect_context::<ActionSource>();
+        actions.0.post(&viewer, events).await.map_err(ServerFnError::new)
     }
 
     /// The signed-in viewer of the current request; an error when there is none.
@@ -73,16 +112,29 @@ pub mod ssr {
         Ok(viewer)
     }
 
-    /// Reads `queries` for the signed-in viewer, with the header's query appended; returns the
-    /// snapshot and the running sub-agent sessions.
-    pub async fn read_page(queries: Vec<Query>) -> Result<(Snapshot, Vec<String>), ServerFnError> {
+    /// Reads `queries` for the signed-in viewer, with the header's query appended.
+    pub async fn read_page(queries: Vec<Query>) -> Result<Read, ServerFnError> {
         let source = leptos::prelude::expect_context::<ReadSource>();
         let viewer = viewer().await?;
         let mut queries = queries;
         queries.push(Query::all::<Session>().with_status(&[ACTIVE_SUBAGENT]));
         let mut snapshot = source.0.read(&viewer.workspace, queries).await.map_err(ServerFnError::new)?;
         let header = snapshot.rows.pop().unwrap_or_default();
-        let active = super::active_subagents(&header).map_err(ServerFnError::new)?;
-        Ok((snapshot, active))
+        let active_subagents = super::active_subagents(&header).map_err(ServerFnError::new)?;
+        let me = super::Me { name: viewer.name, role: viewer.role, can_decide: viewer.can_decide };
+        Ok(Read { snapshot, active_subagents, me })
+    }
+
+    /// A page's rows and what every page shows besides.
+    pub struct Read {
+        pub snapshot: Snapshot,
+        pub active_subagents: Vec<String>,
+        pub me: super::Me,
+    }
+
+    impl Read {
+        pub fn page<T>(self, view: T) -> super::Page<T> {
+            super::Page { seq: self.snapshot.seq, active_subagents: self.active_subagents, me: self.me, view }
+        }
     }
 }

@@ -5,8 +5,8 @@ use serde::{Deserialize, Serialize};
 
 use super::{board::HealthBadge, Page};
 use crate::domain::{
-    activity::Activity, deliverable::Deliverable, session::Session, task::Task, test_run::TestRun, Event, EventBody,
-    Seq, Stamp,
+    activity::Activity, approval::Approval, deliverable::Deliverable, session::Session, task::Task, test_run::TestRun,
+    Event, EventBody, Seq, Stamp,
 };
 
 /// Timeline entries a page opens with; older ones are in the API.
@@ -21,6 +21,9 @@ pub struct TaskDetail {
     pub deliverables: Vec<Deliverable>,
     pub sessions: Vec<Session>,
     pub tests: Vec<TestRun>,
+    /// Approvals asked about this task.
+    #[serde(default)]
+    pub approvals: Vec<Approval>,
     /// The health of the task's agent, when Flightdeck knows the agent.
     pub agent: Option<HealthBadge>,
 }
@@ -42,6 +45,7 @@ impl TaskDetail {
             EventBody::DeliverableAdded(e) => self.deliverables.push(Deliverable::added(e, &at)),
             EventBody::SessionStarted(e) => self.sessions.push(Session::started(e, &at)),
             EventBody::TestStarted(e) => self.tests.push(TestRun::started(e, &at)),
+            EventBody::ApprovalRequested(e) => self.approvals.push(Approval::requested(e, &at)),
             EventBody::TestCompleted(e) => {
                 if let Some(run) = self.tests.iter_mut().find(|r| r.id == e.id) {
                     run.complete(e, &at);
@@ -53,6 +57,9 @@ impl TaskDetail {
             body => {
                 for session in &mut self.sessions {
                     session.apply(body, &at);
+                }
+                for approval in &mut self.approvals {
+                    approval.apply(body, &at);
                 }
             }
         }
@@ -73,12 +80,13 @@ pub async fn get_task(id: String) -> Result<Page<Option<TaskDetail>>, ServerFnEr
         Query::children::<Session>(&id),
         Query::children::<TestRun>(&id),
         Query::all::<Agent>(),
+        Query::all::<Approval>(),
     ];
-    let (snapshot, active_subagents) = super::ssr::read_page(queries).await?;
-    let rows = &snapshot.rows;
+    let read = super::ssr::read_page(queries).await?;
+    let rows = &read.snapshot.rows;
     let fail = ServerFnError::new;
     let Some(task) = decode_rows::<Task>(&rows[0]).map_err(fail)?.pop() else {
-        return Ok(Page { seq: snapshot.seq, active_subagents, view: None });
+        return Ok(read.page(None));
     };
     let agent = decode_rows::<Agent>(&rows[5])
         .map_err(fail)?
@@ -86,13 +94,18 @@ pub async fn get_task(id: String) -> Result<Page<Option<TaskDetail>>, ServerFnEr
         .find(|a| task.assignee.as_deref() == Some(&a.id))
         .map(|a| HealthBadge { health: a.health, reason: a.health_reason });
     let detail = TaskDetail {
-        seq: snapshot.seq,
+        seq: read.snapshot.seq,
         task,
         activities: decode_rows(&rows[1]).map_err(fail)?,
         deliverables: decode_rows(&rows[2]).map_err(fail)?,
         sessions: decode_rows(&rows[3]).map_err(fail)?,
         tests: decode_rows(&rows[4]).map_err(fail)?,
+        approvals: decode_rows::<Approval>(&rows[6])
+            .map_err(fail)?
+            .into_iter()
+            .filter(|a| a.task_id.as_deref() == Some(&id))
+            .collect(),
         agent,
     };
-    Ok(Page { seq: snapshot.seq, active_subagents, view: Some(detail) })
+    Ok(read.page(Some(detail)))
 }

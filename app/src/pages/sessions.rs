@@ -1,0 +1,212 @@
+//! `/sessions`: every session; `/sessions/:id`: one design session — its chat, live in every open
+//! tab, a message box that posts as you, its state and progress, the spec, its approvals with a
+//! countdown and Approve / Reject, and the tickets it generated.
+
+use leptos::prelude::*;
+use leptos_router::hooks::use_params_map;
+
+use super::{live_page, LoadFailed, NotFound};
+use crate::{
+    components::{approval::ApprovalCard, clock::Ago, header::Header},
+    server_fns::{
+        sessions::{get_session, get_sessions, send_message, SessionDetail, SessionList},
+        Me, Page,
+    },
+    topics,
+};
+
+#[component]
+pub fn SessionsPage() -> impl IntoView {
+    let snapshot = Resource::new(|| (), |_| get_sessions());
+    view! {
+        <Suspense fallback=|| view! { <Header/><main class="page"><p class="loading">"Loading sessions…"</p></main> }>
+            {move || Suspend::new(async move {
+                match snapshot.await {
+                    Ok(page) => view! { <LiveSessions page/> }.into_any(),
+                    Err(e) => view! { <LoadFailed what="the sessions" error=e.to_string()/> }.into_any(),
+                }
+            })}
+        </Suspense>
+    }
+}
+
+#[component]
+fn LiveSessions(page: Page<SessionList>) -> impl IntoView {
+    let list = live_page(
+        page,
+        vec![topics::AGENTS.into(), topics::APPROVALS.into()],
+        get_sessions,
+        |l: &mut SessionList, e| l.apply(e),
+    );
+    view! {
+        <Header/>
+        <main class="page sessions-page">
+            <h1>"Sessions"</h1>
+            <ul class="session-list">
+                <For
+                    each=move || list.with(|l| l.sessions.iter().map(|s| (s.clone(), l.waiting(&s.id))).collect::<Vec<_>>())
+                    key=|(s, waiting)| (s.id.clone(), s.last_seq, *waiting)
+                    children=|(s, waiting)| {
+                        let state = s.state.clone().unwrap_or_else(|| if s.is_active() { "active".into() } else { "ended".into() });
+                        view! {
+                            <li class="session-row" data-session=s.id.clone()>
+                                <a href=format!("/sessions/{}", s.id)>{s.title.clone().unwrap_or_else(|| s.id.clone())}</a>
+                                <span class="kind">{s.kind.as_str()}</span>
+                                <span class="state">{state}</span>
+                                {(waiting > 0).then(|| view! { <span class="waiting">{format!("{waiting} awaiting approval")}</span> })}
+                                <Ago ts=Signal::stored(Some(s.started_at.clone()))/>
+                            </li>
+                        }
+                    }
+                />
+            </ul>
+            <Show when=move || list.with(|l| l.sessions.is_empty())>
+                <p class="empty">"No session has started yet."</p>
+            </Show>
+        </main>
+    }
+}
+
+#[component]
+pub fn SessionPage() -> impl IntoView {
+    let params = use_params_map();
+    let id = move || params.with(|p| p.get("id").unwrap_or_default());
+    let snapshot = Resource::new(id, get_session);
+    view! {
+        <Suspense fallback=|| view! { <Header/><main class="page"><p class="loading">"Loading the session…"</p></main> }>
+            {move || Suspend::new(async move {
+                match snapshot.await {
+                    Ok(Page { view: None, .. }) => view! { <NotFound/> }.into_any(),
+                    Ok(page) => view! { <LiveSession page id=id()/> }.into_any(),
+                    Err(e) => view! { <LoadFailed what="the session" error=e.to_string()/> }.into_any(),
+                }
+            })}
+        </Suspense>
+    }
+}
+
+#[component]
+fn LiveSession(page: Page<Option<SessionDetail>>, id: String) -> impl IntoView {
+    let me = page.me.clone();
+    let reload_id = id.clone();
+    let detail = live_page(
+        page,
+        vec![topics::session(&id)],
+        move || get_session(reload_id.clone()),
+        |d: &mut Option<SessionDetail>, e| {
+            if let Some(d) = d {
+                d.apply(e)
+            }
+        },
+    );
+    let session = move || detail.with(|d| d.as_ref().map(|d| d.session.clone()));
+    let title = move || session().map(|s| s.title.unwrap_or(s.id)).unwrap_or_default();
+    let state = move || session().and_then(|s| s.state).unwrap_or_else(|| "started".into());
+    let progress = move || session().and_then(|s| s.progress).unwrap_or(0).min(100);
+    let spec = move || session().and_then(|s| s.spec);
+    view! {
+        <Header/>
+        <main class="page session-page">
+            <p class="crumbs"><a href="/sessions">"Sessions"</a> " / " {id.clone()}</p>
+            <h1>{title}</h1>
+            <p class="status-line">
+                <span class="status" data-testid="session-state">{state}</span>
+                <span class="progress session-progress" role="progressbar" aria-label="Session progress" aria-valuemin="0"
+                    aria-valuemax="100" aria-valuenow=progress>
+                    <span class="progress-fill" style:width=move || format!("{}%", progress())></span>
+                </span>
+                <span data-testid="session-progress">{move || format!("{}%", progress())}</span>
+            </p>
+            <div class="session-layout">
+                <section class="chat" aria-label="Chat">
+                    <ol class="messages" data-testid="messages">
+                        <For
+                            each=move || detail.with(|d| d.as_ref().map(|d| d.messages.clone()).unwrap_or_default())
+                            key=|m| m.id.clone()
+                            children=|m| view! {
+                                <li class="message" data-role=m.role.as_str()>
+                                    <span class="author">{m.author.clone().unwrap_or_else(|| m.role.as_str().to_string())}</span>
+                                    <p class="text">{m.text.clone()}</p>
+                                    <Ago ts=Signal::stored(Some(m.created_at.clone()))/>
+                                </li>
+                            }
+                        />
+                    </ol>
+                    <MessageBox session_id=id.clone() me=me.clone()/>
+                </section>
+                <aside class="session-side">
+                    <section class="spec-card" aria-label="Spec">
+                        <h2>"Spec"</h2>
+                        {move || match spec() {
+                            Some(serde_json::Value::String(text)) => view! { <p class="spec-text">{text}</p> }.into_any(),
+                            Some(value) => view! {
+                                <pre class="spec-json" data-testid="spec">{serde_json::to_string_pretty(&value).unwrap_or_default()}</pre>
+                            }.into_any(),
+                            None => view! { <p class="empty">"No spec yet."</p> }.into_any(),
+                        }}
+                    </section>
+                    <section aria-label="Approvals">
+                        <h2>"Approvals"</h2>
+                        <ul class="approvals">
+                            {move || {
+                                let me = me.clone();
+                                detail.with(|d| d.as_ref().map(|d| d.approvals.clone()).unwrap_or_default())
+                                    .into_iter()
+                                    .rev()
+                                    .map(|approval| view! { <ApprovalCard approval me=me.clone()/> })
+                                    .collect_view()
+                            }}
+                        </ul>
+                    </section>
+                    <section aria-label="Tickets">
+                        <h2>"Tickets"</h2>
+                        <ul class="tickets">
+                            {move || detail.with(|d| d.as_ref().map(|d| d.tickets.clone()).unwrap_or_default())
+                                .into_iter()
+                                .map(|t| view! {
+                                    <li><a href=format!("/tasks/{}", t.id)>{t.title.clone()}</a>" · "{t.status.label()}</li>
+                                })
+                                .collect_view()}
+                        </ul>
+                    </section>
+                </aside>
+            </div>
+        </main>
+    }
+}
+
+/// The box a person writes to the session with; their name goes with the message.
+#[component]
+fn MessageBox(session_id: String, me: Me) -> impl IntoView {
+    let text = RwSignal::new(String::new());
+    let error = RwSignal::new(None::<String>);
+    let reason = me.why_not();
+    let disabled = reason.is_some();
+    let send = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let body = text.get_untracked();
+        if body.trim().is_empty() {
+            return;
+        }
+        let session_id = session_id.clone();
+        leptos::task::spawn_local(async move {
+            match send_message(session_id, body).await {
+                Ok(()) => {
+                    text.set(String::new());
+                    error.set(None);
+                }
+                Err(e) => error.set(Some(e.to_string())),
+            }
+        });
+    };
+    view! {
+        <form class="message-box" on:submit=send>
+            <label for="message">{format!("Message as {}", me.name)}</label>
+            <textarea id="message" name="message" rows="2" disabled=disabled
+                prop:value=move || text.get() on:input=move |ev| text.set(event_target_value(&ev))></textarea>
+            <button type="submit" disabled=disabled>"Send"</button>
+            {reason.map(|r| view! { <p class="why-not">{r}</p> })}
+            {move || error.get().map(|e| view! { <p class="error" role="alert">{e}</p> })}
+        </form>
+    }
+}

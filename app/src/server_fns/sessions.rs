@@ -1,0 +1,150 @@
+//! The sessions pages: every session, and one design session's chat, spec, approvals and tickets;
+//! and the two things a person does there: write a message, decide an approval.
+
+use leptos::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use super::Page;
+use crate::domain::{
+    approval::{Approval, ApprovalStatus},
+    session::{Message, Session},
+    task::Task,
+    Event, EventBody, Seq, Stamp,
+};
+
+/// Sessions the list shows.
+pub const LISTED: u32 = 200;
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct SessionList {
+    pub seq: Seq,
+    /// Newest first.
+    pub sessions: Vec<Session>,
+    /// Approvals waiting for someone, across every session.
+    pub pending: Vec<Approval>,
+}
+
+impl SessionList {
+    pub fn apply(&mut self, event: &Event) {
+        if event.seq <= self.seq {
+            return;
+        }
+        self.seq = event.seq;
+        let at = Stamp { seq: event.seq, ts: event.ts.clone() };
+        match &event.body {
+            EventBody::SessionStarted(e) => self.sessions.insert(0, Session::started(e, &at)),
+            EventBody::ApprovalRequested(e) => self.pending.push(Approval::requested(e, &at)),
+            EventBody::ApprovalResolved(e) => self.pending.retain(|a| a.id != e.id),
+            body => self.sessions.iter_mut().for_each(|s| s.apply(body, &at)),
+        }
+    }
+
+    pub fn waiting(&self, session: &str) -> usize {
+        self.pending.iter().filter(|a| a.session_id.as_deref() == Some(session)).count()
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SessionDetail {
+    pub seq: Seq,
+    pub session: Session,
+    /// Oldest first, as a chat reads.
+    pub messages: Vec<Message>,
+    pub approvals: Vec<Approval>,
+    /// The tasks this session generated.
+    pub tickets: Vec<Task>,
+}
+
+impl SessionDetail {
+    pub fn apply(&mut self, event: &Event) {
+        if event.seq <= self.seq {
+            return;
+        }
+        self.seq = event.seq;
+        let at = Stamp { seq: event.seq, ts: event.ts.clone() };
+        let id = self.session.id.clone();
+        self.session.apply(&event.body, &at);
+        match &event.body {
+            EventBody::SessionMessage(e) if e.id == id => self.messages.push(Message::said(e, &at)),
+            EventBody::ApprovalRequested(e) if e.session_id.as_deref() == Some(&id) => {
+                self.approvals.push(Approval::requested(e, &at))
+            }
+            EventBody::TaskCreated(e) if e.session_id.as_deref() == Some(&id) => {
+                let task_id = e.id.clone().unwrap_or_default();
+                self.tickets.push(Task::created(e, task_id, &at));
+            }
+            body => {
+                self.approvals.iter_mut().for_each(|a| a.apply(body, &at));
+                self.tickets.iter_mut().for_each(|t| t.apply(body, &at));
+            }
+        }
+    }
+
+    pub fn pending(&self) -> usize {
+        self.approvals.iter().filter(|a| a.status == ApprovalStatus::Pending).count()
+    }
+}
+
+#[server]
+pub async fn get_sessions() -> Result<Page<SessionList>, ServerFnError> {
+    use crate::domain::entity::{decode_rows, Query};
+    let queries = vec![
+        Query::all::<Session>().newest(LISTED),
+        Query::all::<Approval>().with_status(&[ApprovalStatus::Pending.as_str()]),
+    ];
+    let read = super::ssr::read_page(queries).await?;
+    let rows = &read.snapshot.rows;
+    let list = SessionList {
+        seq: read.snapshot.seq,
+        sessions: decode_rows(&rows[0]).map_err(ServerFnError::new)?,
+        pending: decode_rows(&rows[1]).map_err(ServerFnError::new)?,
+    };
+    Ok(read.page(list))
+}
+
+#[server]
+pub async fn get_session(id: String) -> Result<Page<Option<SessionDetail>>, ServerFnError> {
+    use crate::domain::entity::{decode_rows, Query};
+    let queries = vec![
+        Query::one::<Session>(&id),
+        Query::children::<Message>(&id),
+        Query::children::<Approval>(&id),
+        Query::all::<Task>(),
+    ];
+    let read = super::ssr::read_page(queries).await?;
+    let rows = &read.snapshot.rows;
+    let fail = ServerFnError::new;
+    let Some(session) = decode_rows::<Session>(&rows[0]).map_err(fail)?.pop() else {
+        return Ok(read.page(None));
+    };
+    let tickets =
+        decode_rows::<Task>(&rows[3]).map_err(fail)?.into_iter().filter(|t| t.session_id.as_deref() == Some(&id));
+    let detail = SessionDetail {
+        seq: read.snapshot.seq,
+        session,
+        messages: decode_rows(&rows[1]).map_err(fail)?,
+        approvals: decode_rows(&rows[2]).map_err(fail)?,
+        tickets: tickets.collect(),
+    };
+    Ok(read.page(Some(detail)))
+}
+
+/// Posts a message to the session as the signed-in person.
+#[server]
+pub async fn send_message(session_id: String, text: String) -> Result<(), ServerFnError> {
+    use crate::domain::session::{Role, SessionMessage};
+    let author = super::ssr::viewer().await?.name;
+    let message =
+        SessionMessage { id: session_id, role: Role::Human, author: Some(author), text, ..Default::default() };
+    super::ssr::act(vec![EventBody::SessionMessage(message)]).await
+}
+
+/// Approves or rejects an approval as the signed-in person; refused when it is already resolved.
+#[server]
+pub async fn decide(approval_id: String, approve: bool) -> Result<(), ServerFnError> {
+    use crate::domain::approval::ApprovalResolved;
+    let by = super::ssr::viewer().await?.name;
+    let status = if approve { ApprovalStatus::Approved } else { ApprovalStatus::Rejected };
+    let resolution = ApprovalResolved { id: approval_id, status, by: Some(by), ..Default::default() };
+    super::ssr::act(vec![EventBody::ApprovalResolved(resolution)]).await
+}
