@@ -4,7 +4,7 @@
 use axum::{
     extract::State,
     http::{header, HeaderMap},
-    response::{IntoResponse, Redirect, Response},
+    response::{AppendHeaders, IntoResponse, Redirect, Response},
     Form,
 };
 
@@ -39,7 +39,8 @@ pub async fn login(State(state): State<AppState>, headers: HeaderMap, Form(form)
             let name = form.name.as_deref().and_then(display_name).map_or(String::new(), |n| encode_component(&n));
             let age = if name.is_empty() { 0 } else { COOKIE_MAX_AGE_SECS };
             let name = format!("{NAME_COOKIE}={name}; Path=/; HttpOnly; SameSite=Lax; Max-Age={age}");
-            ([(header::SET_COOKIE, cookie), (header::SET_COOKIE, name)], Redirect::to(next)).into_response()
+            // Appended, not inserted: both cookies must reach the browser.
+            (AppendHeaders([(header::SET_COOKIE, cookie), (header::SET_COOKIE, name)]), Redirect::to(next)).into_response()
         }
         Ok(None) => Redirect::to(&format!("/login?error=1&next={}", encode_component(next))).into_response(),
         Err(e) => ApiError::from(e).into_response(),

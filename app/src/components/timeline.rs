@@ -74,7 +74,10 @@ pub fn RunChart(runs: Runs, #[prop(into)] now: Signal<Option<i64>>) -> impl Into
                     <g class="bar" data-status=tone(&c.status) data-command=c.command.clone()>
                         <title>{title}</title>
                         <rect x=x0 y=y width=x1 - x0 height=ROW - 8.0 rx="3"/>
-                        <text x=x0 + 4.0 y=y + ROW * 0.5 class="bar-label">{c.command.clone()}</text>
+                        // A label only where it fits inside its bar.
+                        {(x1 - x0 > 7.0 * c.command.len() as f64 + 8.0).then(|| view! {
+                            <text x=x0 + 4.0 y=y + ROW * 0.5 class="bar-label">{c.command.clone()}</text>
+                        })}
                     </g>
                 })
             })

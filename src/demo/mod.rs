@@ -1,6 +1,12 @@
-//! A simulated orchestrator: creates tasks, assigns agents, reports progress, spawns sub-agents,
-//! opens pull requests, completes most tasks and fails some — at a pace a person can follow — all
-//! through the public ingest API, exactly as a real orchestrator would.
+//! A simulated fleet, at a pace a person can follow, all through the public ingest API exactly as
+//! real orchestrators would post: tasks worked by agents ([`fleet`]), a design session with a human
+//! in the loop ([`design`]) and sprint batches ([`sprint`]).
+
+mod design;
+mod fleet;
+mod sprint;
+
+use fleet::{advance, Flight};
 
 use std::time::Duration;
 
@@ -31,27 +37,11 @@ const TITLES: &[&str] = &[
     "Draft Q3 release notes",
 ];
 const LABELS: &[&str] = &["backend", "frontend", "docs", "infra", "bug", "feature"];
-/// Failures, each with the kind the errors summary groups by.
-const FAILURES: &[(&str, &str)] = &[
-    ("tests failed: 3 assertions in auth::session", "test_failure"),
-    ("build timed out after 20 minutes", "timeout"),
-    ("merge conflict in src/lib.rs", "merge_conflict"),
-    ("test suite timed out on CI", "timeout"),
-];
 /// Tasks in flight at once.
 const OPEN_TASKS: usize = 4;
 /// The agent that goes silent for a while (stale, then crashed, then back), so health shows.
 const FLAKY: &str = "ken";
 const SILENT: std::ops::Range<u64> = 30..330;
-
-/// Where a task is in its life, as the demo drives it.
-struct Flight {
-    id: String,
-    title: String,
-    agent: String,
-    stage: u8,
-    subagent: Option<String>,
-}
 
 /// Runs the demo against `config.url` until stopped (or until `config.tasks` tasks have finished).
 pub async fn run(config: DemoConfig) -> anyhow::Result<()> {
@@ -114,6 +104,8 @@ pub async fn run(config: DemoConfig) -> anyhow::Result<()> {
                 events.push(json!({"type": "agent:heartbeat", "payload": {"id": agent, "task_id": task}}));
             }
         }
+        events.extend(design::step(run_id, tick));
+        events.extend(sprint::step(run_id, tick));
         if tick.is_multiple_of(7) {
             let message = format!("scheduler: {} tasks in flight, {finished} finished", flights.len());
             events.push(
@@ -128,82 +120,6 @@ pub async fn run(config: DemoConfig) -> anyhow::Result<()> {
         }
         tokio::time::sleep(Duration::from_millis(config.pace_ms)).await;
     }
-}
-
-/// Moves one task a step forward; returns true once it has finished.
-fn advance(flight: &mut Flight, events: &mut Vec<Value>, tick: u64, spent: f64) -> bool {
-    let id = flight.id.clone();
-    let agent = flight.agent.clone();
-    let activity = |category: &str, message: String, actor: &str| json!({"type": "activity:logged", "payload": {"task_id": id, "category": category, "message": message, "actor": actor}});
-    flight.stage += 1;
-    match flight.stage {
-        1 => {
-            events.push(json!({"type": "task:assigned", "payload": {"id": id, "agent": agent}}));
-            events.push(json!({"type": "agent:status", "payload": {"id": agent, "status": "working", "task_id": id}}));
-            events.push(activity("execution", format!("Execution started by {agent}"), "orchestrator"));
-        }
-        2 => {
-            let vm = format!("vm-{}", 100 + tick % 900);
-            let session = format!("{id}-sub{tick}");
-            events.push(json!({"type": "task:progress",
-                "payload": {"id": id, "progress": 20, "phase": "vm_assigned", "message": format!("VM {vm} assigned"), "vm_id": vm}}));
-            events.push(json!({"type": "session:started",
-                "payload": {"id": session, "kind": "subagent", "task_id": id, "agent": agent}}));
-            events.push(activity("spawned", "Spawned sub-agent for task execution".into(), &agent));
-            flight.subagent = Some(session);
-        }
-        3 => {
-            events.push(json!({"type": "task:progress",
-                "payload": {"id": id, "progress": 45, "phase": "executing", "message": "Agent generating code…"}}));
-            if let Some(session) = &flight.subagent {
-                events.push(json!({"type": "session:iteration", "payload": {"id": session, "iteration": 1, "message": "first draft"}}));
-            }
-            events.push(json!({"type": "test:started", "payload": {"id": format!("{id}-tests"), "name": "unit tests", "task_id": id}}));
-        }
-        4 => {
-            let failed = u32::from(rand::rng().random_bool(0.3));
-            events.push(json!({"type": "test:completed", "payload": {"id": format!("{id}-tests"), "passed": 42 - failed, "failed": failed}}));
-            events
-                .push(json!({"type": "task:progress", "payload": {"id": id, "progress": 70, "message": "Tests run"}}));
-            events.push(activity("agent", "Code generation completed".into(), &agent));
-            let file = format!("{}.md", flight.title.to_lowercase().replace(' ', "-"));
-            events.push(
-                json!({"type": "deliverable:added", "payload": {"task_id": id, "kind": "file", "title": flight.title,
-                "path": format!("/workspace/out/{file}"), "description": "What the agent wrote"}}),
-            );
-            let tokens = 2_000 + tick * 37 % 9_000;
-            events.push(json!({"type": "budget:updated", "payload": {"id": "workspace", "spent_usd": (spent * 100.0).round() / 100.0,
-                "limit_usd": 50.0}}));
-            events.push(json!({"type": "task:updated", "payload": {"id": id,
-                "usage": {"input_tokens": tokens, "output_tokens": tokens / 4, "cost_usd": (tokens as f64) / 50_000.0}}}));
-        }
-        5 => {
-            // Some sessions crash: their agent shows as crashed until it starts again.
-            let crashed = rand::rng().random_bool(0.15);
-            if let Some(session) = flight.subagent.take() {
-                let outcome = if crashed { "failed" } else { "completed" };
-                events.push(json!({"type": "session:ended", "payload": {"id": session, "outcome": outcome,
-                    "summary": if crashed { "sub-agent process exited with code 137" } else { "finished" }}}));
-            }
-            let pr = format!("https://git.example.test/flightdeck/demo/pull/{tick}");
-            events.push(json!({"type": "task:updated",
-                "payload": {"id": id, "status": "review", "progress": 90, "pr_url": pr, "branch": format!("agent/{id}")}}));
-            events.push(activity("git", format!("PR created: {pr}"), "system"));
-            events.push(activity("review", "Submitted for review".into(), "system"));
-        }
-        _ => {
-            if rand::rng().random_bool(0.2) {
-                let (message, kind) = *FAILURES.choose(&mut rand::rng()).unwrap_or(&("failed", "unclassified"));
-                events.push(json!({"type": "task:failed", "payload": {"id": id,
-                    "error": {"message": message, "kind": kind, "context": {"agent": agent, "tick": tick}}}}));
-            } else {
-                events.push(json!({"type": "task:completed", "payload": {"id": id, "summary": "merged"}}));
-            }
-            events.push(json!({"type": "agent:status", "payload": {"id": agent, "status": "idle"}}));
-            return true;
-        }
-    }
-    false
 }
 
 /// Runs the demo inside the server process. It posts with `token` when one is given (the server's
