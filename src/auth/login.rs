@@ -40,7 +40,8 @@ pub async fn login(State(state): State<AppState>, headers: HeaderMap, Form(form)
             let age = if name.is_empty() { 0 } else { COOKIE_MAX_AGE_SECS };
             let name = format!("{NAME_COOKIE}={name}; Path=/; HttpOnly; SameSite=Lax; Max-Age={age}");
             // Appended, not inserted: both cookies must reach the browser.
-            (AppendHeaders([(header::SET_COOKIE, cookie), (header::SET_COOKIE, name)]), Redirect::to(next)).into_response()
+            (AppendHeaders([(header::SET_COOKIE, cookie), (header::SET_COOKIE, name)]), Redirect::to(next))
+                .into_response()
         }
         Ok(None) => Redirect::to(&format!("/login?error=1&next={}", encode_component(next))).into_response(),
         Err(e) => ApiError::from(e).into_response(),

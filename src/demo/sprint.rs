@@ -19,7 +19,13 @@ pub fn step(run_id: u32, tick: u64) -> Vec<Value> {
         100 => vec![event("batch:end", json!({"batch_id": batch, "cycles_completed": 2, "status": "completed"}))],
         _ => {
             // Each cycle: 4 ticks to start, 3 stories × 3 commands × 4 ticks, 2 ticks to end.
-            let (cycle, at) = if (4..50).contains(&phase) { (1, phase - 4) } else if (52..98).contains(&phase) { (2, phase - 52) } else { return vec![] };
+            let (cycle, at) = if (4..50).contains(&phase) {
+                (1, phase - 4)
+            } else if (52..98).contains(&phase) {
+                (2, phase - 52)
+            } else {
+                return vec![];
+            };
             let keys = stories(cycle);
             match at {
                 0 => vec![event("cycle:start", json!({"cycle_number": cycle, "story_keys": keys}))],
@@ -32,7 +38,10 @@ pub fn step(run_id: u32, tick: u64) -> Vec<Value> {
                     let ids = json!({"story_key": story, "command": command, "task_id": task});
                     let with = |extra: Value| {
                         let mut payload = ids.clone();
-                        payload.as_object_mut().into_iter().for_each(|p| p.extend(extra.as_object().cloned().unwrap_or_default()));
+                        payload
+                            .as_object_mut()
+                            .into_iter()
+                            .for_each(|p| p.extend(extra.as_object().cloned().unwrap_or_default()));
                         payload
                     };
                     match (at - 2) % 4 {
@@ -41,12 +50,18 @@ pub fn step(run_id: u32, tick: u64) -> Vec<Value> {
                         3 => {
                             let failed = command == "code-review" && (batch + cycle) % 3 == 0 && story.ends_with('2');
                             let status = if failed { "error" } else { "success" };
-                            let mut events = vec![event("command:end", with(json!({"status": status,
-                                "metrics": {"duration_ms": 4_000 + n * 700, "tokens": 1_500 + n * 300}})))];
+                            let mut events = vec![event(
+                                "command:end",
+                                with(json!({"status": status,
+                                "metrics": {"duration_ms": 4_000 + n * 700, "tokens": 1_500 + n * 300}})),
+                            )];
                             if failed {
                                 events.push(event("error", json!({"type": "review_failed", "message": format!("{story}: 2 review comments unresolved")})));
                             } else if command == "code-review" {
-                                events.push(event("story:status", json!({"story_key": story, "old_status": "review", "new_status": "done"})));
+                                events.push(event(
+                                    "story:status",
+                                    json!({"story_key": story, "old_status": "review", "new_status": "done"}),
+                                ));
                             }
                             events
                         }

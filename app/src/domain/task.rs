@@ -175,7 +175,12 @@ impl Entity for Task {
         &self.id
     }
     fn index(&self) -> Index {
-        Index { parent: None, status: Some(self.status.as_str().into()), sort: self.created_seq as i64 }
+        // The parent is the design session that generated it, so a session finds its tickets.
+        Index {
+            parent: self.session_id.clone(),
+            status: Some(self.status.as_str().into()),
+            sort: self.created_seq as i64,
+        }
     }
 }
 

@@ -37,15 +37,15 @@ fn LiveRuns(page: Page<Runs>) -> impl IntoView {
     let current = move || runs.with(|r| r.current().cloned());
     let summary = move || {
         current().map(|b| {
-            let max = match b.max_cycles {
-                MaxCycles::Count(n) => n.to_string(),
-                MaxCycles::All(_) => "all".to_string(),
+            let done = match b.max_cycles {
+                MaxCycles::Count(n) => format!("{} of {n} cycles done", b.cycles_completed),
+                MaxCycles::All(_) => format!("{} cycles done, no limit", b.cycles_completed),
             };
             let cycle = b.cycle.map_or("between cycles".to_string(), |c| format!("cycle {c} running"));
             view! {
                 <p class="batch-line" data-testid="batch-line">
                     <span class="status" data-status=b.status.as_str() data-testid="batch-status">{b.status.as_str()}</span>
-                    {format!(" Batch {} · {} of {max} cycles done · {cycle} · ", b.batch_id, b.cycles_completed)}
+                    {format!(" Batch {} · {done} · {cycle} · ", b.batch_id)}
                     {move || running(now.get(), Some(&b.started_at), b.ended_at.as_deref())}
                 </p>
             }
@@ -57,7 +57,7 @@ fn LiveRuns(page: Page<Runs>) -> impl IntoView {
         <main class="page runs-page">
             <h1>"Runs"</h1>
             {move || summary().unwrap_or_else(|| view! { <p class="empty">"No batch has run yet."</p> }.into_any())}
-            <section aria-label="Timeline">
+            <section aria-label="Timeline" class="chart-scroll">
                 {move || view! { <RunChart runs=runs.get() now=Signal::derive(move || now.get())/> }}
             </section>
             <section aria-label="Cycles">

@@ -109,7 +109,7 @@ pub async fn get_session(id: String) -> Result<Page<Option<SessionDetail>>, Serv
         Query::one::<Session>(&id),
         Query::children::<Message>(&id),
         Query::children::<Approval>(&id),
-        Query::all::<Task>(),
+        Query::children::<Task>(&id),
     ];
     let read = super::ssr::read_page(queries).await?;
     let rows = &read.snapshot.rows;
@@ -117,14 +117,13 @@ pub async fn get_session(id: String) -> Result<Page<Option<SessionDetail>>, Serv
     let Some(session) = decode_rows::<Session>(&rows[0]).map_err(fail)?.pop() else {
         return Ok(read.page(None));
     };
-    let tickets =
-        decode_rows::<Task>(&rows[3]).map_err(fail)?.into_iter().filter(|t| t.session_id.as_deref() == Some(&id));
+    let tickets = decode_rows::<Task>(&rows[3]).map_err(fail)?;
     let detail = SessionDetail {
         seq: read.snapshot.seq,
         session,
         messages: decode_rows(&rows[1]).map_err(fail)?,
         approvals: decode_rows(&rows[2]).map_err(fail)?,
-        tickets: tickets.collect(),
+        tickets,
     };
     Ok(read.page(Some(detail)))
 }
