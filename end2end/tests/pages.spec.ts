@@ -29,6 +29,7 @@ test.beforeAll(async () => {
     { type: 'task:completed', payload: { id: 't-docs', summary: 'merged' } },
     { type: 'task:failed', payload: { id: 't-ci', error: { message: 'build timed out after 20 minutes', kind: 'timeout', context: { step: 'cargo test' } } } },
     { type: 'observability:event', payload: { message: 'scheduler tick', source: 'orchestrator' } },
+    { type: 'approval:requested', payload: { id: 'ap-auth', task_id: 't-auth', title: 'Merge the login changes?', ttl_ms: 3600000 } },
   ];
   await server.post(fleet);
 });
@@ -44,6 +45,7 @@ const pages = [
   ['task-activity', '/tasks/t-auth?tab=activity'],
   ['task-deliverables', '/tasks/t-auth?tab=deliverables'],
   ['task-sessions', '/tasks/t-auth?tab=sessions'],
+  ['task-approvals', '/tasks/t-auth?tab=approvals'],
   ['agents', '/agents'],
   ['events', '/events'],
 ];
@@ -79,6 +81,11 @@ test('every control has a name and the main ones are reachable by keyboard', asy
       await expect(control).toHaveAccessibleName(/\S/);
     }
   }
+  // A task's approvals are on its page, decidable there.
+  await open(page, '/tasks/t-auth?tab=approvals');
+  await expect(page.locator('.approval[data-approval="ap-auth"]')).toContainText('Merge the login changes?');
+  await page.getByRole('button', { name: 'Approve' }).click();
+  await expect(page.locator('.approval[data-approval="ap-auth"]').getByTestId('approval-status')).toHaveText('approved');
   await open(page, '/');
   const reached = new Set<string>();
   for (let i = 0; i < 40; i++) {
