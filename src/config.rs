@@ -136,6 +136,10 @@ pub struct ServeConfig {
     /// Milliseconds between two looks for approvals past their expiry.
     #[arg(long, env = "FLIGHTDECK_APPROVAL_CHECK_MS", default_value_t = 250)]
     pub approval_check_ms: u64,
+    /// Milliseconds a shutdown may take: in-flight writes finish, streams and sockets close, then the
+    /// process exits whatever is left.
+    #[arg(long, env = "FLIGHTDECK_SHUTDOWN_TIMEOUT_MS", default_value_t = 10_000)]
+    pub shutdown_timeout_ms: u64,
     /// The built site (wasm, JS, CSS, public files), as cargo-leptos writes it.
     #[arg(long, env = "LEPTOS_SITE_ROOT", default_value = "target/site")]
     pub site_root: String,
@@ -151,6 +155,41 @@ impl ServeConfig {
     pub fn send_timeout(&self) -> Duration {
         Duration::from_millis(self.send_timeout_ms)
     }
+    /// Refuses settings the server cannot run with, naming the flag.
+    pub fn validate(&self) -> Result<(), String> {
+        let positive: [(&str, u64); 15] = [
+            ("--heartbeat-ms", self.heartbeat_ms),
+            ("--pong-timeout-ms", self.pong_timeout_ms),
+            ("--send-timeout-ms", self.send_timeout_ms),
+            ("--live-buffer", self.live_buffer as u64),
+            ("--retain-events", self.retain_events),
+            ("--max-body-bytes", self.max_body_bytes as u64),
+            ("--max-frame-bytes", self.max_frame_bytes as u64),
+            ("--max-topics", self.max_topics as u64),
+            ("--max-connections-per-token", self.max_connections_per_token as u64),
+            ("--ingest-rate", u64::from(self.ingest_rate)),
+            ("--ingest-burst", u64::from(self.ingest_burst)),
+            ("--agent-heartbeat-ms", self.agent_heartbeat_ms),
+            ("--stuck-after-ms", self.stuck_after_ms),
+            ("--crashed-after-ms", self.crashed_after_ms),
+            ("--health-check-ms", self.health_check_ms),
+        ];
+        if let Some((flag, _)) = positive.iter().find(|(_, v)| *v == 0) {
+            return Err(format!("{flag} must be greater than 0"));
+        }
+        if self.approval_check_ms == 0 || self.shutdown_timeout_ms == 0 {
+            return Err("--approval-check-ms and --shutdown-timeout-ms must be greater than 0".into());
+        }
+        if self.max_frame_bytes < 1024 {
+            return Err(format!("--max-frame-bytes must be at least 1024, got {}", self.max_frame_bytes));
+        }
+        Ok(())
+    }
+
+    pub fn shutdown_timeout(&self) -> Duration {
+        Duration::from_millis(self.shutdown_timeout_ms)
+    }
+
     /// Where the in-process demo keeps its token: beside the SQLite file, else in the working folder.
     pub fn demo_token_file(&self) -> std::path::PathBuf {
         let path = self.database_url.strip_prefix("sqlite://").or_else(|| self.database_url.strip_prefix("sqlite:"));

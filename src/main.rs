@@ -27,7 +27,12 @@ async fn main() -> anyhow::Result<()> {
                 demo::spawn_in_process(&running, pace_ms, demo_token, &demo_file).await?;
             }
             shutdown_signal().await;
-            tracing::info!("shutting down");
+            tracing::info!("shutting down; press Ctrl-C again to stop at once");
+            tokio::spawn(async {
+                shutdown_signal().await;
+                tracing::warn!("second signal: stopping at once");
+                std::process::exit(130);
+            });
             running.stop().await;
         }
         Command::Demo(config) => demo::run(config).await?,

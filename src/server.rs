@@ -43,13 +43,24 @@ pub struct Running {
     pub state: AppState,
     stop: oneshot::Sender<()>,
     task: JoinHandle<std::io::Result<()>>,
+    /// How long [`Running::stop`] waits before it drops what is still open.
+    deadline: std::time::Duration,
 }
 
 impl Running {
-    /// Closes every socket and waits for in-flight requests to finish.
+    /// Stops accepting, lets in-flight requests (and so writes) finish and be answered, ends every
+    /// SSE stream and closes every socket with "going away" (the page reconnects), then returns —
+    /// within the shutdown deadline whatever a client does.
     pub async fn stop(self) {
         let _ = self.stop.send(());
-        let _ = self.task.await;
+        let mut task = self.task;
+        if tokio::time::timeout(self.deadline, &mut task).await.is_err() {
+            tracing::warn!(
+                deadline_ms = self.deadline.as_millis() as u64,
+                "shutdown deadline passed; dropping what is open"
+            );
+            task.abort();
+        }
     }
 }
 
@@ -59,6 +70,7 @@ pub async fn start(config: ServeConfig) -> anyhow::Result<Running> {
 
 /// Starts a server whose timestamps and health rules run on `clock` (tests pass a manual one).
 pub async fn start_with_clock(config: ServeConfig, clock: SharedClock) -> anyhow::Result<Running> {
+    config.validate().map_err(|e| anyhow::anyhow!("invalid setting: {e}"))?;
     let store = store::open(&config.database_url).await?;
     let first_token = auth::bootstrap(&*store, config.token.as_deref()).await?;
     let hub = Hub::new(
@@ -112,7 +124,7 @@ pub async fn start_with_clock(config: ServeConfig, clock: SharedClock) -> anyhow
             .await
     });
     tracing::info!(%addr, database = %config.database_url, "flightdeck is listening");
-    Ok(Running { addr, first_token, state, stop, task })
+    Ok(Running { addr, first_token, state, stop, task, deadline: config.shutdown_timeout() })
 }
 
 fn router(state: AppState, max_body_bytes: usize) -> Router {
@@ -134,7 +146,10 @@ fn router(state: AppState, max_body_bytes: usize) -> Router {
         .route("/ws", get(api::ws::upgrade))
         .layer(middleware::from_fn_with_state(state.clone(), auth::gate))
         .layer(DefaultBodyLimit::max(max_body_bytes))
-        .layer(TraceLayer::new_for_http())
+        // Spans name the path only: a query may hold `?token=`, which must never reach a log.
+        .layer(TraceLayer::new_for_http().make_span_with(|request: &axum::http::Request<axum::body::Body>| {
+            tracing::info_span!("request", method = %request.method(), path = %request.uri().path())
+        }))
         .with_state(state)
 }
 

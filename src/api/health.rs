@@ -17,11 +17,14 @@ pub async fn healthz() -> &'static str {
 }
 
 /// The store answers: the server can take events.
+/// Anyone may ask, so the answer says ready or not and nothing about what is stored or who is
+/// connected; the reason for "not" goes to the log.
 pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
     match state.store.head().await {
-        Ok(seq) => {
-            (StatusCode::OK, Json(json!({ "status": "ready", "seq": seq, "connections": state.hub.connections() })))
+        Ok(_) => (StatusCode::OK, Json(json!({ "status": "ready" }))),
+        Err(e) => {
+            tracing::warn!(error = %e, "not ready: the store does not answer");
+            (StatusCode::SERVICE_UNAVAILABLE, Json(json!({ "status": "unavailable" })))
         }
-        Err(e) => (StatusCode::SERVICE_UNAVAILABLE, Json(json!({ "status": "unavailable", "message": e.to_string() }))),
     }
 }

@@ -108,7 +108,8 @@ pub async fn stream(
     };
     let every = state.hub.settings().heartbeat;
     let ticks = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
-    let watch = Watch { store: state.store.clone(), token_id: caller.id, ticks, dialect };
+    let shutdown = state.hub.shutdown_signal();
+    let watch = Watch { store: state.store.clone(), token_id: caller.id, ticks, dialect, shutdown };
     let events =
         futures::stream::unfold((feed, first, guard, watch), |(mut feed, first, guard, mut watch)| async move {
             if let Some(event) = first {
@@ -116,6 +117,8 @@ pub async fn stream(
             }
             let event = loop {
                 let item = tokio::select! {
+                    // A stream ends at shutdown, so the server can finish; the client resumes.
+                    _ = watch.shutdown.changed() => return None,
                     item = feed.next() => item,
                     // Like a socket, a stream ends within one heartbeat of its token being revoked.
                     _ = watch.ticks.tick() => {
@@ -150,6 +153,7 @@ struct Watch {
     /// One check per heartbeat, however busy the stream is.
     ticks: tokio::time::Interval,
     dialect: Option<Translator>,
+    shutdown: tokio::sync::watch::Receiver<bool>,
 }
 
 fn reset_event(seq: Seq, reason: &str) -> SseEvent {

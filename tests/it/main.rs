@@ -13,5 +13,6 @@ mod history;
 mod ingest;
 mod live;
 mod security;
+mod shutdown;
 mod sprint;
 mod tokens;
