@@ -29,6 +29,10 @@ pub enum ClientOp {
         topics: Vec<String>,
         #[serde(default)]
         since: Option<Seq>,
+        /// The log `since` was read from (`hello`'s or a page's `epoch`): a resume into another log
+        /// (a restored database) gets `reset`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        epoch: Option<String>,
     },
     /// Stop receiving these topics.
     Unsubscribe { topics: Vec<String> },
@@ -61,7 +65,7 @@ impl ClientOp {
     pub fn parse(text: &str) -> Result<ClientOp, serde_json::Error> {
         serde_json::from_str::<ClientOp>(text).or_else(|e| match serde_json::from_str::<RoomJoin>(text) {
             Ok(RoomJoin { kind: JoinKind::Join | JoinKind::Subscribe, room }) => {
-                Ok(ClientOp::Subscribe { topics: vec![room], since: None })
+                Ok(ClientOp::Subscribe { topics: vec![room], since: None, epoch: None })
             }
             Err(_) => Err(e),
         })
@@ -78,6 +82,8 @@ pub enum Control {
         server_time: String,
         /// Head of the log when the connection opened.
         seq: Seq,
+        /// Which log: seqs of one epoch mean nothing in another.
+        epoch: String,
         heartbeat_interval_ms: u64,
     },
     /// The subscription is in place; events up to `seq` that match come first, in order, then live ones.
@@ -85,6 +91,7 @@ pub enum Control {
         topics: Vec<String>,
         since: Seq,
         seq: Seq,
+        epoch: String,
     },
     Unsubscribed {
         topics: Vec<String>,
@@ -142,7 +149,7 @@ mod tests {
     #[test]
     fn frames_are_told_apart() {
         let hello: ServerFrame = serde_json::from_str(
-            r#"{"type":"hello","connection_id":1,"server_time":"x","seq":3,"heartbeat_interval_ms":30000}"#,
+            r#"{"type":"hello","connection_id":1,"server_time":"x","seq":3,"epoch":"e","heartbeat_interval_ms":30000}"#,
         )
         .unwrap();
         assert!(matches!(hello, ServerFrame::Control(Control::Hello { seq: 3, .. })));
@@ -156,7 +163,7 @@ mod tests {
     #[test]
     fn rooms_are_joined_like_topics() {
         let join = ClientOp::parse(r#"{"type":"join","room":"ticket:T1"}"#).unwrap();
-        assert_eq!(join, ClientOp::Subscribe { topics: vec!["ticket:T1".into()], since: None });
+        assert_eq!(join, ClientOp::Subscribe { topics: vec!["ticket:T1".into()], since: None, epoch: None });
         assert!(ClientOp::parse(r#"{"type":"leave","room":"x"}"#).unwrap_err().to_string().contains("op"));
     }
 

@@ -178,3 +178,21 @@ test('an event committed between the server render and hydration still reaches t
   await expect(card(page, 'between')).toBeVisible();
   await expect(card(page, 'between')).toHaveCount(1);
 });
+
+test('after a restore from another database the page reloads instead of resuming into it', async ({ page }) => {
+  await server.post(created('old-1', 'From the first database'));
+  await openLiveBoard(page);
+  await expect(card(page, 'old-1')).toBeVisible();
+  const other = await FlightdeckServer.start();
+  await other.post([created('new-1', 'Restored one'), created('new-2', 'Restored two'), created('new-3', 'Restored three')]);
+  await other.kill();
+  await server.kill();
+  server.restoreFrom(other);
+  await server.launch();
+  // Resuming from seq 1 of the first log would apply the other log's events after it; the page is
+  // told to reload instead and shows the restored board whole.
+  await expect(card(page, 'new-1')).toBeVisible({ timeout: 15_000 });
+  await expect(card(page, 'old-1')).toHaveCount(0);
+  await expect(page.locator('.card')).toHaveCount(3);
+  await expect(connection(page)).toHaveAttribute('data-state', 'live');
+});

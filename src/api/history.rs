@@ -56,7 +56,8 @@ pub async fn history(
     let page = state.store.read_log(&query).await?;
     let next = page.last().map_or(q.since, |(seq, _)| *seq);
     let frames: Vec<&str> = page.iter().map(|(_, f)| f.as_str()).collect();
-    let body = format!(r#"{{"head":{head},"next_since":{next},"events":[{}]}}"#, frames.join(","));
+    let epoch = serde_json::to_string(state.store.epoch()).unwrap_or_default();
+    let body = format!(r#"{{"head":{head},"epoch":{epoch},"next_since":{next},"events":[{}]}}"#, frames.join(","));
     Ok(([("content-type", "application/json")], body))
 }
 
@@ -66,6 +67,8 @@ pub struct StreamQuery {
     topic: Option<String>,
     /// `mission-control`: frames in Mission Control's names (see `compat::mission_control`).
     format: Option<String>,
+    /// The log `since` (or `Last-Event-ID`) was read from: another one gets `reset`.
+    epoch: Option<String>,
 }
 
 /// `GET /api/events/stream?since=&topic=&format=`: replay then live, as SSE with `id` = seq,
@@ -101,7 +104,8 @@ pub async fn stream(
     let last_event_id = headers.get("last-event-id").and_then(|v| v.to_str().ok()).and_then(|v| v.parse().ok());
     let since = last_event_id.or(q.since);
     let set = TopicSet::new(topics, &caller.workspace);
-    let (feed, start) = Feed::start(state.store.clone(), state.hub.clone(), caller.workspace, set, since).await?;
+    let (feed, start) =
+        Feed::start(state.store.clone(), state.hub.clone(), caller.workspace, set, since, q.epoch.as_deref()).await?;
     let first = match start {
         Start::Reset { seq, reason } => Some(reset_event(seq, &reason)),
         Start::Replay { .. } => None,

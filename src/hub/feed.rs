@@ -66,6 +66,7 @@ impl Feed {
         workspace: String,
         topics: TopicSet,
         since: Option<Seq>,
+        epoch: Option<&str>,
     ) -> Result<(Feed, Start), StoreError> {
         let live = hub.join();
         let head = store.head().await?;
@@ -82,6 +83,10 @@ impl Feed {
             catchup: CatchUp::Idle,
             rooms,
         };
+        if let Some(theirs) = epoch.filter(|e| *e != feed.store.epoch()) {
+            let reason = format!("the log was replaced (epoch {theirs}, now {}): reload", feed.store.epoch());
+            return Ok((feed, Start::Reset { seq: head, reason }));
+        }
         if since > head {
             let reason = format!("since {since} is ahead of the log (head {head}): the log was replaced");
             return Ok((feed, Start::Reset { seq: head, reason }));

@@ -110,6 +110,7 @@ pub async fn serve(socket: WebSocket, conn: Connection) {
         connection_id: conn.guard.id,
         server_time: conn.clock.now_rfc3339(),
         seq: head,
+        epoch: conn.store.epoch().to_string(),
         heartbeat_interval_ms: settings.heartbeat.as_millis() as u64,
     };
     let mut out = Outbox { sink, send_timeout: settings.send_timeout, clock: conn.clock.clone() };
@@ -119,7 +120,7 @@ pub async fn serve(socket: WebSocket, conn: Connection) {
 
     let mut sub = Subscription::default();
     if !conn.initial_topics.is_empty() {
-        let op = ClientOp::Subscribe { topics: conn.initial_topics.clone(), since: None };
+        let op = ClientOp::Subscribe { topics: conn.initial_topics.clone(), since: None, epoch: None };
         if handle(op, &mut sub, &mut out, &conn, &workspace).await.is_err() {
             return;
         }
@@ -216,7 +217,7 @@ async fn handle(
             }
             out.control(&Control::Unsubscribed { topics }).await
         }
-        ClientOp::Subscribe { topics, since } => {
+        ClientOp::Subscribe { topics, since, epoch } => {
             if topics.is_empty() {
                 return out.error("bad_topic", "subscribe needs at least one topic".into()).await;
             }
@@ -249,7 +250,9 @@ async fn handle(
                 }
             }
             let set = TopicSet::new(topics, workspace);
-            let started = Feed::start(conn.store.clone(), conn.hub.clone(), workspace.to_string(), set, since).await;
+            let started =
+                Feed::start(conn.store.clone(), conn.hub.clone(), workspace.to_string(), set, since, epoch.as_deref())
+                    .await;
             let (new_feed, start) = match started {
                 Ok(started) => started,
                 Err(e) => {
@@ -261,10 +264,14 @@ async fn handle(
             sub.feed = Some(new_feed);
             sub.dialect = dialect;
             match start {
-                Start::Replay { since, upto } => out.control(&Control::Subscribed { topics, since, seq: upto }).await,
+                Start::Replay { since, upto } => {
+                    out.control(&Control::Subscribed { topics, since, seq: upto, epoch: conn.store.epoch().into() })
+                        .await
+                }
                 Start::Reset { seq, reason } => {
                     out.control(&Control::Reset { seq, reason }).await?;
-                    out.control(&Control::Subscribed { topics, since: seq, seq }).await
+                    out.control(&Control::Subscribed { topics, since: seq, seq, epoch: conn.store.epoch().into() })
+                        .await
                 }
             }
         }

@@ -154,6 +154,9 @@ pub trait Store: Send + Sync + 'static {
     /// Seq of the last committed event (0 for an empty log).
     async fn head(&self) -> Result<Seq, StoreError>;
 
+    /// The log's epoch: made with the database, so a restored or replaced one has another.
+    fn epoch(&self) -> &str;
+
     /// Smallest seq still in the log, or `head + 1` when the log holds nothing.
     async fn oldest(&self) -> Result<Seq, StoreError>;
 

@@ -261,3 +261,48 @@ async fn unsubscribe_stops_a_topic_and_keeps_the_others() {
     assert_eq!((next["seq"].as_u64(), next["type"].as_str()), (Some(2), Some("task:created")));
     assert!(client.next_json_within(Duration::from_millis(300)).await.is_none());
 }
+
+#[tokio::test]
+async fn a_resume_into_a_replaced_database_is_reset_not_replayed() {
+    let first = TestServer::start().await;
+    for i in 0..3 {
+        first.post(&task_created(&format!("a{i}"), "first log")).await;
+    }
+    let (_, hello) = WsClient::connect(&first).await;
+    let (epoch, since) = (hello["epoch"].as_str().unwrap().to_string(), 3);
+    let (_, page) = first.get("/api/events").await;
+    assert_eq!(page["epoch"], epoch.as_str(), "history pages name their epoch");
+
+    // Another database, with more events, comes up where the first one was (a restore).
+    let other = TestServer::start().await;
+    for i in 0..5 {
+        other.post(&task_created(&format!("b{i}"), "another log")).await;
+    }
+    let TestServer { running, dir, mut config, clock } = other;
+    running.stop().await;
+    first.running.stop().await;
+    config.token = Some(TOKEN.into());
+    let restored =
+        TestServer { running: crate::common::relaunch(config.clone(), clock.clone()).await, dir, config, clock };
+
+    let (mut client, hello) = WsClient::connect(&restored).await;
+    assert_ne!(hello["epoch"], epoch.as_str(), "a different log has a different epoch");
+    client.send(&json!({"op": "subscribe", "topics": ["board"], "since": since, "epoch": epoch})).await;
+    let reset = client.next_json().await;
+    assert_eq!(reset["type"], "reset", "told to reload, not fed another log's events: {reset}");
+    assert!(reset["reason"].as_str().unwrap().contains("replaced"), "{reset}");
+    let subscribed = client.next_json().await;
+    assert_eq!((subscribed["type"].as_str(), subscribed["seq"].as_u64()), (Some("subscribed"), Some(5)));
+    assert_eq!(subscribed["epoch"], hello["epoch"]);
+    assert!(client.next_json_within(std::time::Duration::from_millis(200)).await.is_none(), "nothing replayed");
+
+    // The same holds for SSE.
+    let mut stream = reqwest::Client::new()
+        .get(restored.http(&format!("/api/events/stream?since=3&epoch={epoch}")))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap();
+    let chunk = String::from_utf8(stream.chunk().await.unwrap().unwrap().to_vec()).unwrap();
+    assert!(chunk.contains("event: reset"), "{chunk}");
+}

@@ -195,6 +195,9 @@ pub fn decode_rows<T: Entity>(rows: &[String]) -> Result<Vec<T>, String> {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Snapshot {
     pub seq: Seq,
+    /// The log the seq belongs to.
+    #[serde(default)]
+    pub epoch: String,
     /// One list of JSON rows per query, in query order.
     pub rows: Vec<Vec<String>>,
 }

@@ -62,4 +62,4 @@ pub mod fleet;
 mod socket;
 
 #[cfg(feature = "hydrate")]
-pub use socket::{follow, Reload};
+pub use socket::{follow, Position, Reload};

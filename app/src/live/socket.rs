@@ -25,11 +25,18 @@ const OFFLINE_AFTER_MS: f64 = 30_000.0;
 const FIRST_RETRY_MS: f64 = 250.0;
 const MAX_RETRY_MS: f64 = 10_000.0;
 
-/// Fetches a fresh snapshot after a `reset`, installs it, and returns the `seq` it was read at.
-pub type Reload = Rc<dyn Fn() -> Pin<Box<dyn Future<Output = Option<Seq>>>>>;
+/// Where a page is in the log: the last seq it applied, in which log.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Position {
+    pub seq: Seq,
+    pub epoch: String,
+}
+
+/// Fetches a fresh snapshot after a `reset`, installs it, and returns where it was read.
+pub type Reload = Rc<dyn Fn() -> Pin<Box<dyn Future<Output = Option<Position>>>>>;
 
 /// Follows `topics` (and the header's) from `since` for as long as the calling component lives.
-pub fn follow(mut topics: Vec<String>, since: Seq, on_event: impl Fn(Event) + 'static, reload: Reload) {
+pub fn follow(mut topics: Vec<String>, since: Position, on_event: impl Fn(Event) + 'static, reload: Reload) {
     let status = expect_context::<LiveStatus>();
     let fleet = expect_context::<Fleet>();
     for header in [topics::BOARD, topics::AGENTS, topics::APPROVALS] {
@@ -50,14 +57,22 @@ enum Ended {
     SignedOut,
 }
 
-async fn run(status: LiveStatus, topics: Vec<String>, mut since: Seq, on_event: Rc<dyn Fn(Event)>, reload: Reload) {
+async fn run(
+    status: LiveStatus,
+    topics: Vec<String>,
+    mut since: Position,
+    on_event: Rc<dyn Fn(Event)>,
+    reload: Reload,
+) {
     let mut failures: i32 = 0;
     let mut down_since: Option<f64> = None;
     loop {
         match connect(status, &topics, &mut since, &*on_event).await {
             Ended::Reset => {
-                if let Some(seq) = reload().await {
-                    since = seq;
+                match reload().await {
+                    Some(fresh) => since = fresh,
+                    // The snapshot could not be read: back off like any failed reconnect, never storm.
+                    None => sleep(Duration::from_millis((MAX_RETRY_MS / 4.0) as u64)).await,
                 }
                 continue;
             }
@@ -106,12 +121,13 @@ enum Input {
 }
 
 /// One connection: subscribe from `since`, apply frames until the socket ends or goes quiet.
-async fn connect(status: LiveStatus, topics: &[String], since: &mut Seq, on_event: &dyn Fn(Event)) -> Ended {
+async fn connect(status: LiveStatus, topics: &[String], since: &mut Position, on_event: &dyn Fn(Event)) -> Ended {
     let Ok(socket) = WebSocket::open(&socket_url()) else {
         return Ended::Closed { was_live: false };
     };
     let (mut sink, source) = socket.split();
-    let subscribe = ClientOp::Subscribe { topics: topics.to_vec(), since: Some(*since) };
+    let subscribe =
+        ClientOp::Subscribe { topics: topics.to_vec(), since: Some(since.seq), epoch: Some(since.epoch.clone()) };
     if sink.send(Message::Text(to_json(&subscribe))).await.is_err() {
         return Ended::Closed { was_live: false };
     }
@@ -139,8 +155,8 @@ async fn connect(status: LiveStatus, topics: &[String], since: &mut Seq, on_even
             },
             Input::Frame(Message::Text(text)) => match serde_json::from_str::<ServerFrame>(&text) {
                 Ok(ServerFrame::Event(event)) => {
-                    if event.seq > *since {
-                        *since = event.seq;
+                    if event.seq > since.seq {
+                        since.seq = event.seq;
                         on_event(event);
                     }
                     false

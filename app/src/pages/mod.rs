@@ -25,6 +25,9 @@ where
 {
     let fleet = expect_context::<Fleet>();
     fleet.init(page.active_subagents);
+    #[cfg(feature = "hydrate")]
+    let since = crate::live::Position { seq: page.seq, epoch: page.epoch.clone() };
+    #[cfg(not(feature = "hydrate"))]
     let since = page.seq;
     let view = RwSignal::new(page.view);
     #[cfg(feature = "hydrate")]
@@ -35,7 +38,7 @@ where
                 let fresh = fresh.await.ok()?;
                 fleet.init(fresh.active_subagents);
                 view.set(fresh.view);
-                Some(fresh.seq)
+                Some(crate::live::Position { seq: fresh.seq, epoch: fresh.epoch })
             })
         });
         crate::live::follow(topics, since, move |event| view.update(|v| apply(v, &event)), reload);

@@ -16,6 +16,8 @@ use crate::domain::{session::Session, Seq};
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Page<T> {
     pub seq: Seq,
+    /// The log `seq` belongs to, which the page resumes in.
+    pub epoch: String,
     /// Ids of sub-agent sessions running now, for "Active Sub-Agents: N".
     pub active_subagents: Vec<String>,
     /// Who is looking.
@@ -134,7 +136,8 @@ pub mod ssr {
 
     impl Read {
         pub fn page<T>(self, view: T) -> super::Page<T> {
-            super::Page { seq: self.snapshot.seq, active_subagents: self.active_subagents, me: self.me, view }
+            let (seq, epoch) = (self.snapshot.seq, self.snapshot.epoch);
+            super::Page { seq, epoch, active_subagents: self.active_subagents, me: self.me, view }
         }
     }
 }

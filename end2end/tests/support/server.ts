@@ -1,7 +1,7 @@
 // Starts the real flightdeck binary on a free port with a fresh SQLite file, and talks to its API.
 import type { Page } from '@playwright/test';
 import { ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -80,6 +80,14 @@ export class FlightdeckServer {
       await new Promise((r) => setTimeout(r, 100));
     }
     throw new Error(`flightdeck did not become ready on port ${this.port}`);
+  }
+
+  /** Puts another (stopped) server's database files in place of this one's, as a restore would. */
+  restoreFrom(other: FlightdeckServer): void {
+    for (const suffix of ['', '-wal', '-shm']) {
+      rmSync(this.database + suffix, { force: true });
+      if (existsSync(other.database + suffix)) copyFileSync(other.database + suffix, this.database + suffix);
+    }
   }
 
   /** Kills the process the hard way, as a crash would. */

@@ -23,6 +23,7 @@ pub struct SqliteStore {
     /// Exactly one connection: SQLite allows one writer at a time, so queueing happens here, in order.
     writer: SqlitePool,
     reader: SqlitePool,
+    epoch: String,
 }
 
 impl SqliteStore {
@@ -38,7 +39,8 @@ impl SqliteStore {
             SqlitePoolOptions::new().max_connections(1).min_connections(1).connect_with(options.clone()).await?;
         sqlx::migrate!("./migrations/sqlite").run(&writer).await?;
         let reader = SqlitePoolOptions::new().max_connections(4).connect_with(options.read_only(true)).await?;
-        Ok(SqliteStore { writer, reader })
+        let epoch = sqlx::query_scalar("SELECT epoch FROM log_state WHERE id = 1").fetch_one(&writer).await?;
+        Ok(SqliteStore { writer, reader, epoch })
     }
 }
 
@@ -72,6 +74,10 @@ impl Store for SqliteStore {
         sqlx::query("UPDATE log_state SET head = ? WHERE id = 1").bind(head).execute(&mut *tx).await?;
         tx.commit().await?;
         Ok(results)
+    }
+
+    fn epoch(&self) -> &str {
+        &self.epoch
     }
 
     async fn head(&self) -> Result<Seq, StoreError> {
@@ -145,7 +151,7 @@ impl Store for SqliteStore {
             lists.push(sql.build_query_scalar::<String>().fetch_all(&mut *tx).await?);
         }
         tx.commit().await?;
-        Ok(Snapshot { seq: head as Seq, rows: lists })
+        Ok(Snapshot { seq: head as Seq, epoch: self.epoch.clone(), rows: lists })
     }
 
     async fn scan(&self, kind: &str, status: Option<&str>) -> Result<Vec<(String, String)>, StoreError> {
