@@ -136,6 +136,9 @@ pub struct ServeConfig {
     /// Milliseconds between two looks for approvals past their expiry.
     #[arg(long, env = "FLIGHTDECK_APPROVAL_CHECK_MS", default_value_t = 250)]
     pub approval_check_ms: u64,
+    /// Milliseconds an `Idempotency-Key` is remembered: a retry within it is answered, not stored again.
+    #[arg(long, env = "FLIGHTDECK_IDEMPOTENCY_WINDOW_MS", default_value_t = 86_400_000)]
+    pub idempotency_window_ms: u64,
     /// Milliseconds a shutdown may take: in-flight writes finish, streams and sockets close, then the
     /// process exits whatever is left.
     #[arg(long, env = "FLIGHTDECK_SHUTDOWN_TIMEOUT_MS", default_value_t = 10_000)]

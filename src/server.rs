@@ -103,6 +103,7 @@ pub async fn start_with_clock(config: ServeConfig, clock: SharedClock) -> anyhow
         artifacts_dir: config.artifacts_dir.clone().into(),
         clock,
         health: Arc::new(config.health_rules()),
+        idempotency_window: std::time::Duration::from_millis(config.idempotency_window_ms),
     };
     jobs::health::spawn(&state, config.health_check());
     jobs::approvals::spawn(&state, config.approval_check());

@@ -21,4 +21,6 @@ pub struct AppState {
     pub clock: SharedClock,
     /// The thresholds agent health is judged by.
     pub health: Arc<HealthRules>,
+    /// How long an idempotency key is remembered.
+    pub idempotency_window: std::time::Duration,
 }

@@ -48,9 +48,12 @@ impl Writer {
     /// Commits one batch, all or nothing, and returns it as stored once it is durable.
     pub async fn submit(&self, batch: Batch) -> Result<Vec<Committed>, StoreError> {
         let (reply, answer) = oneshot::channel();
+        // Not taken: certainly not stored. Taken but unanswered: the outcome is unknown.
         let closed = || StoreError::Unavailable("the writer has stopped".into());
         self.jobs.send(Job { batch, reply }).await.map_err(|_| closed())?;
-        answer.await.map_err(|_| closed())?
+        answer.await.map_err(|_| {
+            StoreError::Lost("the writer stopped before answering: the events may have been stored".into())
+        })?
     }
 }
 
@@ -80,7 +83,10 @@ async fn run(
                 let mut head = 0;
                 for (reply, result) in replies.into_iter().zip(results) {
                     if let Ok(committed) = &result {
-                        hub.publish(committed);
+                        // A replay was pushed when it was first committed.
+                        if committed.iter().all(|c| !c.replayed) {
+                            hub.publish(committed);
+                        }
                         head = committed.last().map_or(head, |c| c.seq);
                     }
                     let _ = reply.send(result);

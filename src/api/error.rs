@@ -53,6 +53,11 @@ impl From<StoreError> for ApiError {
         match e {
             StoreError::Conflict(m) => ApiError::Conflict(m),
             StoreError::Unknown(m) => ApiError::Invalid(m),
+            StoreError::KeyReused(m) => ApiError::Invalid(m),
+            StoreError::Lost(m) => {
+                tracing::error!(error = %m, "the writer stopped mid-request");
+                ApiError::Unavailable(format!("{m}; retry with the same Idempotency-Key to be sure"))
+            }
             other => {
                 tracing::error!(error = %other, "store failure");
                 ApiError::Unavailable("the event store is unavailable; nothing was stored".into())

@@ -19,7 +19,7 @@ use super::error::ApiError;
 use crate::{
     auth::Caller,
     state::AppState,
-    store::{Batch, Committed, TokenRecord},
+    store::{Batch, Committed, Once, TokenRecord},
 };
 
 /// Most events one request may carry.
@@ -28,12 +28,11 @@ pub const MAX_BATCH: usize = 1_000;
 pub async fn post_events(
     State(state): State<AppState>,
     Caller(token): Caller,
-    body: Result<Bytes, BytesRejection>,
+    posted: Posted,
 ) -> Result<impl IntoResponse, ApiError> {
-    let body = body_bytes(body)?;
     may_ingest(&token)?;
-    let events = parse_events(&body)?;
-    let committed = accept(&state, &token, events).await?;
+    let events = parse_events(&posted.body)?;
+    let committed = accept_once(&state, &token, events, posted.once).await?;
     // The stored frames are JSON already: the answer is assembled from them, not serialised again.
     let seqs: Vec<String> = committed.iter().map(|c| c.seq.to_string()).collect();
     let frames: Vec<&str> = committed.iter().map(|c| &*c.frame).collect();
@@ -48,6 +47,16 @@ pub async fn accept(
     caller: &TokenRecord,
     events: Vec<EventBody>,
 ) -> Result<Vec<Committed>, ApiError> {
+    accept_once(state, caller, events, None).await
+}
+
+/// [`accept`], once per idempotency key: a retry gets the first commit back and stores nothing.
+pub async fn accept_once(
+    state: &AppState,
+    caller: &TokenRecord,
+    events: Vec<EventBody>,
+    once: Option<Once>,
+) -> Result<Vec<Committed>, ApiError> {
     may_ingest(caller)?;
     if let Some((i, e)) = events.iter().enumerate().find(|(_, e)| e.derived()) {
         let kind = e.kind();
@@ -59,7 +68,7 @@ pub async fn accept(
         let message = format!("this token is over its ingest rate; retry in {retry_after} s; nothing was stored");
         return Err(ApiError::TooMany { message, retry_after });
     }
-    Ok(state.writer.submit(Batch { workspace: caller.workspace.clone(), events }).await?)
+    Ok(state.writer.submit(Batch { workspace: caller.workspace.clone(), events, once }).await?)
 }
 
 fn may_ingest(caller: &TokenRecord) -> Result<(), ApiError> {
@@ -75,6 +84,56 @@ pub fn body_bytes(body: Result<Bytes, BytesRejection>) -> Result<Bytes, ApiError
         StatusCode::PAYLOAD_TOO_LARGE => ApiError::TooLarge(format!("{}; nothing was stored", rejection.body_text())),
         _ => ApiError::BadJson(rejection.body_text()),
     })
+}
+
+/// The header a client names a request by, so that a retry of it is not stored twice.
+pub const IDEMPOTENCY_KEY: &str = "idempotency-key";
+
+/// A posted body, and the idempotency its request asked for (`Idempotency-Key`): the key, a hash of
+/// method, path and body, and the start of the retention window.
+pub struct Posted {
+    pub body: Bytes,
+    pub once: Option<Once>,
+}
+
+impl Posted {
+    /// The body as JSON of any content type (see [`json_body`]).
+    pub fn json<T: DeserializeOwned>(&self) -> Result<T, ApiError> {
+        json_body(Ok(self.body.clone()))
+    }
+}
+
+impl axum::extract::FromRequest<AppState> for Posted {
+    type Rejection = ApiError;
+
+    async fn from_request(request: axum::extract::Request, state: &AppState) -> Result<Posted, ApiError> {
+        let (parts, body) = request.into_parts();
+        let key = match parts.headers.get(IDEMPOTENCY_KEY) {
+            None => None,
+            Some(value) => {
+                let key = value.to_str().ok().map(str::trim).filter(|k| !k.is_empty() && k.len() <= 255);
+                Some(
+                    key.ok_or_else(|| {
+                        ApiError::BadJson("`Idempotency-Key` must be 1 to 255 visible ASCII characters".into())
+                    })?
+                    .to_string(),
+                )
+            }
+        };
+        let what = format!("{} {}", parts.method, parts.uri.path());
+        let request = axum::extract::Request::from_parts(parts, body);
+        let body = body_bytes(Bytes::from_request(request, state).await)?;
+        let once = key.map(|key| {
+            use sha2::{Digest, Sha256};
+            let hash = hex::encode(
+                Sha256::new().chain_update(what.as_bytes()).chain_update(b"\n").chain_update(&body).finalize(),
+            );
+            let window = state.idempotency_window.as_millis() as i64;
+            let not_before = app::domain::time::format(state.clock.now_millis() - window);
+            Once { key, hash, not_before }
+        });
+        Ok(Posted { body, once })
+    }
 }
 
 /// A JSON body of any content type (clients written for other systems often send none): 400 when

@@ -45,7 +45,7 @@ pub async fn expire(store: &dyn Store, writer: &Writer, clock: &dyn Clock) -> Re
             comment,
             ..ApprovalResolved::default()
         };
-        match writer.submit(Batch { workspace, events: vec![EventBody::ApprovalResolved(resolution)] }).await {
+        match writer.submit(Batch::new(workspace, vec![EventBody::ApprovalResolved(resolution)])).await {
             Ok(_) => timed_out += 1,
             // Somebody decided just before the deadline: theirs is the one resolution.
             Err(e) if e.is_rejection() => {}

@@ -50,7 +50,7 @@ pub async fn judge(
         }
         let verdict =
             AgentHealth { id: agent.id.clone(), health, reason, as_of: agent.last_seq, task_id: agent.task_id };
-        match writer.submit(Batch { workspace, events: vec![EventBody::AgentHealth(verdict)] }).await {
+        match writer.submit(Batch::new(workspace, vec![EventBody::AgentHealth(verdict)])).await {
             Ok(_) => changed += 1,
             // The agent reported again since it was read: the next tick judges it afresh.
             Err(e) if e.is_rejection() => {}

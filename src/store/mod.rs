@@ -21,6 +21,24 @@ pub use sqlite::SqliteStore;
 pub struct Batch {
     pub workspace: String,
     pub events: Vec<EventBody>,
+    /// Set when the caller gave an `Idempotency-Key`: a batch committed under it before is not
+    /// committed again.
+    pub once: Option<Once>,
+}
+
+impl Batch {
+    pub fn new(workspace: String, events: Vec<EventBody>) -> Batch {
+        Batch { workspace, events, once: None }
+    }
+}
+
+/// A request's idempotency: its key, a hash of what it asked, and how far back a key counts.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Once {
+    pub key: String,
+    pub hash: String,
+    /// Keys remembered from before this time are forgotten (the retention window).
+    pub not_before: String,
 }
 
 /// An event as committed: its place in the log and its frame, serialised once for every reader.
@@ -33,6 +51,8 @@ pub struct Committed {
     pub frame: Arc<str>,
     /// The commit time, RFC 3339.
     pub ts: String,
+    /// Committed by an earlier request with the same idempotency key: answered again, not pushed.
+    pub replayed: bool,
     /// The event as applied, with what projection filled in.
     pub body: EventBody,
 }
@@ -120,6 +140,12 @@ pub enum StoreError {
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("the store is unavailable: {0}")]
     Unavailable(String),
+    /// The writer stopped between taking a batch and answering: it may or may not be stored.
+    #[error("{0}")]
+    Lost(String),
+    /// An idempotency key came back with another body.
+    #[error("{0}")]
+    KeyReused(String),
     #[error("unsupported database URL `{0}`: expected sqlite://PATH")]
     UnsupportedUrl(String),
 }
@@ -136,7 +162,7 @@ impl From<Refusal> for StoreError {
 impl StoreError {
     /// A refusal of one batch, as opposed to a failure of the database itself.
     pub fn is_rejection(&self) -> bool {
-        matches!(self, StoreError::Conflict(_) | StoreError::Unknown(_))
+        matches!(self, StoreError::Conflict(_) | StoreError::Unknown(_) | StoreError::KeyReused(_))
     }
 }
 

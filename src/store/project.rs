@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use app::domain::{entity::Row, EntitySet, Event, EventBody, Seq, Stamp, Step};
 
-use super::{Batch, Committed, StoreError};
+use super::{Batch, Committed, Once, StoreError};
 
 /// Most rows one event may read: the rules need a handful; more means a bug, not a big event.
 const MAX_LOADS: usize = 16;
@@ -17,10 +17,22 @@ pub trait Rows: Send {
     async fn save(&mut self, workspace: &str, row: &Row) -> Result<(), StoreError>;
     /// Appends one event to the log with the topics it is delivered on.
     async fn append(&mut self, workspace: &str, event: &Event, frame: &str) -> Result<(), StoreError>;
+    /// What was committed under an idempotency key since `not_before`: its hash and seqs.
+    async fn remembered(&mut self, workspace: &str, once: &Once) -> Result<Option<(String, Vec<Seq>)>, StoreError>;
+    /// Remembers a key's batch (replacing one older than the window).
+    async fn remember(&mut self, workspace: &str, once: &Once, seqs: &[Seq], ts: &str) -> Result<(), StoreError>;
+    /// Logged events by seq, with their frames, in seq order.
+    async fn logged(&mut self, seqs: &[Seq]) -> Result<Vec<(Seq, String)>, StoreError>;
 }
 
 /// Applies and logs every event of one batch; `head` is the seq before the first of them.
 pub async fn apply_batch(rows: &mut dyn Rows, batch: Batch, head: Seq, ts: &str) -> Result<Vec<Committed>, StoreError> {
+    if let Some(once) = &batch.once {
+        if let Some(first) = replay(rows, &batch.workspace, once).await? {
+            return Ok(first);
+        }
+    }
+    let once = batch.once.clone();
     let workspace: Arc<str> = batch.workspace.into();
     let mut committed = Vec::with_capacity(batch.events.len());
     for (offset, mut body) in batch.events.into_iter().enumerate() {
@@ -38,10 +50,51 @@ pub async fn apply_batch(rows: &mut dyn Rows, batch: Batch, head: Seq, ts: &str)
             topics: event.topics,
             frame: frame.into(),
             ts: event.ts,
+            replayed: false,
             body: event.body,
         });
     }
+    if let Some(once) = &once {
+        let seqs: Vec<Seq> = committed.iter().map(|c| c.seq).collect();
+        rows.remember(&workspace, once, &seqs, ts).await?;
+    }
     Ok(committed)
+}
+
+/// The batch an earlier request with the same key committed, as it was committed; a refusal when
+/// the key comes back with another body; `None` when the key is new (or older than the window).
+async fn replay(rows: &mut dyn Rows, workspace: &str, once: &Once) -> Result<Option<Vec<Committed>>, StoreError> {
+    let Some((hash, seqs)) = rows.remembered(workspace, once).await? else { return Ok(None) };
+    if hash != once.hash {
+        return Err(StoreError::KeyReused(format!(
+            "Idempotency-Key `{}` was used for another request; nothing was stored",
+            once.key
+        )));
+    }
+    let workspace: Arc<str> = workspace.into();
+    let logged = rows.logged(&seqs).await?;
+    if logged.len() != seqs.len() {
+        return Err(StoreError::KeyReused(format!(
+            "the events first stored under Idempotency-Key `{}` are no longer in the log",
+            once.key
+        )));
+    }
+    logged
+        .into_iter()
+        .map(|(seq, frame)| {
+            let event: Event = serde_json::from_str(&frame).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            Ok(Committed {
+                seq,
+                workspace: workspace.clone(),
+                topics: event.topics,
+                frame: frame.into(),
+                ts: event.ts,
+                replayed: true,
+                body: event.body,
+            })
+        })
+        .collect::<Result<Vec<_>, StoreError>>()
+        .map(Some)
 }
 
 /// Runs the event's projection, loading each row it asks for and starting over, until it

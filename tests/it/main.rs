@@ -10,6 +10,7 @@ mod domain;
 mod fuzz;
 mod health;
 mod history;
+mod idempotency;
 mod ingest;
 mod live;
 mod security;

@@ -15,8 +15,7 @@ use app::domain::{
     Event, EventBody,
 };
 use axum::{
-    body::Bytes,
-    extract::{rejection::BytesRejection, Path, Query as UrlQuery, State},
+    extract::{Path, Query as UrlQuery, State},
     http::StatusCode,
     Json,
 };
@@ -27,7 +26,7 @@ use super::{find, list};
 use crate::{
     api::{
         error::ApiError,
-        ingest::{accept, json_body},
+        ingest::{accept_once, Posted},
     },
     auth::Caller,
     state::AppState,
@@ -73,9 +72,9 @@ pub struct NewTask {
 pub async fn create_task(
     State(state): State<AppState>,
     Caller(caller): Caller,
-    body: Result<Bytes, BytesRejection>,
+    posted: Posted,
 ) -> Result<(StatusCode, Json<Task>), ApiError> {
-    let t: NewTask = json_body(body)?;
+    let t: NewTask = posted.json()?;
     let created = TaskCreated {
         id: t.id,
         title: t.title,
@@ -85,7 +84,7 @@ pub async fn create_task(
         labels: t.labels,
         session_id: None,
     };
-    let committed = submit(&state, &caller, EventBody::TaskCreated(created)).await?;
+    let committed = submit(&state, &caller, EventBody::TaskCreated(created), &posted).await?;
     let id = committed.body.task_id().unwrap_or_default().to_string();
     Ok((StatusCode::CREATED, Json(stored_task(&state, &caller, &id).await?)))
 }
@@ -108,9 +107,9 @@ pub async fn update_task(
     State(state): State<AppState>,
     Caller(caller): Caller,
     Path(id): Path<String>,
-    body: Result<Bytes, BytesRejection>,
+    posted: Posted,
 ) -> Result<Json<Task>, ApiError> {
-    let p: TaskPatch = json_body(body)?;
+    let p: TaskPatch = posted.json()?;
     stored_task(&state, &caller, &id).await?;
     let update = TaskUpdated {
         id: id.clone(),
@@ -123,7 +122,7 @@ pub async fn update_task(
         labels: p.labels,
         ..TaskUpdated::default()
     };
-    submit(&state, &caller, EventBody::TaskUpdated(update)).await?;
+    submit(&state, &caller, EventBody::TaskUpdated(update), &posted).await?;
     Ok(Json(stored_task(&state, &caller, &id).await?))
 }
 
@@ -141,9 +140,9 @@ pub async fn log_activity(
     State(state): State<AppState>,
     Caller(caller): Caller,
     Path(id): Path<String>,
-    body: Result<Bytes, BytesRejection>,
+    posted: Posted,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    let a: NewActivity = json_body(body)?;
+    let a: NewActivity = posted.json()?;
     stored_task(&state, &caller, &id).await?;
     let logged = ActivityLogged {
         id: None,
@@ -153,7 +152,7 @@ pub async fn log_activity(
         actor: a.agent_id,
         metadata: a.metadata,
     };
-    let committed = submit(&state, &caller, EventBody::ActivityLogged(logged)).await?;
+    let committed = submit(&state, &caller, EventBody::ActivityLogged(logged), &posted).await?;
     let EventBody::ActivityLogged(e) = &committed.body else { unreachable!("committed as logged") };
     Ok((StatusCode::CREATED, Json(activity_json(&Activity::logged(e, &committed.stamp())))))
 }
@@ -184,9 +183,9 @@ pub async fn add_deliverable(
     State(state): State<AppState>,
     Caller(caller): Caller,
     Path(id): Path<String>,
-    body: Result<Bytes, BytesRejection>,
+    posted: Posted,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    let d: NewDeliverable = json_body(body)?;
+    let d: NewDeliverable = posted.json()?;
     stored_task(&state, &caller, &id).await?;
     let added = DeliverableAdded {
         id: None,
@@ -196,7 +195,7 @@ pub async fn add_deliverable(
         path: d.path,
         description: d.description,
     };
-    let committed = submit(&state, &caller, EventBody::DeliverableAdded(added)).await?;
+    let committed = submit(&state, &caller, EventBody::DeliverableAdded(added), &posted).await?;
     let EventBody::DeliverableAdded(e) = &committed.body else { unreachable!("committed as added") };
     Ok((StatusCode::CREATED, Json(deliverable_json(&Deliverable::added(e, &committed.stamp())))))
 }
@@ -224,9 +223,9 @@ pub async fn register_subagent(
     State(state): State<AppState>,
     Caller(caller): Caller,
     Path(id): Path<String>,
-    body: Result<Bytes, BytesRejection>,
+    posted: Posted,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    let s: NewSubagent = json_body(body)?;
+    let s: NewSubagent = posted.json()?;
     stored_task(&state, &caller, &id).await?;
     let started = SessionStarted {
         id: s.openclaw_session_id,
@@ -235,7 +234,7 @@ pub async fn register_subagent(
         task_id: Some(id),
         agent: Some(s.agent_name),
     };
-    let committed = submit(&state, &caller, EventBody::SessionStarted(started)).await?;
+    let committed = submit(&state, &caller, EventBody::SessionStarted(started), &posted).await?;
     let EventBody::SessionStarted(e) = &committed.body else { unreachable!("committed as started") };
     Ok((StatusCode::CREATED, Json(session_json(&Session::started(e, &committed.stamp())))))
 }
@@ -265,10 +264,9 @@ pub async fn complete_subagent(
     State(state): State<AppState>,
     Caller(caller): Caller,
     Path((id, session)): Path<(String, String)>,
-    body: Result<Bytes, BytesRejection>,
+    posted: Posted,
 ) -> Result<Json<Value>, ApiError> {
-    let end: SubagentEnd =
-        if body.as_ref().is_ok_and(|b| b.is_empty()) { SubagentEnd::default() } else { json_body(body)? };
+    let end: SubagentEnd = if posted.body.is_empty() { SubagentEnd::default() } else { posted.json()? };
     let stored = find::<Session>(&state, &caller.workspace, &session)
         .await?
         .filter(|s| s.task_id.as_deref() == Some(&id))
@@ -279,15 +277,20 @@ pub async fn complete_subagent(
         summary: end.summary,
         ..SessionEnded::default()
     };
-    submit(&state, &caller, EventBody::SessionEnded(ended)).await?;
+    submit(&state, &caller, EventBody::SessionEnded(ended), &posted).await?;
     let after = find::<Session>(&state, &caller.workspace, &session).await?.ok_or(ApiError::NotFound(session))?;
     Ok(Json(session_json(&after)))
 }
 
 /// Commits one event and returns it as committed.
-async fn submit(state: &AppState, caller: &TokenRecord, body: EventBody) -> Result<Committed, ApiError> {
+async fn submit(
+    state: &AppState,
+    caller: &TokenRecord,
+    body: EventBody,
+    posted: &Posted,
+) -> Result<Committed, ApiError> {
     body.validate().map_err(|e| ApiError::Invalid(format!("{e}; nothing was stored")))?;
-    let mut committed = accept(state, caller, vec![body]).await?;
+    let mut committed = accept_once(state, caller, vec![body], posted.once.clone()).await?;
     committed.pop().ok_or_else(|| ApiError::Unavailable("nothing was committed".into()))
 }
 

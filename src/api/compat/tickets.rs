@@ -16,23 +16,19 @@ use app::domain::{
     task::{ErrorDetails, Task, TaskCompleted, TaskCreated, TaskFailed, TaskProgress, TaskStatus, TaskUpdated},
     Event, EventBody, Invalid,
 };
-use axum::{
-    body::Bytes,
-    extract::{rejection::BytesRejection, State},
-    Json,
-};
+use axum::{extract::State, Json};
 use serde_json::{json, Map, Value};
 
 use super::find;
 use crate::{
     api::{
         error::ApiError,
-        ingest::{accept, json_body},
+        ingest::{accept_once, Posted},
     },
     auth::Caller,
     hub::socket::Dialect,
     state::AppState,
-    store::TokenRecord,
+    store::{Once, TokenRecord},
 };
 
 /// Rooms `ticket:<id>` on `/ws`: the task's events, in the frame names of the document's client
@@ -108,9 +104,9 @@ const STATES: &[(&str, TaskStatus)] = &[
 pub async fn ticket_event(
     State(state): State<AppState>,
     Caller(caller): Caller,
-    body: Result<Bytes, BytesRejection>,
+    posted: Posted,
 ) -> Result<Json<Value>, ApiError> {
-    let request: Map<String, Value> = json_body(body)?;
+    let request: Map<String, Value> = posted.json()?;
     let ticket = text(&request, "ticketId")?.ok_or_else(|| missing("ticketId"))?;
     check::id("ticketId", &ticket).map_err(invalid)?;
     let event = text(&request, "event")?.ok_or_else(|| missing("event"))?;
@@ -119,9 +115,10 @@ pub async fn ticket_event(
     if !known {
         events.insert(0, first_sight(&ticket, &request)?);
     }
-    let committed = match submit(&state, &caller, events.clone()).await {
+    let once = posted.once;
+    let committed = match submit(&state, &caller, events.clone(), once.clone()).await {
         // Another request created the ticket in the meantime: it exists now, so go on without.
-        Err(ApiError::Conflict(_)) if !known => submit(&state, &caller, events.split_off(1)).await?,
+        Err(ApiError::Conflict(_)) if !known => submit(&state, &caller, events.split_off(1), once).await?,
         other => other?,
     };
     let seqs: Vec<u64> = committed.into_iter().map(|c| c.seq).collect();
@@ -132,11 +129,12 @@ async fn submit(
     state: &AppState,
     caller: &TokenRecord,
     events: Vec<EventBody>,
+    once: Option<Once>,
 ) -> Result<Vec<crate::store::Committed>, ApiError> {
     for e in &events {
         e.validate().map_err(invalid)?;
     }
-    accept(state, caller, events).await
+    accept_once(state, caller, events, once).await
 }
 
 /// The canonical events one ticket event stands for.

@@ -61,7 +61,8 @@ impl Store for SqliteStore {
             match applied {
                 Ok(committed) => {
                     savepoint.commit().await?;
-                    head += committed.len() as i64;
+                    // A replay appended nothing: the head stays.
+                    head += committed.iter().filter(|c| !c.replayed).count() as i64;
                     results.push(Ok(committed));
                 }
                 Err(e) if e.is_rejection() => {

@@ -3,7 +3,9 @@
 use app::domain::{entity::Row, Event};
 use sqlx::SqliteConnection;
 
-use crate::store::{project::Rows, StoreError};
+use app::domain::Seq;
+
+use crate::store::{project::Rows, Once, StoreError};
 
 pub struct SqliteRows<'a>(pub &'a mut SqliteConnection);
 
@@ -55,5 +57,42 @@ impl Rows for SqliteRows<'_> {
             .execute(&mut *self.0)
             .await?;
         Ok(())
+    }
+
+    async fn remembered(&mut self, workspace: &str, once: &Once) -> Result<Option<(String, Vec<Seq>)>, StoreError> {
+        let row: Option<(String, String)> =
+            sqlx::query_as("SELECT hash, seqs FROM idempotency WHERE workspace = ? AND key = ? AND created_at >= ?")
+                .bind(workspace)
+                .bind(&once.key)
+                .bind(&once.not_before)
+                .fetch_optional(&mut *self.0)
+                .await?;
+        row.map(|(hash, seqs)| Ok((hash, serde_json::from_str(&seqs).map_err(|e| StoreError::Corrupt(e.to_string()))?)))
+            .transpose()
+    }
+
+    async fn remember(&mut self, workspace: &str, once: &Once, seqs: &[Seq], ts: &str) -> Result<(), StoreError> {
+        let seqs = serde_json::to_string(seqs).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        sqlx::query(
+            "INSERT OR REPLACE INTO idempotency (workspace, key, hash, seqs, created_at) VALUES (?, ?, ?, ?, ?)",
+        )
+        .bind(workspace)
+        .bind(&once.key)
+        .bind(&once.hash)
+        .bind(seqs)
+        .bind(ts)
+        .execute(&mut *self.0)
+        .await?;
+        Ok(())
+    }
+
+    async fn logged(&mut self, seqs: &[Seq]) -> Result<Vec<(Seq, String)>, StoreError> {
+        let seqs = serde_json::to_string(seqs).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let rows: Vec<(i64, String)> =
+            sqlx::query_as("SELECT seq, frame FROM events WHERE seq IN (SELECT value FROM json_each(?)) ORDER BY seq")
+                .bind(seqs)
+                .fetch_all(&mut *self.0)
+                .await?;
+        Ok(rows.into_iter().map(|(seq, frame)| (seq as Seq, frame)).collect())
     }
 }

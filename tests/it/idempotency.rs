@@ -1,0 +1,77 @@
+//! Retries are idempotent: a request retried with its `Idempotency-Key` is answered as the first
+//! time, with the same seqs, and stores (and pushes) nothing new.
+
+use std::time::Duration;
+
+use flightdeck::clock::ManualClock;
+use serde_json::{json, Value};
+
+use crate::common::{TestServer, WsClient, TOKEN};
+
+async fn post_keyed(server: &TestServer, path: &str, key: &str, body: &Value) -> (u16, Value) {
+    let response = reqwest::Client::new()
+        .post(server.http(path))
+        .bearer_auth(TOKEN)
+        .header("idempotency-key", key)
+        .body(body.to_string())
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+#[tokio::test]
+async fn a_retried_post_is_answered_again_and_stored_once() {
+    let server = TestServer::start().await;
+    let (mut watcher, _) = WsClient::connect(&server).await;
+    watcher.subscribe(&["board"], None).await;
+    // A task without an id: stored twice, it would become two tasks.
+    let body = json!({"type": "task:created", "payload": {"title": "Retry me"}});
+    let (status, first) = post_keyed(&server, "/api/events", "req-1", &body).await;
+    assert_eq!(status, 201, "{first}");
+    let (status, again) = post_keyed(&server, "/api/events", "req-1", &body).await;
+    assert_eq!(status, 201, "{again}");
+    assert_eq!(again, first, "the same answer, the same seqs");
+    assert_eq!(server.head().await, 1);
+    assert_eq!(server.board().await.tasks.len(), 1);
+    assert_eq!(watcher.next_json().await["seq"], 1);
+    assert!(watcher.next_json_within(Duration::from_millis(200)).await.is_none(), "pushed once");
+
+    let other = json!({"type": "task:created", "payload": {"title": "Something else"}});
+    let (status, reused) = post_keyed(&server, "/api/events", "req-1", &other).await;
+    assert_eq!(status, 422, "{reused}");
+    assert!(reused["message"].as_str().unwrap().contains("Idempotency-Key `req-1` was used for another request"));
+    let (status, _) = post_keyed(&server, "/api/events", "req-2", &body).await;
+    assert_eq!(status, 201, "another key is another request");
+    assert_eq!(server.board().await.tasks.len(), 2);
+    let (status, _) = post_keyed(&server, "/api/events", &"k".repeat(300), &body).await;
+    assert_eq!(status, 400, "a key over 255 characters is refused");
+}
+
+#[tokio::test]
+async fn the_reference_endpoints_are_idempotent_too() {
+    let server = TestServer::start().await;
+    let ticket = json!({"ticketId": "TKT-7", "event": "state_change", "state": "in_progress"});
+    let (_, first) = post_keyed(&server, "/api/internal/ticket-event", "t-1", &ticket).await;
+    let (_, again) = post_keyed(&server, "/api/internal/ticket-event", "t-1", &ticket).await;
+    assert_eq!(again["seqs"], first["seqs"]);
+    let task = json!({"title": "Mission Control task"});
+    let (status, created) = post_keyed(&server, "/api/tasks", "mc-1", &task).await;
+    assert_eq!(status, 201);
+    let (status, retried) = post_keyed(&server, "/api/tasks", "mc-1", &task).await;
+    assert_eq!((status, retried["id"].clone()), (201, created["id"].clone()));
+    assert_eq!(server.board().await.tasks.len(), 2, "one ticket and one task");
+}
+
+#[tokio::test]
+async fn a_key_is_forgotten_after_its_window() {
+    let clock = ManualClock::starting_now();
+    let server = TestServer::start_with_clock(|c| c.idempotency_window_ms = 1_000, clock.clone()).await;
+    let body = json!({"type": "task:created", "payload": {"title": "Daily"}});
+    let (_, first) = post_keyed(&server, "/api/events", "daily", &body).await;
+    clock.advance(Duration::from_secs(2));
+    let (status, later) = post_keyed(&server, "/api/events", "daily", &body).await;
+    assert_eq!(status, 201);
+    assert_ne!(later["seqs"], first["seqs"], "past the window the key is new again");
+}
