@@ -72,6 +72,16 @@ pub async fn start(config: ServeConfig) -> anyhow::Result<Running> {
 pub async fn start_with_clock(config: ServeConfig, clock: SharedClock) -> anyhow::Result<Running> {
     config.validate().map_err(|e| anyhow::anyhow!("invalid setting: {e}"))?;
     let store = store::open(&config.database_url).await?;
+    start_with_store(config, clock, store).await
+}
+
+/// Starts a server on a store the caller opened (tests wrap one to make it fail on purpose).
+pub async fn start_with_store(
+    config: ServeConfig,
+    clock: SharedClock,
+    store: Arc<dyn Store>,
+) -> anyhow::Result<Running> {
+    config.validate().map_err(|e| anyhow::anyhow!("invalid setting: {e}"))?;
     let first_token = auth::bootstrap(&*store, config.token.as_deref()).await?;
     let hub = Hub::new(
         config.live_buffer,

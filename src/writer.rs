@@ -8,6 +8,7 @@ use std::sync::{
     Arc,
 };
 
+use futures::FutureExt;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::{
@@ -39,6 +40,17 @@ impl Writer {
         let commits = Arc::new(AtomicU64::new(0));
         tokio::spawn(run(store, hub, retain, clock, queue, commits.clone()));
         Writer { jobs, commits }
+    }
+
+    /// Why the writer cannot take a request now, if it cannot: it has stopped, or its queue is full.
+    pub fn trouble(&self) -> Option<&'static str> {
+        if self.jobs.is_closed() {
+            Some("the writer has stopped")
+        } else if self.jobs.capacity() == 0 {
+            Some("the writer's queue is full")
+        } else {
+            None
+        }
     }
 
     pub fn commits(&self) -> u64 {
@@ -77,7 +89,14 @@ async fn run(
             }
         }
         let (batches, replies): (Vec<Batch>, Vec<_>) = jobs.into_iter().map(|j| (j.batch, j.reply)).unzip();
-        match store.commit(batches, &clock.now_rfc3339()).await {
+        // A panic inside a commit drops its transaction (nothing is stored) and must not take the
+        // writer with it: the group is refused and the writer goes on with the next one.
+        let commit = std::panic::AssertUnwindSafe(store.commit(batches, &clock.now_rfc3339())).catch_unwind().await;
+        let commit = commit.unwrap_or_else(|_| {
+            tracing::error!("a commit panicked; its requests are refused and the writer goes on");
+            Err(StoreError::Unavailable("the commit failed".into()))
+        });
+        match commit {
             Ok(results) => {
                 commits.fetch_add(1, Ordering::Relaxed);
                 let mut head = 0;

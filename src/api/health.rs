@@ -20,6 +20,10 @@ pub async fn healthz() -> &'static str {
 /// Anyone may ask, so the answer says ready or not and nothing about what is stored or who is
 /// connected; the reason for "not" goes to the log.
 pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
+    if let Some(trouble) = state.writer.trouble() {
+        tracing::warn!(trouble, "not ready");
+        return (StatusCode::SERVICE_UNAVAILABLE, Json(json!({ "status": "unavailable" })));
+    }
     match state.store.head().await {
         Ok(_) => (StatusCode::OK, Json(json!({ "status": "ready" }))),
         Err(e) => {

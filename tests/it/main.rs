@@ -7,6 +7,7 @@ mod approvals;
 mod compat;
 mod docs;
 mod domain;
+mod faults;
 mod fuzz;
 mod health;
 mod history;
