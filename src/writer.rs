@@ -19,6 +19,9 @@ use crate::{
 
 /// Most requests one commit takes, so one commit cannot grow without bound under load.
 const MAX_GROUP: usize = 256;
+/// Most events one commit takes (a request of more is committed alone), so a group of large
+/// batches cannot make one transaction huge.
+const MAX_GROUP_EVENTS: usize = 5_000;
 
 struct Job {
     batch: Batch,
@@ -80,14 +83,16 @@ async fn run(
     // Prune in steps, not after every commit: a tenth of the retained size, at least one event.
     let slack = (retain / 10).max(1);
     let mut pruned_at: u64 = 0;
-    while let Some(first) = queue.recv().await {
-        let mut jobs = vec![first];
-        while jobs.len() < MAX_GROUP {
-            match queue.try_recv() {
-                Ok(job) => jobs.push(job),
-                Err(_) => break,
-            }
-        }
+    let mut held: Option<Job> = None;
+    loop {
+        let first = match held.take() {
+            Some(job) => job,
+            None => match queue.recv().await {
+                Some(job) => job,
+                None => break,
+            },
+        };
+        let jobs = take_group(first, &mut queue, &mut held);
         let (batches, replies): (Vec<Batch>, Vec<_>) = jobs.into_iter().map(|j| (j.batch, j.reply)).unzip();
         // A panic inside a commit drops its transaction (nothing is stored) and must not take the
         // writer with it: the group is refused and the writer goes on with the next one.
@@ -125,5 +130,56 @@ async fn run(
                 }
             }
         }
+    }
+}
+
+/// The requests one commit takes: `first`, then whatever has queued, up to [`MAX_GROUP`] requests
+/// and [`MAX_GROUP_EVENTS`] events. A request that would pass the event cap waits in `held` for
+/// the next commit.
+fn take_group(first: Job, queue: &mut mpsc::Receiver<Job>, held: &mut Option<Job>) -> Vec<Job> {
+    let mut events = first.batch.events.len();
+    let mut jobs = vec![first];
+    while jobs.len() < MAX_GROUP {
+        let Ok(job) = queue.try_recv() else { break };
+        if events + job.batch.events.len() > MAX_GROUP_EVENTS {
+            *held = Some(job);
+            break;
+        }
+        events += job.batch.events.len();
+        jobs.push(job);
+    }
+    jobs
+}
+
+#[cfg(test)]
+mod tests {
+    use app::domain::{agent::AgentHeartbeat, EventBody};
+
+    use super::*;
+
+    fn job(events: usize) -> Job {
+        let body = EventBody::AgentHeartbeat(AgentHeartbeat { id: "a".into(), task_id: None });
+        let (reply, _) = oneshot::channel();
+        Job { batch: Batch::new("w".into(), vec![body; events]), reply }
+    }
+
+    #[test]
+    fn a_group_is_capped_in_events_as_well_as_requests() {
+        let (jobs, mut queue) = mpsc::channel(16);
+        for size in [2_000, 2_000, 2_000, 10] {
+            jobs.try_send(job(size)).ok().unwrap();
+        }
+        let mut held = None;
+        let first = queue.try_recv().unwrap();
+        let group = take_group(first, &mut queue, &mut held);
+        assert_eq!(group.iter().map(|j| j.batch.events.len()).collect::<Vec<_>>(), vec![2_000, 2_000]);
+        let next = take_group(held.take().expect("the third waits"), &mut queue, &mut held);
+        assert_eq!(next.iter().map(|j| j.batch.events.len()).collect::<Vec<_>>(), vec![2_000, 10]);
+        // A request bigger than the cap still commits, alone.
+        jobs.try_send(job(6_000)).ok().unwrap();
+        jobs.try_send(job(1)).ok().unwrap();
+        let first = queue.try_recv().unwrap();
+        assert_eq!(take_group(first, &mut queue, &mut held).len(), 1);
+        assert!(held.is_some());
     }
 }

@@ -152,3 +152,32 @@ async fn revoking_a_token_ends_its_stream() {
         tokio::time::timeout(Duration::from_secs(5), async { while let Ok(Some(_)) = stream.chunk().await {} }).await;
     assert!(ended.is_ok(), "the stream ended after revocation");
 }
+
+#[tokio::test]
+async fn topic_pages_over_several_topics_are_whole_and_in_order() {
+    let server = TestServer::start().await;
+    for i in 0..20 {
+        server.post(&task_created(&format!("t{i}"), "T")).await;
+        server.post(&serde_json::json!({"type": "agent:heartbeat", "payload": {"id": format!("a{i}")}})).await;
+        server.post(&serde_json::json!({"type": "observability:event", "payload": {"message": "noise"}})).await;
+    }
+    let store = &server.running.state.store;
+    let head = store.head().await.unwrap();
+    let (mut after, mut seen) = (0, Vec::new());
+    loop {
+        let query = flightdeck::store::LogQuery {
+            workspace: "default".into(),
+            after,
+            upto: head,
+            topics: Some(vec!["board".into(), "agents".into()]),
+            limit: 7,
+            newest: false,
+        };
+        let page = store.read_log(&query).await.unwrap();
+        let Some((last, _)) = page.last() else { break };
+        after = *last;
+        seen.extend(page.iter().map(|(seq, _)| *seq));
+    }
+    let expected: Vec<u64> = (1..=head).filter(|seq| seq % 3 != 0).collect();
+    assert_eq!(seen, expected, "every board and agents event, once, in order; none of the noise");
+}

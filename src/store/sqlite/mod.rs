@@ -98,11 +98,20 @@ impl Store for SqliteStore {
         let mut sql = QueryBuilder::<Sqlite>::new("SELECT seq, frame FROM events WHERE workspace = ");
         sql.push_bind(&q.workspace).push(" AND seq > ").push_bind(q.after as i64);
         sql.push(" AND seq <= ").push_bind(q.upto as i64);
-        if let Some(topics) = &q.topics {
-            let topics = serde_json::to_string(topics).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-            sql.push(" AND seq IN (SELECT seq FROM event_topics WHERE workspace = ").push_bind(&q.workspace);
-            sql.push(" AND seq > ").push_bind(q.after as i64).push(" AND seq <= ").push_bind(q.upto as i64);
-            sql.push(" AND topic IN (SELECT value FROM json_each(").push_bind(topics).push(")))");
+        if let Some(topics) = q.topics.as_ref().filter(|t| !t.is_empty()) {
+            // Each topic's first `limit` seqs after the cursor, straight off the (workspace, topic,
+            // seq) index: the page costs what it holds, however far behind the head it starts.
+            sql.push(" AND seq IN (");
+            for (i, topic) in topics.iter().enumerate() {
+                if i > 0 {
+                    sql.push(" UNION ");
+                }
+                sql.push("SELECT seq FROM (SELECT seq FROM event_topics WHERE workspace = ").push_bind(&q.workspace);
+                sql.push(" AND topic = ").push_bind(topic).push(" AND seq > ").push_bind(q.after as i64);
+                sql.push(" AND seq <= ").push_bind(q.upto as i64).push(" ORDER BY seq");
+                sql.push(if q.newest { " DESC" } else { "" }).push(" LIMIT ").push_bind(q.limit as i64).push(")");
+            }
+            sql.push(")");
         }
         sql.push(if q.newest { " ORDER BY seq DESC LIMIT " } else { " ORDER BY seq LIMIT " }).push_bind(q.limit as i64);
         let mut rows: Vec<(i64, String)> = sql.build_query_as().fetch_all(&self.reader).await?;

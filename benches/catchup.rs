@@ -1,0 +1,87 @@
+//! Prints what catching a client up from the log costs: one topic-filtered page of history taken far
+//! behind the head, and a whole replay of the `board` topic through a feed, with other topics' events
+//! interleaved. Run with `cargo bench --bench catchup`; it asserts nothing, it measures.
+
+use std::time::Instant;
+
+use app::{
+    domain::{task::TaskCreated, task::TaskProgress, EventBody},
+    topics::TopicSet,
+};
+use flightdeck::store::{self, Batch, LogQuery};
+
+const EVENTS: u64 = 200_000;
+
+#[tokio::main]
+async fn main() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("catchup.db").display());
+    let store = store::open(&url).await.unwrap();
+    let started = Instant::now();
+    let created = TaskCreated { id: Some("t".into()), title: "T".into(), ..TaskCreated::default() };
+    store
+        .commit(vec![Batch::new("w".into(), vec![EventBody::TaskCreated(created)])], "2026-01-01T00:00:00.000Z")
+        .await
+        .unwrap();
+    // Every tenth event is on the board; the rest are heartbeats on `agents`.
+    let mut written = 1;
+    while written < EVENTS {
+        let events: Vec<EventBody> = (0..1_000)
+            .map(|i| match (written + i) % 10 {
+                0 => EventBody::TaskProgress(TaskProgress {
+                    id: "t".into(),
+                    progress: Some(50),
+                    ..TaskProgress::default()
+                }),
+                _ => EventBody::AgentHeartbeat(app::domain::agent::AgentHeartbeat { id: "ada".into(), task_id: None }),
+            })
+            .collect();
+        store.commit(vec![Batch::new("w".into(), events)], "2026-01-01T00:00:01.000Z").await.unwrap();
+        written += 1_000;
+    }
+    let head = store.head().await.unwrap();
+    println!("log: {head} events written in {:.1} s", started.elapsed().as_secs_f64());
+
+    for behind in [1_000u64, 100_000, head - 1] {
+        let query = LogQuery {
+            workspace: "w".into(),
+            after: head - behind,
+            upto: head,
+            topics: Some(vec!["board".into()]),
+            limit: 256,
+            newest: false,
+        };
+        let runs = 20;
+        let start = Instant::now();
+        for _ in 0..runs {
+            store.read_log(&query).await.unwrap();
+        }
+        let ms = start.elapsed().as_secs_f64() * 1000.0 / runs as f64;
+        println!("one page of `board`, {behind:>7} events behind the head: {ms:.2} ms");
+    }
+
+    // A whole replay: a feed from the start, as a resuming client gets it.
+    let hub = flightdeck::hub::Hub::new(
+        16,
+        flightdeck::hub::HubSettings {
+            heartbeat: std::time::Duration::from_secs(30),
+            pong_timeout: std::time::Duration::from_secs(10),
+            send_timeout: std::time::Duration::from_secs(30),
+            max_frame_bytes: 65_536,
+            max_topics: 64,
+            max_connections_per_token: 64,
+        },
+    );
+    let set = TopicSet::new(["board".to_string()], "w");
+    let start = Instant::now();
+    let (mut feed, _) =
+        flightdeck::hub::feed::Feed::start(store.clone(), hub, "w".into(), set, Some(0), None).await.unwrap();
+    let mut delivered = 0;
+    while delivered < head / 10 {
+        match tokio::time::timeout(std::time::Duration::from_secs(60), feed.next()).await {
+            Ok(Ok(_)) => delivered += 1,
+            _ => break,
+        }
+    }
+    println!("replay of {delivered} board events out of {head}: {:.2} s", start.elapsed().as_secs_f64());
+}
