@@ -78,3 +78,34 @@ async fn a_bad_workspace_name_is_refused() {
     assert!(err.to_string().contains("--name"), "{err}");
     assert_eq!(server.running.state.store.list_tokens().await.unwrap().len(), 1, "only the configured token");
 }
+
+#[tokio::test]
+async fn token_commands_and_ingest_share_the_file_without_busy_errors() {
+    let server = TestServer::start().await;
+    let url = server.config.database_url.clone();
+    // Another process's view of the same file, as `flightdeck token create` has.
+    let cli = flightdeck::store::open(&url).await.unwrap();
+    let tokens = tokio::spawn(async move {
+        for i in 0..40 {
+            let record = flightdeck::store::TokenRecord {
+                id: format!("cli-{i}"),
+                workspace: "default".into(),
+                role: flightdeck::store::Role::Viewer,
+                name: format!("cli {i}"),
+            };
+            cli.create_token(&record, &format!("hash-{i}")).await.expect("no SQLITE_BUSY for the CLI");
+        }
+    });
+    let posts = futures::future::join_all((0..20).map(|w| {
+        let server = &server;
+        async move {
+            for i in 0..10 {
+                let (status, body) = server.post(&task_created(&format!("w{w}-{i}"), "busy")).await;
+                assert_eq!(status, 201, "{body}");
+            }
+        }
+    }));
+    posts.await;
+    tokens.await.unwrap();
+    assert_eq!(server.head().await, 200);
+}

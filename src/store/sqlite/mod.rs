@@ -51,7 +51,9 @@ impl Store for SqliteStore {
         batches: Vec<Batch>,
         ts: &str,
     ) -> Result<Vec<Result<Vec<Committed>, StoreError>>, StoreError> {
-        let mut tx = self.writer.begin().await?;
+        // IMMEDIATE: take the write lock up front, so a read-then-write never meets another
+        // connection's commit halfway (SQLITE_BUSY that no busy timeout retries).
+        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
         let mut head: i64 = sqlx::query_scalar("SELECT head FROM log_state WHERE id = 1").fetch_one(&mut *tx).await?;
         let mut results = Vec::with_capacity(batches.len());
         for batch in batches {
@@ -122,7 +124,9 @@ impl Store for SqliteStore {
     }
 
     async fn prune(&self, keep: u64) -> Result<u64, StoreError> {
-        let mut tx = self.writer.begin().await?;
+        // IMMEDIATE: take the write lock up front, so a read-then-write never meets another
+        // connection's commit halfway (SQLITE_BUSY that no busy timeout retries).
+        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
         let head: i64 = sqlx::query_scalar("SELECT head FROM log_state WHERE id = 1").fetch_one(&mut *tx).await?;
         let cutoff = head - keep.min(i64::MAX as u64) as i64;
         if cutoff <= 0 {
