@@ -26,6 +26,8 @@ impl Cli {
 }
 
 #[derive(Subcommand, Debug)]
+// Parsed once at start and taken apart at once: boxing the large variant would buy nothing.
+#[allow(clippy::large_enum_variant)]
 pub enum Command {
     /// Run the server: dashboard, ingest API and live streams on one port.
     Serve(ServeConfig),
@@ -139,6 +141,9 @@ pub struct ServeConfig {
     /// Milliseconds an `Idempotency-Key` is remembered: a retry within it is answered, not stored again.
     #[arg(long, env = "FLIGHTDECK_IDEMPOTENCY_WINDOW_MS", default_value_t = 86_400_000)]
     pub idempotency_window_ms: u64,
+    /// Requests that may wait for a commit; beyond them a POST gets 503 with `Retry-After` at once.
+    #[arg(long, env = "FLIGHTDECK_WRITER_QUEUE", default_value_t = 1_024)]
+    pub writer_queue: usize,
     /// Milliseconds a shutdown may take: in-flight writes finish, streams and sockets close, then the
     /// process exits whatever is left.
     #[arg(long, env = "FLIGHTDECK_SHUTDOWN_TIMEOUT_MS", default_value_t = 10_000)]
@@ -160,7 +165,7 @@ impl ServeConfig {
     }
     /// Refuses settings the server cannot run with, naming the flag.
     pub fn validate(&self) -> Result<(), String> {
-        let positive: [(&str, u64); 15] = [
+        let positive: [(&str, u64); 16] = [
             ("--heartbeat-ms", self.heartbeat_ms),
             ("--pong-timeout-ms", self.pong_timeout_ms),
             ("--send-timeout-ms", self.send_timeout_ms),
@@ -176,6 +181,7 @@ impl ServeConfig {
             ("--stuck-after-ms", self.stuck_after_ms),
             ("--crashed-after-ms", self.crashed_after_ms),
             ("--health-check-ms", self.health_check_ms),
+            ("--writer-queue", self.writer_queue as u64),
         ];
         if let Some((flag, _)) = positive.iter().find(|(_, v)| *v == 0) {
             return Err(format!("{flag} must be greater than 0"));

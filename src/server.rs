@@ -94,7 +94,7 @@ pub async fn start_with_store(
             max_connections_per_token: config.max_connections_per_token,
         },
     );
-    let writer = Writer::start(store.clone(), hub.clone(), config.retain_events, clock.clone());
+    let writer = Writer::start(store.clone(), hub.clone(), config.retain_events, clock.clone(), config.writer_queue);
 
     let listener = TcpListener::bind(config.addr).await?;
     let addr = listener.local_addr()?;

@@ -38,8 +38,9 @@ pub struct Writer {
 impl Writer {
     /// Starts the writer task. `retain` is how many events the log keeps before pruning the oldest;
     /// `clock` stamps each commit.
-    pub fn start(store: Arc<dyn Store>, hub: Hub, retain: u64, clock: SharedClock) -> Writer {
-        let (jobs, queue) = mpsc::channel(1024);
+    /// `queue` is how many requests may wait for a commit; beyond it a request is refused at once.
+    pub fn start(store: Arc<dyn Store>, hub: Hub, retain: u64, clock: SharedClock, queue: usize) -> Writer {
+        let (jobs, queue) = mpsc::channel(queue.max(1));
         let commits = Arc::new(AtomicU64::new(0));
         tokio::spawn(run(store, hub, retain, clock, queue, commits.clone()));
         Writer { jobs, commits }
@@ -64,8 +65,11 @@ impl Writer {
     pub async fn submit(&self, batch: Batch) -> Result<Vec<Committed>, StoreError> {
         let (reply, answer) = oneshot::channel();
         // Not taken: certainly not stored. Taken but unanswered: the outcome is unknown.
-        let closed = || StoreError::Unavailable("the writer has stopped".into());
-        self.jobs.send(Job { batch, reply }).await.map_err(|_| closed())?;
+        // A full queue answers at once rather than holding the request (and its body) in memory.
+        self.jobs.try_send(Job { batch, reply }).map_err(|e| match e {
+            mpsc::error::TrySendError::Full(_) => StoreError::Busy("the writer's queue is full".into()),
+            mpsc::error::TrySendError::Closed(_) => StoreError::Unavailable("the writer has stopped".into()),
+        })?;
         answer.await.map_err(|_| {
             StoreError::Lost("the writer stopped before answering: the events may have been stored".into())
         })?

@@ -30,6 +30,9 @@ pub enum ApiError {
     /// A limit was reached; the client may try again after `retry_after` seconds.
     #[error("{message}")]
     TooMany { message: String, retry_after: u64 },
+    /// The server is too busy to take the request now; it may try again after `retry_after` seconds.
+    #[error("{message}")]
+    Busy { message: String, retry_after: u64 },
 }
 
 impl ApiError {
@@ -44,6 +47,7 @@ impl ApiError {
             ApiError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
             ApiError::TooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "too_large"),
             ApiError::TooMany { .. } => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
+            ApiError::Busy { .. } => (StatusCode::SERVICE_UNAVAILABLE, "busy"),
         }
     }
 }
@@ -54,6 +58,9 @@ impl From<StoreError> for ApiError {
             StoreError::Conflict(m) => ApiError::Conflict(m),
             StoreError::Unknown(m) => ApiError::Invalid(m),
             StoreError::KeyReused(m) => ApiError::Invalid(m),
+            StoreError::Busy(m) => {
+                ApiError::Busy { message: format!("{m}; nothing was stored; retry soon"), retry_after: 1 }
+            }
             StoreError::Lost(m) => {
                 tracing::error!(error = %m, "the writer stopped mid-request");
                 ApiError::Unavailable(format!("{m}; retry with the same Idempotency-Key to be sure"))
@@ -73,7 +80,7 @@ impl IntoResponse for ApiError {
         if status == StatusCode::UNAUTHORIZED {
             response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }
-        if let ApiError::TooMany { retry_after, .. } = &self {
+        if let ApiError::TooMany { retry_after, .. } | ApiError::Busy { retry_after, .. } = &self {
             response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(*retry_after));
         }
         response

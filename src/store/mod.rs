@@ -140,6 +140,9 @@ pub enum StoreError {
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("the store is unavailable: {0}")]
     Unavailable(String),
+    /// Too many requests wait for a commit: refused before anything was taken.
+    #[error("{0}")]
+    Busy(String),
     /// The writer stopped between taking a batch and answering: it may or may not be stored.
     #[error("{0}")]
     Lost(String),

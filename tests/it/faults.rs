@@ -14,10 +14,27 @@ use flightdeck::store::{Batch, Committed, LogQuery, Store, StoreError, TokenList
 
 use crate::common::{task_created, TOKEN};
 
-/// A real SQLite store whose commits panic while `panic` is set.
+/// A real SQLite store whose commits panic while `panic` is set, and wait for `gate` while
+/// `stall` is.
 struct Faulty {
     inner: Arc<dyn Store>,
     panic: AtomicBool,
+    stall: AtomicBool,
+    gate: tokio::sync::Semaphore,
+    /// Commits begun, stalled or not.
+    begun: std::sync::atomic::AtomicUsize,
+}
+
+impl Faulty {
+    async fn open(url: &str) -> Arc<Faulty> {
+        Arc::new(Faulty {
+            inner: flightdeck::store::open(url).await.unwrap(),
+            panic: AtomicBool::new(false),
+            stall: AtomicBool::new(false),
+            gate: tokio::sync::Semaphore::new(0),
+            begun: std::sync::atomic::AtomicUsize::new(0),
+        })
+    }
 }
 
 #[async_trait::async_trait]
@@ -27,8 +44,12 @@ impl Store for Faulty {
         batches: Vec<Batch>,
         ts: &str,
     ) -> Result<Vec<Result<Vec<Committed>, StoreError>>, StoreError> {
+        self.begun.fetch_add(1, Ordering::SeqCst);
         if self.panic.load(Ordering::SeqCst) {
             panic!("a store bug, on purpose");
+        }
+        if self.stall.load(Ordering::SeqCst) {
+            let _ = self.gate.acquire().await.map(|p| p.forget());
         }
         self.inner.commit(batches, ts).await
     }
@@ -79,8 +100,7 @@ async fn a_panicking_commit_refuses_its_request_and_the_writer_goes_on() {
     let url = format!("sqlite://{}", dir.path().join("faulty.db").display());
     let mut config = flightdeck::config::ServeConfig::with("127.0.0.1:0".parse().unwrap(), &url);
     config.token = Some(TOKEN.into());
-    let faulty =
-        Arc::new(Faulty { inner: flightdeck::store::open(&url).await.unwrap(), panic: AtomicBool::new(false) });
+    let faulty = Faulty::open(&url).await;
     let running =
         flightdeck::server::start_with_store(config, flightdeck::clock::system(), faulty.clone()).await.unwrap();
     let base = format!("http://{}", running.addr);
@@ -103,5 +123,46 @@ async fn a_panicking_commit_refuses_its_request_and_the_writer_goes_on() {
     let (status, stored) = post(task_created("t2", "after the panic")).await;
     assert_eq!(status, 201, "the writer survived: {stored}");
     assert_eq!(reqwest::get(format!("{base}/readyz")).await.unwrap().status(), 200);
+    running.stop().await;
+}
+
+#[tokio::test]
+async fn a_full_writer_queue_refuses_at_once_with_retry_after() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("stalled.db").display());
+    let mut config = flightdeck::config::ServeConfig::with("127.0.0.1:0".parse().unwrap(), &url);
+    config.token = Some(TOKEN.into());
+    config.writer_queue = 1;
+    let faulty = Faulty::open(&url).await;
+    let running =
+        flightdeck::server::start_with_store(config, flightdeck::clock::system(), faulty.clone()).await.unwrap();
+    let base = format!("http://{}", running.addr);
+    let post = |id: &str| {
+        let request = reqwest::Client::new()
+            .post(format!("{base}/api/events"))
+            .bearer_auth(TOKEN)
+            .body(task_created(id, "queued").to_string());
+        async move { request.send().await.unwrap() }
+    };
+    faulty.stall.store(true, Ordering::SeqCst);
+    let first = tokio::spawn(post("a"));
+    while faulty.begun.load(Ordering::SeqCst) == 0 {
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    let second = tokio::spawn(post("b"));
+    while running.state.writer.trouble().is_none() {
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    let refused = tokio::time::timeout(std::time::Duration::from_secs(2), post("c")).await.expect("answered at once");
+    assert_eq!(refused.status(), 503);
+    assert_eq!(refused.headers()["retry-after"], "1");
+    let body: serde_json::Value = refused.json().await.unwrap();
+    assert!(body["message"].as_str().unwrap().contains("nothing was stored"), "{body}");
+    assert_eq!(reqwest::get(format!("{base}/readyz")).await.unwrap().status(), 503, "not ready while full");
+
+    faulty.gate.add_permits(10);
+    assert_eq!(first.await.unwrap().status(), 201);
+    assert_eq!(second.await.unwrap().status(), 201);
+    assert_eq!(running.state.store.head().await.unwrap(), 2, "the refused one stored nothing");
     running.stop().await;
 }
