@@ -73,6 +73,21 @@ impl TestServer {
         (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
     }
 
+    /// Posts a raw body to `path` with the test token (and an `Idempotency-Key` when given).
+    pub async fn post_to(&self, path: &str, body: &str, key: Option<&str>) -> (u16, Value) {
+        let mut request = reqwest::Client::new()
+            .post(self.http(path))
+            .header("content-type", "application/json")
+            .bearer_auth(TOKEN)
+            .body(body.to_string());
+        if let Some(key) = key {
+            request = request.header("idempotency-key", key);
+        }
+        let response = request.send().await.expect("request sent");
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
     pub async fn get(&self, path: &str) -> (u16, Value) {
         self.call(reqwest::Method::GET, path, None).await
     }

@@ -14,16 +14,7 @@ const TEST_1: &str = r#"{
   }"#;
 
 async fn ticket_event(server: &TestServer, body: &str) -> (u16, Value) {
-    let response = reqwest::Client::new()
-        .post(server.http("/api/internal/ticket-event"))
-        .header("content-type", "application/json")
-        .bearer_auth(TOKEN)
-        .body(body.to_string())
-        .send()
-        .await
-        .unwrap();
-    let status = response.status().as_u16();
-    (status, response.json().await.unwrap_or(Value::Null))
+    server.post_to("/api/internal/ticket-event", body, None).await
 }
 
 #[tokio::test]

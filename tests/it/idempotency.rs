@@ -6,19 +6,10 @@ use std::time::Duration;
 use flightdeck::clock::ManualClock;
 use serde_json::{json, Value};
 
-use crate::common::{TestServer, WsClient, TOKEN};
+use crate::common::{TestServer, WsClient};
 
 async fn post_keyed(server: &TestServer, path: &str, key: &str, body: &Value) -> (u16, Value) {
-    let response = reqwest::Client::new()
-        .post(server.http(path))
-        .bearer_auth(TOKEN)
-        .header("idempotency-key", key)
-        .body(body.to_string())
-        .send()
-        .await
-        .unwrap();
-    let status = response.status().as_u16();
-    (status, response.json().await.unwrap_or(Value::Null))
+    server.post_to(path, &body.to_string(), Some(key)).await
 }
 
 #[tokio::test]
