@@ -50,6 +50,7 @@ async fn main() {
             topics: Some(vec!["board".into()]),
             limit: 256,
             newest: false,
+            max_bytes: None,
         };
         let runs = 20;
         let start = Instant::now();
@@ -63,6 +64,7 @@ async fn main() {
     // A whole replay: a feed from the start, as a resuming client gets it.
     let hub = flightdeck::hub::Hub::new(
         16,
+        1 << 20,
         flightdeck::hub::HubSettings {
             heartbeat: std::time::Duration::from_secs(30),
             pong_timeout: std::time::Duration::from_secs(10),
@@ -70,6 +72,7 @@ async fn main() {
             max_frame_bytes: 65_536,
             max_topics: 64,
             max_connections_per_token: 64,
+            lag_deadline: std::time::Duration::from_secs(3_600),
         },
     );
     let set = TopicSet::new(["board".to_string()], "w");

@@ -96,12 +96,23 @@ pub struct ServeConfig {
     /// Milliseconds one frame may take to write before the client counts as gone.
     #[arg(long, env = "FLIGHTDECK_SEND_TIMEOUT_MS", default_value_t = 30_000)]
     pub send_timeout_ms: u64,
+    /// Milliseconds a follower may fall behind live (a catch-up that takes longer, a live frame
+    /// taken later) before it is dropped to reconnect and resume.
+    #[arg(long, env = "FLIGHTDECK_LAG_DEADLINE_MS", default_value_t = 60_000)]
+    pub lag_deadline_ms: u64,
     /// Events the live ring holds; a reader further behind catches up from the log.
     #[arg(long, env = "FLIGHTDECK_LIVE_BUFFER", default_value_t = 4_096)]
     pub live_buffer: usize,
-    /// Events the log keeps; a client resuming from before them gets `reset`.
+    /// Bytes of frames the live ring holds; a frame beyond them is read from the log by its followers.
+    #[arg(long, env = "FLIGHTDECK_LIVE_BUFFER_BYTES", default_value_t = 16 << 20)]
+    pub live_buffer_bytes: usize,
+    /// Events each workspace's log keeps (a noisy workspace never prunes a quiet one's); a client
+    /// resuming from before them gets `reset`.
     #[arg(long, env = "FLIGHTDECK_RETAIN_EVENTS", default_value_t = 1_000_000)]
     pub retain_events: u64,
+    /// Milliseconds between two rounds of pruning (the log, and idempotency keys past their window).
+    #[arg(long, env = "FLIGHTDECK_PRUNE_EVERY_MS", default_value_t = 1_000)]
+    pub prune_every_ms: u64,
     /// Largest request body accepted, in bytes.
     #[arg(long, env = "FLIGHTDECK_MAX_BODY_BYTES", default_value_t = 1 << 20)]
     pub max_body_bytes: usize,
@@ -144,6 +155,9 @@ pub struct ServeConfig {
     /// Requests that may wait for a commit; beyond them a POST gets 503 with `Retry-After` at once.
     #[arg(long, env = "FLIGHTDECK_WRITER_QUEUE", default_value_t = 1_024)]
     pub writer_queue: usize,
+    /// Bytes of request bodies that may wait for a commit; beyond them, 503 with `Retry-After`.
+    #[arg(long, env = "FLIGHTDECK_WRITER_QUEUE_BYTES", default_value_t = 64 << 20)]
+    pub writer_queue_bytes: usize,
     /// Milliseconds a shutdown may take: in-flight writes finish, streams and sockets close, then the
     /// process exits whatever is left.
     #[arg(long, env = "FLIGHTDECK_SHUTDOWN_TIMEOUT_MS", default_value_t = 10_000)]
@@ -165,11 +179,13 @@ impl ServeConfig {
     }
     /// Refuses settings the server cannot run with, naming the flag.
     pub fn validate(&self) -> Result<(), String> {
-        let positive: [(&str, u64); 16] = [
+        let positive: [(&str, u64); 20] = [
             ("--heartbeat-ms", self.heartbeat_ms),
             ("--pong-timeout-ms", self.pong_timeout_ms),
             ("--send-timeout-ms", self.send_timeout_ms),
             ("--live-buffer", self.live_buffer as u64),
+            ("--live-buffer-bytes", self.live_buffer_bytes as u64),
+            ("--lag-deadline-ms", self.lag_deadline_ms),
             ("--retain-events", self.retain_events),
             ("--max-body-bytes", self.max_body_bytes as u64),
             ("--max-frame-bytes", self.max_frame_bytes as u64),
@@ -182,6 +198,8 @@ impl ServeConfig {
             ("--crashed-after-ms", self.crashed_after_ms),
             ("--health-check-ms", self.health_check_ms),
             ("--writer-queue", self.writer_queue as u64),
+            ("--writer-queue-bytes", self.writer_queue_bytes as u64),
+            ("--prune-every-ms", self.prune_every_ms),
         ];
         if let Some((flag, _)) = positive.iter().find(|(_, v)| *v == 0) {
             return Err(format!("{flag} must be greater than 0"));
@@ -203,6 +221,9 @@ impl ServeConfig {
     pub fn demo_token_file(&self) -> std::path::PathBuf {
         let path = self.database_url.strip_prefix("sqlite://").or_else(|| self.database_url.strip_prefix("sqlite:"));
         std::path::PathBuf::from(format!("{}.demo-token", path.unwrap_or("flightdeck")))
+    }
+    pub fn prune_every(&self) -> Duration {
+        Duration::from_millis(self.prune_every_ms)
     }
     pub fn approval_check(&self) -> Duration {
         Duration::from_millis(self.approval_check_ms)

@@ -15,7 +15,6 @@ use axum::{
     extract::DefaultBodyLimit,
     middleware,
     routing::{get, post},
-    serve::ListenerExt,
     Router,
 };
 use leptos::prelude::*;
@@ -32,7 +31,7 @@ use crate::{
     jobs,
     state::AppState,
     store::{self, LogQuery, Role, Store, TokenRecord},
-    writer::Writer,
+    writer::{QueueLimits, Writer},
 };
 
 /// A server that is accepting connections.
@@ -85,6 +84,7 @@ pub async fn start_with_store(
     let first_token = auth::bootstrap(&*store, config.token.as_deref()).await?;
     let hub = Hub::new(
         config.live_buffer,
+        config.live_buffer_bytes,
         HubSettings {
             heartbeat: config.heartbeat(),
             pong_timeout: config.pong_timeout(),
@@ -92,9 +92,11 @@ pub async fn start_with_store(
             max_frame_bytes: config.max_frame_bytes,
             max_topics: config.max_topics,
             max_connections_per_token: config.max_connections_per_token,
+            lag_deadline: std::time::Duration::from_millis(config.lag_deadline_ms),
         },
     );
-    let writer = Writer::start(store.clone(), hub.clone(), config.retain_events, clock.clone(), config.writer_queue);
+    let limits = QueueLimits { requests: config.writer_queue, bytes: config.writer_queue_bytes };
+    let writer = Writer::start(store.clone(), hub.clone(), clock.clone(), limits);
 
     let listener = TcpListener::bind(config.addr).await?;
     let addr = listener.local_addr()?;
@@ -117,14 +119,11 @@ pub async fn start_with_store(
     };
     jobs::health::spawn(&state, config.health_check());
     jobs::approvals::spawn(&state, config.approval_check());
+    jobs::prune::spawn(&state, config.prune_every(), config.retain_events);
 
     let app = router(state.clone(), config.max_body_bytes);
-    let listener = listener.tap_io(|tcp| {
-        // Frames are small and latency matters more than packet count.
-        if let Err(e) = tcp.set_nodelay(true) {
-            tracing::warn!(error = %e, "cannot set TCP_NODELAY");
-        }
-    });
+    // A client that stops reading is dropped after the send timeout, SSE and sockets alike.
+    let listener = crate::net::Guarded::new(listener, config.send_timeout());
     let (stop, stopped) = oneshot::channel::<()>();
     let task = tokio::spawn(async move {
         axum::serve(listener, app)
@@ -175,7 +174,15 @@ impl Reads for StoreReads {
 
     async fn recent_events(&self, workspace: &str, limit: u32) -> Result<(Seq, Vec<String>), String> {
         let head = self.0.head().await.map_err(|e| e.to_string())?;
-        let query = LogQuery { workspace: workspace.into(), after: 0, upto: head, topics: None, limit, newest: true };
+        let query = LogQuery {
+            workspace: workspace.into(),
+            after: 0,
+            upto: head,
+            topics: None,
+            limit,
+            newest: true,
+            max_bytes: None,
+        };
         let page = self.0.read_log(&query).await.map_err(|e| e.to_string())?;
         Ok((head, page.into_iter().map(|(_, frame)| frame).collect()))
     }

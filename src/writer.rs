@@ -1,15 +1,18 @@
 //! The single writer: every ingest request queues here, and whatever has queued while the previous
 //! commit ran is committed together, so concurrent requests share one fsync instead of waiting for
 //! one each. After the commit the events go to the hub, in seq order, and each request gets its
-//! answer.
+//! answer. Pruning is not the writer's: it runs in slices beside it (`jobs::prune`).
 
-use std::sync::{
-    atomic::{AtomicU64, Ordering},
-    Arc,
+use std::{
+    sync::{
+        atomic::{AtomicBool, AtomicU64, Ordering},
+        Arc, Mutex,
+    },
+    time::Duration,
 };
 
 use futures::FutureExt;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, OwnedSemaphorePermit, Semaphore};
 
 use crate::{
     clock::SharedClock,
@@ -23,37 +26,65 @@ const MAX_GROUP: usize = 256;
 /// batches cannot make one transaction huge.
 const MAX_GROUP_EVENTS: usize = 5_000;
 
+/// How often the writer checks that the database takes writes: while it does, and while it does not.
+const PROBE_EVERY: Duration = Duration::from_secs(10);
+const PROBE_AGAIN: Duration = Duration::from_secs(1);
+
 struct Job {
     batch: Batch,
     reply: oneshot::Sender<Result<Vec<Committed>, StoreError>>,
+    /// The job's share of the queue's byte budget, given back when it is answered.
+    bytes: OwnedSemaphorePermit,
+}
+
+/// How much may wait for a commit: requests, and the bytes they hold.
+#[derive(Clone, Copy, Debug)]
+pub struct QueueLimits {
+    pub requests: usize,
+    pub bytes: usize,
 }
 
 #[derive(Clone)]
 pub struct Writer {
     jobs: mpsc::Sender<Job>,
+    /// The bytes the queue may still take.
+    budget: Arc<Semaphore>,
+    limits: QueueLimits,
     /// Transactions committed so far: fewer than requests when grouping works.
     commits: Arc<AtomicU64>,
+    /// Why the database does not take writes, from the last commit or probe that failed; cleared by
+    /// the next one that succeeds.
+    unwritable: Arc<Mutex<Option<String>>>,
+    /// A request was refused for a full queue and no commit has finished since: saturated.
+    refused: Arc<AtomicBool>,
 }
 
 impl Writer {
-    /// Starts the writer task. `retain` is how many events the log keeps before pruning the oldest;
-    /// `clock` stamps each commit.
-    /// `queue` is how many requests may wait for a commit; beyond it a request is refused at once.
-    pub fn start(store: Arc<dyn Store>, hub: Hub, retain: u64, clock: SharedClock, queue: usize) -> Writer {
-        let (jobs, queue) = mpsc::channel(queue.max(1));
-        let commits = Arc::new(AtomicU64::new(0));
-        tokio::spawn(run(store, hub, retain, clock, queue, commits.clone()));
-        Writer { jobs, commits }
+    /// Starts the writer task; `clock` stamps each commit. Beyond `limits` a request is refused at once.
+    pub fn start(store: Arc<dyn Store>, hub: Hub, clock: SharedClock, limits: QueueLimits) -> Writer {
+        let (jobs, queue) = mpsc::channel(limits.requests.max(1));
+        let limits = QueueLimits { requests: limits.requests.max(1), bytes: limits.bytes.clamp(1, u32::MAX as usize) };
+        let writer = Writer {
+            jobs,
+            budget: Arc::new(Semaphore::new(limits.bytes)),
+            limits,
+            commits: Arc::new(AtomicU64::new(0)),
+            unwritable: Arc::new(Mutex::new(None)),
+            refused: Arc::new(AtomicBool::new(false)),
+        };
+        tokio::spawn(run(store, hub, clock, queue, writer.clone()));
+        writer
     }
 
-    /// Why the writer cannot take a request now, if it cannot: it has stopped, or its queue is full.
-    pub fn trouble(&self) -> Option<&'static str> {
+    /// Why the writer cannot take a request now, if it cannot: it has stopped, its queue is full,
+    /// or the database does not take writes.
+    pub fn trouble(&self) -> Option<String> {
         if self.jobs.is_closed() {
-            Some("the writer has stopped")
-        } else if self.jobs.capacity() == 0 {
-            Some("the writer's queue is full")
+            Some("the writer has stopped".into())
+        } else if self.jobs.capacity() == 0 || self.refused.load(Ordering::Relaxed) {
+            Some("the writer's queue is full".into())
         } else {
-            None
+            self.unwritable.lock().unwrap_or_else(|p| p.into_inner()).clone()
         }
     }
 
@@ -61,13 +92,42 @@ impl Writer {
         self.commits.load(Ordering::Relaxed)
     }
 
+    /// Bytes of request bodies waiting for a commit now.
+    pub fn queued_bytes(&self) -> usize {
+        self.limits.bytes - self.budget.available_permits()
+    }
+
+    fn note_writable(&self, result: Result<(), String>) {
+        let mut unwritable = self.unwritable.lock().unwrap_or_else(|p| p.into_inner());
+        match result {
+            Ok(()) => {
+                if unwritable.take().is_some() {
+                    tracing::info!("the database takes writes again");
+                }
+            }
+            Err(reason) => {
+                if unwritable.is_none() {
+                    tracing::error!(%reason, "the database does not take writes");
+                }
+                *unwritable = Some(format!("the database does not take writes: {reason}"));
+            }
+        }
+    }
+
     /// Commits one batch, all or nothing, and returns it as stored once it is durable.
     pub async fn submit(&self, batch: Batch) -> Result<Vec<Committed>, StoreError> {
         let (reply, answer) = oneshot::channel();
+        // A request larger than the whole budget still goes, alone.
+        let weight = batch.bytes.clamp(1, self.limits.bytes) as u32;
+        let busy = || {
+            self.refused.store(true, Ordering::Relaxed);
+            StoreError::Busy("the writer's queue is full".into())
+        };
+        let bytes = self.budget.clone().try_acquire_many_owned(weight).map_err(|_| busy())?;
         // Not taken: certainly not stored. Taken but unanswered: the outcome is unknown.
         // A full queue answers at once rather than holding the request (and its body) in memory.
-        self.jobs.try_send(Job { batch, reply }).map_err(|e| match e {
-            mpsc::error::TrySendError::Full(_) => StoreError::Busy("the writer's queue is full".into()),
+        self.jobs.try_send(Job { batch, reply, bytes }).map_err(|e| match e {
+            mpsc::error::TrySendError::Full(_) => busy(),
             mpsc::error::TrySendError::Closed(_) => StoreError::Unavailable("the writer has stopped".into()),
         })?;
         answer.await.map_err(|_| {
@@ -76,28 +136,29 @@ impl Writer {
     }
 }
 
-async fn run(
-    store: Arc<dyn Store>,
-    hub: Hub,
-    retain: u64,
-    clock: SharedClock,
-    mut queue: mpsc::Receiver<Job>,
-    commits: Arc<AtomicU64>,
-) {
-    // Prune in steps, not after every commit: a tenth of the retained size, at least one event.
-    let slack = (retain / 10).max(1);
-    let mut pruned_at: u64 = 0;
+async fn run(store: Arc<dyn Store>, hub: Hub, clock: SharedClock, mut queue: mpsc::Receiver<Job>, writer: Writer) {
     let mut held: Option<Job> = None;
+    // The first probe at once: a read-only or full disk shows in readiness before any POST.
+    let mut probe_at = tokio::time::Instant::now();
     loop {
         let first = match held.take() {
             Some(job) => job,
-            None => match queue.recv().await {
-                Some(job) => job,
-                None => break,
+            None => tokio::select! {
+                job = queue.recv() => match job {
+                    Some(job) => job,
+                    None => break,
+                },
+                _ = tokio::time::sleep_until(probe_at) => {
+                    let result = store.probe().await.map_err(|e| e.to_string());
+                    probe_at = tokio::time::Instant::now() + if result.is_ok() { PROBE_EVERY } else { PROBE_AGAIN };
+                    writer.note_writable(result);
+                    continue;
+                }
             },
         };
         let jobs = take_group(first, &mut queue, &mut held);
-        let (batches, replies): (Vec<Batch>, Vec<_>) = jobs.into_iter().map(|j| (j.batch, j.reply)).unzip();
+        // Each job's bytes stay counted until the group is answered.
+        let (batches, replies): (Vec<Batch>, Vec<_>) = jobs.into_iter().map(|j| (j.batch, (j.reply, j.bytes))).unzip();
         // A panic inside a commit drops its transaction (nothing is stored) and must not take the
         // writer with it: the group is refused and the writer goes on with the next one.
         let commit = std::panic::AssertUnwindSafe(store.commit(batches, &clock.now_rfc3339())).catch_unwind().await;
@@ -105,31 +166,25 @@ async fn run(
             tracing::error!("a commit panicked; its requests are refused and the writer goes on");
             Err(StoreError::Unavailable("the commit failed".into()))
         });
+        writer.refused.store(false, Ordering::Relaxed);
         match commit {
             Ok(results) => {
-                commits.fetch_add(1, Ordering::Relaxed);
-                let mut head = 0;
-                for (reply, result) in replies.into_iter().zip(results) {
+                writer.commits.fetch_add(1, Ordering::Relaxed);
+                writer.note_writable(Ok(()));
+                for ((reply, _bytes), result) in replies.into_iter().zip(results) {
                     if let Ok(committed) = &result {
                         // A replay was pushed when it was first committed.
-                        if committed.iter().all(|c| !c.replayed) {
-                            hub.publish(committed);
-                        }
-                        head = committed.last().map_or(head, |c| c.seq);
+                        hub.publish(committed.iter().filter(|c| !c.replayed));
                     }
                     let _ = reply.send(result);
-                }
-                if head > pruned_at + retain + slack {
-                    match store.prune(retain).await {
-                        Ok(_) => pruned_at = head.saturating_sub(retain),
-                        Err(e) => tracing::warn!(error = %e, "pruning the event log failed"),
-                    }
                 }
             }
             Err(e) => {
                 tracing::error!(error = %e, "commit failed");
                 let message = e.to_string();
-                for reply in replies {
+                writer.note_writable(Err(message.clone()));
+                probe_at = tokio::time::Instant::now() + PROBE_AGAIN;
+                for (reply, _bytes) in replies {
                     let _ = reply.send(Err(StoreError::Unavailable(message.clone())));
                 }
             }
@@ -164,7 +219,8 @@ mod tests {
     fn job(events: usize) -> Job {
         let body = EventBody::AgentHeartbeat(AgentHeartbeat { id: "a".into(), task_id: None });
         let (reply, _) = oneshot::channel();
-        Job { batch: Batch::new("w".into(), vec![body; events]), reply }
+        let bytes = Arc::new(Semaphore::new(1)).try_acquire_owned().unwrap();
+        Job { batch: Batch::new("w".into(), vec![body; events]), reply, bytes }
     }
 
     #[test]

@@ -15,6 +15,8 @@ pub mod close {
     pub const SERVER_ERROR: u16 = 1011;
     /// No pong came back within the configured timeout.
     pub const NO_PONG: u16 = 4000;
+    /// The client fell further behind than the server's lag deadline: reconnect and resume.
+    pub const TOO_SLOW: u16 = 4008;
     /// The token the socket was opened with has been revoked: sign in again.
     pub const REVOKED: u16 = 4401;
 }

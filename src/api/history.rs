@@ -52,6 +52,7 @@ pub async fn history(
         topics,
         limit: q.limit.unwrap_or(DEFAULT_LIMIT).clamp(1, MAX_LIMIT),
         newest: false,
+        max_bytes: None,
     };
     let page = state.store.read_log(&query).await?;
     let next = page.last().map_or(q.since, |(seq, _)| *seq);
@@ -142,6 +143,11 @@ pub async fn stream(
                         },
                     },
                     Ok(Item::Reset { seq, reason }) => break reset_event(seq, &reason),
+                    // The client resumes with `Last-Event-ID` when it reconnects.
+                    Ok(Item::TooSlow(reason)) => {
+                        tracing::info!(%reason, "an event stream fell behind; ended");
+                        return None;
+                    }
                     Err(_) => return None,
                 }
             };

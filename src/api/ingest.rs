@@ -19,7 +19,7 @@ use super::error::ApiError;
 use crate::{
     auth::Caller,
     state::AppState,
-    store::{Batch, Committed, Once, TokenRecord},
+    store::{Batch, Committed, Once, TokenRecord, SMALL_EVENT_BYTES},
 };
 
 /// Most events one request may carry.
@@ -31,8 +31,14 @@ pub async fn post_events(
     posted: Posted,
 ) -> Result<impl IntoResponse, ApiError> {
     may_ingest(&token)?;
-    let events = parse_events(&posted.body)?;
-    let committed = accept_once(&state, &token, events, posted.once).await?;
+    let (events, keys) = parse_events(&posted.body)?;
+    let mut intake = posted.intake();
+    if keys.iter().any(Option::is_some) {
+        let not_before = window_start(&state);
+        let once = |(key, hash): (String, String)| Once::for_event(&key, hash, not_before.clone());
+        intake.event_keys = keys.into_iter().map(|k| k.map(once)).collect();
+    }
+    let committed = accept_once(&state, &token, events, intake).await?;
     // The stored frames are JSON already: the answer is assembled from them, not serialised again.
     let seqs: Vec<String> = committed.iter().map(|c| c.seq.to_string()).collect();
     let frames: Vec<&str> = committed.iter().map(|c| &*c.frame).collect();
@@ -47,7 +53,8 @@ pub async fn accept(
     caller: &TokenRecord,
     events: Vec<EventBody>,
 ) -> Result<Vec<Committed>, ApiError> {
-    accept_once(state, caller, events, None).await
+    let bytes = events.len() * SMALL_EVENT_BYTES;
+    accept_once(state, caller, events, Intake { once: None, event_keys: Vec::new(), bytes }).await
 }
 
 /// [`accept`], once per idempotency key: a retry gets the first commit back and stores nothing.
@@ -55,7 +62,7 @@ pub async fn accept_once(
     state: &AppState,
     caller: &TokenRecord,
     events: Vec<EventBody>,
-    once: Option<Once>,
+    intake: Intake,
 ) -> Result<Vec<Committed>, ApiError> {
     may_ingest(caller)?;
     if let Some((i, e)) = events.iter().enumerate().find(|(_, e)| e.derived()) {
@@ -68,7 +75,9 @@ pub async fn accept_once(
         let message = format!("this token is over its ingest rate; retry in {retry_after} s; nothing was stored");
         return Err(ApiError::TooMany { message, retry_after });
     }
-    Ok(state.writer.submit(Batch { workspace: caller.workspace.clone(), events, once }).await?)
+    let Intake { once, event_keys, bytes } = intake;
+    let batch = Batch { workspace: caller.workspace.clone(), events, once, event_keys, bytes };
+    Ok(state.writer.submit(batch).await?)
 }
 
 fn may_ingest(caller: &TokenRecord) -> Result<(), ApiError> {
@@ -96,7 +105,21 @@ pub struct Posted {
     pub once: Option<Once>,
 }
 
+/// What a request brings to the writer besides its events: its idempotency, and how many bytes it
+/// holds while it waits (the writer's queue is bounded in bytes as well as requests).
+#[derive(Clone, Debug)]
+pub struct Intake {
+    pub once: Option<Once>,
+    /// Per event, for batches whose events carry `idempotency_key`.
+    pub event_keys: Vec<Option<Once>>,
+    pub bytes: usize,
+}
+
 impl Posted {
+    pub fn intake(&self) -> Intake {
+        Intake { once: self.once.clone(), event_keys: Vec::new(), bytes: self.body.len() }
+    }
+
     /// The body as JSON of any content type (see [`json_body`]).
     pub fn json<T: DeserializeOwned>(&self) -> Result<T, ApiError> {
         json_body(Ok(self.body.clone()))
@@ -110,30 +133,41 @@ impl axum::extract::FromRequest<AppState> for Posted {
         let (parts, body) = request.into_parts();
         let key = match parts.headers.get(IDEMPOTENCY_KEY) {
             None => None,
-            Some(value) => {
-                let key = value.to_str().ok().map(str::trim).filter(|k| !k.is_empty() && k.len() <= 255);
-                Some(
-                    key.ok_or_else(|| {
-                        ApiError::BadJson("`Idempotency-Key` must be 1 to 255 visible ASCII characters".into())
-                    })?
-                    .to_string(),
-                )
-            }
+            Some(value) => Some(
+                value
+                    .to_str()
+                    .ok()
+                    .and_then(valid_key)
+                    .ok_or_else(|| ApiError::BadJson(format!("`Idempotency-Key` {KEY_RULE}")))?,
+            ),
         };
         let what = format!("{} {}", parts.method, parts.uri.path());
         let request = axum::extract::Request::from_parts(parts, body);
         let body = body_bytes(Bytes::from_request(request, state).await)?;
-        let once = key.map(|key| {
-            use sha2::{Digest, Sha256};
-            let hash = hex::encode(
-                Sha256::new().chain_update(what.as_bytes()).chain_update(b"\n").chain_update(&body).finalize(),
-            );
-            let window = state.idempotency_window.as_millis() as i64;
-            let not_before = app::domain::time::format(state.clock.now_millis() - window);
-            Once { key, hash, not_before }
-        });
+        let once =
+            key.map(|key| Once { key, hash: hash(&[what.as_bytes(), b"\n", &body]), not_before: window_start(state) });
         Ok(Posted { body, once })
     }
+}
+
+const KEY_RULE: &str = "must be 1 to 255 visible ASCII characters";
+
+/// A key as given, trimmed, when it is 1 to 255 visible ASCII characters.
+fn valid_key(key: &str) -> Option<String> {
+    let key = key.trim();
+    let visible = key.bytes().all(|b| b.is_ascii_graphic() || b == b' ');
+    (!key.is_empty() && key.len() <= 255 && visible).then(|| key.to_string())
+}
+
+fn hash(parts: &[&[u8]]) -> String {
+    use sha2::{Digest, Sha256};
+    hex::encode(parts.iter().fold(Sha256::new(), |h, part| h.chain_update(part)).finalize())
+}
+
+/// Keys remembered from before this moment are forgotten.
+fn window_start(state: &AppState) -> String {
+    let window = state.idempotency_window.as_millis() as i64;
+    app::domain::time::format(state.clock.now_millis() - window)
 }
 
 /// A JSON body of any content type (clients written for other systems often send none): 400 when
@@ -152,10 +186,32 @@ pub fn json_body<T: DeserializeOwned>(body: Result<Bytes, BytesRejection>) -> Re
     })
 }
 
-/// Parses one event object or an array of them.
-pub fn parse_events(body: &[u8]) -> Result<Vec<EventBody>, ApiError> {
-    let value: Value =
+/// Parses one event object or an array of them, each with its own `idempotency_key` (beside `type`
+/// and `payload`) and a hash of the rest of it, when it has one.
+pub fn parse_events(body: &[u8]) -> Result<(Vec<EventBody>, Vec<Option<(String, String)>>), ApiError> {
+    let mut value: Value =
         serde_json::from_slice(body).map_err(|e| ApiError::BadJson(format!("the body is not valid JSON: {e}")))?;
+    let mut keys = Vec::new();
+    let items: Vec<&mut Value> = match &mut value {
+        Value::Array(items) => items.iter_mut().collect(),
+        single => vec![single],
+    };
+    for (i, item) in items.into_iter().enumerate() {
+        let key = item.as_object_mut().and_then(|o| o.remove("idempotency_key"));
+        keys.push(match key {
+            None => None,
+            Some(key) => {
+                let key = key.as_str().and_then(valid_key).ok_or_else(|| {
+                    ApiError::Invalid(format!("event {i}: `idempotency_key` {KEY_RULE}; nothing was stored"))
+                })?;
+                Some((key, hash(&[item.to_string().as_bytes()])))
+            }
+        });
+    }
+    Ok((parse_event_value(value)?, keys))
+}
+
+fn parse_event_value(value: Value) -> Result<Vec<EventBody>, ApiError> {
     match value {
         Value::Array(items) => {
             if items.is_empty() {

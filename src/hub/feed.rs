@@ -12,6 +12,8 @@
 
 use std::{collections::VecDeque, sync::Arc};
 
+use tokio::time::Instant;
+
 use app::{domain::Seq, topics::TopicSet};
 use axum::extract::ws::Utf8Bytes;
 use tokio::sync::broadcast::{error::RecvError, Receiver};
@@ -19,11 +21,16 @@ use tokio::sync::broadcast::{error::RecvError, Receiver};
 use super::{Hub, LiveFrame, Membership};
 use crate::store::{LogQuery, Store, StoreError};
 
-/// Events read from the log per query while replaying.
+/// Events read from the log per query while replaying, and the bytes they may hold: what one
+/// connection keeps in memory beyond the frame it is writing.
 const PAGE: u32 = 256;
+const PAGE_BYTES: usize = 512 << 10;
 
 pub enum Item {
     Frame(Seq, Utf8Bytes),
+    /// The subscriber fell further behind than the hub's lag deadline: drop it; it resumes from
+    /// the last seq it got.
+    TooSlow(String),
     /// The log cannot supply every event owed; the subscriber must reload its snapshot.
     Reset {
         seq: Seq,
@@ -54,6 +61,8 @@ pub struct Feed {
     live: Receiver<Arc<LiveFrame>>,
     pending: VecDeque<(Seq, Utf8Bytes)>,
     catchup: CatchUp,
+    /// When the current catch-up from the log began (`None` while live).
+    behind_since: Option<Instant>,
     /// Counts this feed in the rooms of its topics.
     rooms: Membership,
 }
@@ -81,6 +90,7 @@ impl Feed {
             live,
             pending: VecDeque::new(),
             catchup: CatchUp::Idle,
+            behind_since: None,
             rooms,
         };
         if let Some(theirs) = epoch.filter(|e| *e != feed.store.epoch()) {
@@ -92,13 +102,14 @@ impl Feed {
             return Ok((feed, Start::Reset { seq: head, reason }));
         }
         if since < head {
-            let oldest = feed.store.oldest().await?;
-            if since + 1 < oldest {
-                let reason = format!("events after {since} are no longer kept (oldest is {oldest})");
+            let pruned = feed.store.pruned_upto(&feed.workspace).await?;
+            if since < pruned {
+                let reason = format!("events after {since} are no longer kept (pruned up to {pruned})");
                 return Ok((feed, Start::Reset { seq: head, reason }));
             }
             feed.cursor = since;
-            feed.catchup = CatchUp::Upto(head);
+            feed.catch_up(CatchUp::Upto(head));
+            feed.hub.note_replay();
         }
         Ok((feed, Start::Replay { since, upto: head }))
     }
@@ -112,9 +123,24 @@ impl Feed {
         self.rooms.leave(topics);
     }
 
+    /// Moves to catching up from the log, starting the lag clock unless it runs already.
+    fn catch_up(&mut self, how: CatchUp) {
+        self.catchup = how;
+        self.behind_since.get_or_insert_with(Instant::now);
+    }
+
     /// The next frame to send. `Err` only when the store fails or the hub has shut down.
     pub async fn next(&mut self) -> Result<Item, StoreError> {
+        let deadline = self.hub.settings().lag_deadline;
         loop {
+            // A subscriber must finish each catch-up, and take each live frame, within the deadline:
+            // one that reads a trickle is dropped rather than served from the log for ever.
+            if let Some(since) = self.behind_since {
+                if since.elapsed() > deadline {
+                    self.hub.note_too_slow();
+                    return Ok(Item::TooSlow(format!("more than {} ms behind the log", deadline.as_millis())));
+                }
+            }
             if let Some((seq, frame)) = self.pending.pop_front() {
                 return Ok(Item::Frame(seq, frame));
             }
@@ -130,18 +156,31 @@ impl Feed {
                 }
                 CatchUp::Idle => match self.live.recv().await {
                     Ok(frame) => {
+                        self.behind_since = None;
+                        if frame.published.elapsed() > deadline {
+                            self.behind_since = Some(frame.published);
+                            continue;
+                        }
                         if frame.seq <= self.cursor {
                             continue;
                         }
-                        self.cursor = frame.seq;
-                        if *frame.workspace == *self.workspace && self.topics.matches(&frame.topics) {
-                            return Ok(Item::Frame(frame.seq, frame.text.clone()));
+                        if *frame.workspace != *self.workspace || !self.topics.matches(&frame.topics) {
+                            self.cursor = frame.seq;
+                            continue;
+                        }
+                        match &frame.text {
+                            Some(text) => {
+                                self.cursor = frame.seq;
+                                return Ok(Item::Frame(frame.seq, text.clone()));
+                            }
+                            // Too large for the ring's budget: read it from the log.
+                            None => self.catch_up(CatchUp::Upto(frame.seq)),
                         }
                     }
                     Err(RecvError::Lagged(_)) => {
                         self.hub.note_lagged();
                         self.live = self.hub.join();
-                        self.catchup = CatchUp::NeedHead;
+                        self.catch_up(CatchUp::NeedHead);
                     }
                     Err(RecvError::Closed) => return Err(StoreError::Unavailable("the hub has shut down".into())),
                 },
@@ -163,25 +202,26 @@ impl Feed {
             topics: self.topics.filter(),
             limit: PAGE,
             newest: false,
+            max_bytes: Some(PAGE_BYTES),
         };
         let page = self.store.read_log(&query).await?;
-        // Pruning only ever removes a prefix. If the oldest kept event is still at or before the one
-        // after our cursor now, it was when the page was read, so the page has no hole.
-        let oldest = self.store.oldest().await?;
-        if oldest > self.cursor + 1 {
+        // Pruning only ever removes a prefix of the workspace's log. If it still reaches no further
+        // than our cursor now, it did not when the page was read, so the page has no hole.
+        if self.store.pruned_upto(&self.workspace).await? > self.cursor {
             let head = self.store.head().await?;
             self.cursor = head;
             self.catchup = CatchUp::Idle;
             let reason = format!("events after {} were pruned while catching up", query.after);
             return Ok(Some(Item::Reset { seq: head, reason }));
         }
-        let full = page.len() == PAGE as usize;
-        self.cursor = match page.last() {
-            Some((seq, _)) if full => *seq,
-            _ => upto,
-        };
-        if !full {
-            self.catchup = CatchUp::Idle;
+        // A page may be cut short by its byte bound, so only an empty one says the range is done:
+        // one more (indexed, empty) query per catch-up.
+        match page.last() {
+            Some((seq, _)) => self.cursor = *seq,
+            None => {
+                self.cursor = upto;
+                self.catchup = CatchUp::Idle;
+            }
         }
         self.pending.extend(page.into_iter().map(|(seq, frame)| (seq, Utf8Bytes::from(frame))));
         Ok(None)

@@ -3,13 +3,15 @@
 //! Each event is serialised once, at commit, into a shared frame. The live feed is one bounded
 //! broadcast ring of those frames: a connection reads it at its own pace and holds no queue of its
 //! own, so a slow reader costs the others nothing. One that falls a whole ring behind is moved to
-//! catch-up from the log (see [`feed`]) rather than skipped.
+//! catch-up from the log (see [`feed`]) rather than skipped. The ring is bounded in bytes as well
+//! as entries: a frame that would take it past its budget goes on the ring without its text, and a
+//! follower that wants it reads it from the log.
 
 pub mod feed;
 pub mod socket;
 
 use std::{
-    collections::HashMap,
+    collections::{HashMap, VecDeque},
     sync::{
         atomic::{AtomicU64, AtomicUsize, Ordering},
         Arc, Mutex,
@@ -29,7 +31,10 @@ pub struct LiveFrame {
     pub seq: Seq,
     pub workspace: Arc<str>,
     pub topics: Vec<String>,
-    pub text: Utf8Bytes,
+    /// `None` when the ring had no room for it in bytes: read it from the log.
+    pub text: Option<Utf8Bytes>,
+    /// When it went on the ring: a follower still reading it much later is too slow.
+    pub published: tokio::time::Instant,
 }
 
 /// Socket behaviour, from configuration.
@@ -47,6 +52,9 @@ pub struct HubSettings {
     pub max_topics: usize,
     /// Most sockets open at once with one token.
     pub max_connections_per_token: usize,
+    /// How far behind live a follower may fall (a catch-up that takes longer, a live frame taken
+    /// later) before it is dropped to resume on its own.
+    pub lag_deadline: Duration,
 }
 
 #[derive(Clone)]
@@ -56,6 +64,8 @@ pub struct Hub {
 
 struct Inner {
     live: broadcast::Sender<Arc<LiveFrame>>,
+    /// The bytes of text each entry now on the ring holds, oldest first.
+    ring: Mutex<RingBytes>,
     settings: HubSettings,
     next_connection: AtomicU64,
     connections: AtomicUsize,
@@ -63,25 +73,58 @@ struct Inner {
     per_token: Mutex<HashMap<String, usize>>,
     /// Times a reader fell off the ring and was caught up from the log.
     lagged: AtomicU64,
+    /// Subscriptions that began with a replay from the log.
+    replays: AtomicU64,
+    /// Followers dropped for falling behind the lag deadline.
+    too_slow: AtomicU64,
     /// Followers per (workspace, topic): the rooms and how many clients are in each.
     rooms: Mutex<HashMap<(String, String), usize>>,
     /// Flipped once at shutdown so every connection closes cleanly.
     shutdown: watch::Sender<bool>,
 }
 
+/// What the ring's entries hold in text, to keep its total under a budget.
+struct RingBytes {
+    /// Entries the ring holds (the broadcast channel's capacity).
+    slots: usize,
+    budget: usize,
+    sizes: VecDeque<usize>,
+    held: usize,
+}
+
+impl RingBytes {
+    /// Counts a new entry of `len` bytes in (and the one it pushes off the ring out); whether its
+    /// text fits the budget.
+    fn admit(&mut self, len: usize) -> bool {
+        if self.sizes.len() == self.slots {
+            self.held -= self.sizes.pop_front().unwrap_or(0);
+        }
+        let fits = self.held + len <= self.budget;
+        let kept = if fits { len } else { 0 };
+        self.sizes.push_back(kept);
+        self.held += kept;
+        fits
+    }
+}
+
 impl Hub {
-    /// `capacity` is the number of events the live ring holds.
-    pub fn new(capacity: usize, settings: HubSettings) -> Hub {
-        let (live, _) = broadcast::channel(capacity.max(1));
+    /// `capacity` is the number of events the live ring holds, `bytes` the text they may hold.
+    pub fn new(capacity: usize, bytes: usize, settings: HubSettings) -> Hub {
+        // The channel rounds its capacity up to a power of two: count what it really holds.
+        let slots = capacity.max(1).next_power_of_two();
+        let (live, _) = broadcast::channel(slots);
         let (shutdown, _) = watch::channel(false);
         Hub {
             inner: Arc::new(Inner {
                 live,
+                ring: Mutex::new(RingBytes { slots, budget: bytes, sizes: VecDeque::with_capacity(slots), held: 0 }),
                 settings,
                 next_connection: AtomicU64::new(1),
                 connections: AtomicUsize::new(0),
                 per_token: Mutex::new(HashMap::new()),
                 lagged: AtomicU64::new(0),
+                replays: AtomicU64::new(0),
+                too_slow: AtomicU64::new(0),
                 rooms: Mutex::new(HashMap::new()),
                 shutdown,
             }),
@@ -93,14 +136,17 @@ impl Hub {
     }
 
     /// Sends committed events, in seq order, to every follower.
-    pub fn publish(&self, committed: &[Committed]) {
+    pub fn publish<'a>(&self, committed: impl IntoIterator<Item = &'a Committed>) {
+        let mut ring = self.inner.ring.lock().unwrap_or_else(|p| p.into_inner());
         for c in committed {
             // The one copy of the frame every follower shares.
+            let text = ring.admit(c.frame.len()).then(|| Utf8Bytes::from(c.frame.to_string()));
             let frame = LiveFrame {
                 seq: c.seq,
                 workspace: c.workspace.clone(),
                 topics: c.topics.clone(),
-                text: Utf8Bytes::from(c.frame.to_string()),
+                text,
+                published: tokio::time::Instant::now(),
             };
             // An error only means nobody is listening right now.
             let _ = self.inner.live.send(Arc::new(frame));
@@ -118,6 +164,27 @@ impl Hub {
 
     pub fn lagged(&self) -> u64 {
         self.inner.lagged.load(Ordering::Relaxed)
+    }
+
+    pub fn note_replay(&self) {
+        self.inner.replays.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn replays(&self) -> u64 {
+        self.inner.replays.load(Ordering::Relaxed)
+    }
+
+    pub fn note_too_slow(&self) {
+        self.inner.too_slow.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn too_slow(&self) -> u64 {
+        self.inner.too_slow.load(Ordering::Relaxed)
+    }
+
+    /// Bytes of frame text the live ring holds now.
+    pub fn ring_bytes(&self) -> usize {
+        self.inner.ring.lock().unwrap_or_else(|p| p.into_inner()).held
     }
 
     /// Registers a connection made with `token_id`; `None` when that token has its limit of sockets
@@ -224,5 +291,23 @@ impl Drop for Membership {
     fn drop(&mut self) {
         let all = self.topics.clone();
         self.leave(&all);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::RingBytes;
+
+    #[test]
+    fn the_ring_keeps_text_within_its_byte_budget() {
+        let mut ring = RingBytes { slots: 4, budget: 100, sizes: Default::default(), held: 0 };
+        assert!(ring.admit(60));
+        assert!(!ring.admit(60), "over the budget: on the ring without its text");
+        assert!(ring.admit(40));
+        assert_eq!(ring.held, 100);
+        assert!(!ring.admit(1));
+        // A fifth entry pushes the first (60 bytes) off the ring.
+        assert!(ring.admit(50));
+        assert_eq!((ring.held, ring.sizes.len()), (90, 4));
     }
 }

@@ -72,11 +72,43 @@ impl Dialect {
     }
 }
 
-/// What a socket follows: its feed, and the dialect its frames are sent in.
-#[derive(Default)]
+/// What a socket follows: its feed, the dialect its frames are sent in, and the resumes it may
+/// still ask for.
 struct Subscription {
     feed: Option<Feed>,
     dialect: Option<&'static Dialect>,
+    resumes: Resumes,
+}
+
+/// Subscribes with `since` one connection may send in a burst, and how soon it earns another. Each
+/// may start a replay from the log, so a client that repeats them cannot keep the server
+/// replaying; a page needs one per connection (and one after a `reset`).
+const RESUME_BURST: u32 = 8;
+const RESUME_EVERY: Duration = Duration::from_secs(5);
+
+struct Resumes {
+    /// Resumes earned and not yet used (a token bucket).
+    left: f64,
+    at: Instant,
+}
+
+impl Resumes {
+    fn new() -> Resumes {
+        Resumes { left: f64::from(RESUME_BURST), at: Instant::now() }
+    }
+
+    /// Takes one, or says how long until one is earned.
+    fn take(&mut self) -> Result<(), Duration> {
+        let now = Instant::now();
+        let earned = (now - self.at).as_secs_f64() / RESUME_EVERY.as_secs_f64();
+        self.left = (self.left + earned).min(f64::from(RESUME_BURST));
+        self.at = now;
+        if self.left < 1.0 {
+            return Err(RESUME_EVERY.mul_f64(1.0 - self.left));
+        }
+        self.left -= 1.0;
+        Ok(())
+    }
 }
 
 enum Inbound {
@@ -118,7 +150,7 @@ pub async fn serve(socket: WebSocket, conn: Connection) {
         return;
     }
 
-    let mut sub = Subscription::default();
+    let mut sub = Subscription { feed: None, dialect: None, resumes: Resumes::new() };
     if !conn.initial_topics.is_empty() {
         let op = ClientOp::Subscribe { topics: conn.initial_topics.clone(), since: None, epoch: None };
         if handle(op, &mut sub, &mut out, &conn, &workspace).await.is_err() {
@@ -181,6 +213,11 @@ pub async fn serve(socket: WebSocket, conn: Connection) {
                         },
                     },
                     Ok(Item::Reset { seq, reason }) => out.control(&Control::Reset { seq, reason }).await,
+                    Ok(Item::TooSlow(reason)) => {
+                        tracing::info!(%reason, "a socket fell behind; closed");
+                        out.close(close::TOO_SLOW, "too far behind: reconnect and resume").await;
+                        break;
+                    }
                     Err(e) => {
                         tracing::error!(error = %e, "feed failed");
                         out.close(close::SERVER_ERROR, "event log unavailable").await;
@@ -233,6 +270,15 @@ async fn handle(
             }
             if let Some(reason) = topics.iter().find_map(|t| topics::check(t, workspace).err()) {
                 return out.error("bad_topic", reason).await;
+            }
+            if since.is_some() {
+                if let Err(wait) = sub.resumes.take() {
+                    let reason = format!(
+                        "at most {RESUME_BURST} subscribes with `since` per connection in a burst; retry in {} s",
+                        wait.as_secs().max(1)
+                    );
+                    return out.error("rate_limited", reason).await;
+                }
             }
             let mut since = since;
             if since.is_none() {

@@ -4,6 +4,7 @@
 
 pub mod approvals;
 pub mod health;
+pub mod prune;
 
 use std::{future::Future, time::Duration};
 

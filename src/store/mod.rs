@@ -24,11 +24,21 @@ pub struct Batch {
     /// Set when the caller gave an `Idempotency-Key`: a batch committed under it before is not
     /// committed again.
     pub once: Option<Once>,
+    /// Per-event idempotency, parallel to `events` (empty when no event has a key): an event whose
+    /// key was committed before is answered with that commit instead of being stored again.
+    pub event_keys: Vec<Option<Once>>,
+    /// What the batch holds in memory while it waits, in bytes: its request body's size.
+    pub bytes: usize,
 }
 
+/// What an event made on the server (a job's verdict, a page's action) counts as while it waits.
+pub const SMALL_EVENT_BYTES: usize = 512;
+
 impl Batch {
+    /// A batch of the server's own (a job's verdict), small and without a key.
     pub fn new(workspace: String, events: Vec<EventBody>) -> Batch {
-        Batch { workspace, events, once: None }
+        let bytes = events.len() * SMALL_EVENT_BYTES;
+        Batch { workspace, events, once: None, event_keys: Vec::new(), bytes }
     }
 }
 
@@ -40,6 +50,21 @@ pub struct Once {
     /// Keys remembered from before this time are forgotten (the retention window).
     pub not_before: String,
 }
+
+impl Once {
+    /// The key of one event inside a batch. Stored with a prefix no request key can have (those are
+    /// visible ASCII), so the two kinds never meet.
+    pub fn for_event(key: &str, hash: String, not_before: String) -> Once {
+        Once { key: format!("{EVENT_KEY}{key}"), hash, not_before }
+    }
+
+    /// The key as the client gave it, for messages.
+    pub fn given(&self) -> &str {
+        self.key.strip_prefix(EVENT_KEY).unwrap_or(&self.key)
+    }
+}
+
+const EVENT_KEY: &str = "\u{1}event\u{1}";
 
 /// An event as committed: its place in the log and its frame, serialised once for every reader.
 #[derive(Clone, Debug)]
@@ -77,6 +102,9 @@ pub struct LogQuery {
     pub limit: u32,
     /// The newest `limit` events of the range (still returned oldest first) instead of the oldest.
     pub newest: bool,
+    /// Stop before the frame that would take the page past this many bytes (the first frame is
+    /// always returned), so a page's memory is bounded however large its events; oldest-first only.
+    pub max_bytes: Option<usize>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -186,14 +214,23 @@ pub trait Store: Send + Sync + 'static {
     /// The log's epoch: made with the database, so a restored or replaced one has another.
     fn epoch(&self) -> &str;
 
-    /// Smallest seq still in the log, or `head + 1` when the log holds nothing.
-    async fn oldest(&self) -> Result<Seq, StoreError>;
+    /// Up to where `workspace`'s log was pruned: any of its events at or below this seq may be gone,
+    /// none above it is.
+    async fn pruned_upto(&self, workspace: &str) -> Result<Seq, StoreError>;
 
     /// Frames in seq order.
     async fn read_log(&self, query: &LogQuery) -> Result<Vec<(Seq, String)>, StoreError>;
 
-    /// Drops the oldest events so that at most `keep` remain; returns how many were dropped.
-    async fn prune(&self, keep: u64) -> Result<u64, StoreError>;
+    /// One slice of pruning, in one short transaction: drops at most `slice` of the oldest events of
+    /// the workspace furthest over `keep` events. Returns how many were dropped (0: none is over).
+    async fn prune(&self, keep: u64, slice: u64) -> Result<u64, StoreError>;
+
+    /// Forgets at most `slice` idempotency keys remembered before `before`; returns how many.
+    async fn forget_keys(&self, before: &str, slice: u64) -> Result<u64, StoreError>;
+
+    /// Checks that the database takes a write (a transaction that changes nothing): a full or
+    /// read-only disk fails here before any request meets it.
+    async fn probe(&self) -> Result<(), StoreError>;
 
     /// The rows each query selects in `workspace`, and the seq they were read at, from one
     /// consistent read.

@@ -35,8 +35,18 @@ pub async fn apply_batch(rows: &mut dyn Rows, batch: Batch, head: Seq, ts: &str)
     let once = batch.once.clone();
     let workspace: Arc<str> = batch.workspace.into();
     let mut committed = Vec::with_capacity(batch.events.len());
-    for (offset, mut body) in batch.events.into_iter().enumerate() {
-        let at = Stamp { seq: head + 1 + offset as Seq, ts: ts.to_string() };
+    let mut keys = batch.event_keys.into_iter();
+    let mut seq = head;
+    for mut body in batch.events {
+        let key = keys.next().flatten();
+        if let Some(key) = &key {
+            if let Some(mut first) = replay(rows, &workspace, key).await? {
+                committed.append(&mut first);
+                continue;
+            }
+        }
+        seq += 1;
+        let at = Stamp { seq, ts: ts.to_string() };
         for row in project(rows, &workspace, &mut body, &at).await? {
             rows.save(&workspace, &row).await?;
         }
@@ -44,6 +54,9 @@ pub async fn apply_batch(rows: &mut dyn Rows, batch: Batch, head: Seq, ts: &str)
         let event = Event { seq: at.seq, ts: at.ts, topics: body.topics(), body };
         let frame = serde_json::to_string(&event).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         rows.append(&workspace, &event, &frame).await?;
+        if let Some(key) = &key {
+            rows.remember(&workspace, key, &[event.seq], ts).await?;
+        }
         committed.push(Committed {
             seq: event.seq,
             workspace: workspace.clone(),
@@ -55,6 +68,7 @@ pub async fn apply_batch(rows: &mut dyn Rows, batch: Batch, head: Seq, ts: &str)
         });
     }
     if let Some(once) = &once {
+        // A retry of the whole request is answered with these seqs, first commits and replays alike.
         let seqs: Vec<Seq> = committed.iter().map(|c| c.seq).collect();
         rows.remember(&workspace, once, &seqs, ts).await?;
     }
@@ -68,7 +82,7 @@ async fn replay(rows: &mut dyn Rows, workspace: &str, once: &Once) -> Result<Opt
     if hash != once.hash {
         return Err(StoreError::KeyReused(format!(
             "Idempotency-Key `{}` was used for another request; nothing was stored",
-            once.key
+            once.given()
         )));
     }
     let workspace: Arc<str> = workspace.into();
@@ -76,7 +90,7 @@ async fn replay(rows: &mut dyn Rows, workspace: &str, once: &Once) -> Result<Opt
     if logged.len() != seqs.len() {
         return Err(StoreError::KeyReused(format!(
             "the events first stored under Idempotency-Key `{}` are no longer in the log",
-            once.key
+            once.given()
         )));
     }
     logged

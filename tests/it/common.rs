@@ -92,6 +92,18 @@ impl TestServer {
         self.call(reqwest::Method::GET, path, None).await
     }
 
+    /// Waits (up to 5 s) until pruning has reached `upto` in `workspace`.
+    pub async fn until_pruned(&self, workspace: &str, upto: u64) {
+        let store = self.running.state.store.clone();
+        for _ in 0..250 {
+            if store.pruned_upto(workspace).await.unwrap() >= upto {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        panic!("`{workspace}` was never pruned up to {upto}");
+    }
+
     pub fn http(&self, path: &str) -> String {
         format!("http://{}{}", self.running.addr, path)
     }

@@ -14,12 +14,13 @@ use flightdeck::store::{Batch, Committed, LogQuery, Store, StoreError, TokenList
 
 use crate::common::{task_created, TOKEN};
 
-/// A real SQLite store whose commits panic while `panic` is set, and wait for `gate` while
-/// `stall` is.
+/// A real SQLite store whose commits panic while `panic` is set, wait for `gate` while `stall` is,
+/// and whose writes fail as on a full disk while `full` is.
 struct Faulty {
     inner: Arc<dyn Store>,
     panic: AtomicBool,
     stall: AtomicBool,
+    full: AtomicBool,
     gate: tokio::sync::Semaphore,
     /// Commits begun, stalled or not.
     begun: std::sync::atomic::AtomicUsize,
@@ -31,9 +32,17 @@ impl Faulty {
             inner: flightdeck::store::open(url).await.unwrap(),
             panic: AtomicBool::new(false),
             stall: AtomicBool::new(false),
+            full: AtomicBool::new(false),
             gate: tokio::sync::Semaphore::new(0),
             begun: std::sync::atomic::AtomicUsize::new(0),
         })
+    }
+
+    fn refuse_writes(&self) -> Result<(), StoreError> {
+        match self.full.load(Ordering::SeqCst) {
+            true => Err(StoreError::Unavailable("database or disk is full (on purpose)".into())),
+            false => Ok(()),
+        }
     }
 }
 
@@ -51,6 +60,7 @@ impl Store for Faulty {
         if self.stall.load(Ordering::SeqCst) {
             let _ = self.gate.acquire().await.map(|p| p.forget());
         }
+        self.refuse_writes()?;
         self.inner.commit(batches, ts).await
     }
     async fn head(&self) -> Result<Seq, StoreError> {
@@ -59,14 +69,21 @@ impl Store for Faulty {
     fn epoch(&self) -> &str {
         self.inner.epoch()
     }
-    async fn oldest(&self) -> Result<Seq, StoreError> {
-        self.inner.oldest().await
+    async fn pruned_upto(&self, workspace: &str) -> Result<Seq, StoreError> {
+        self.inner.pruned_upto(workspace).await
     }
     async fn read_log(&self, query: &LogQuery) -> Result<Vec<(Seq, String)>, StoreError> {
         self.inner.read_log(query).await
     }
-    async fn prune(&self, keep: u64) -> Result<u64, StoreError> {
-        self.inner.prune(keep).await
+    async fn prune(&self, keep: u64, slice: u64) -> Result<u64, StoreError> {
+        self.inner.prune(keep, slice).await
+    }
+    async fn forget_keys(&self, before: &str, slice: u64) -> Result<u64, StoreError> {
+        self.inner.forget_keys(before, slice).await
+    }
+    async fn probe(&self) -> Result<(), StoreError> {
+        self.refuse_writes()?;
+        self.inner.probe().await
     }
     async fn read(&self, workspace: &str, queries: &[Query]) -> Result<Snapshot, StoreError> {
         self.inner.read(workspace, queries).await
@@ -164,5 +181,125 @@ async fn a_full_writer_queue_refuses_at_once_with_retry_after() {
     assert_eq!(first.await.unwrap().status(), 201);
     assert_eq!(second.await.unwrap().status(), 201);
     assert_eq!(running.state.store.head().await.unwrap(), 2, "the refused one stored nothing");
+    running.stop().await;
+}
+
+/// Starts a server on a [`Faulty`] store, adjusted by `adjust`.
+async fn faulty_server(
+    dir: &tempfile::TempDir,
+    adjust: impl FnOnce(&mut flightdeck::config::ServeConfig),
+    prepare: impl FnOnce(&Faulty),
+) -> (Arc<Faulty>, flightdeck::server::Running) {
+    let url = format!("sqlite://{}", dir.path().join("faulty.db").display());
+    let mut config = flightdeck::config::ServeConfig::with("127.0.0.1:0".parse().unwrap(), &url);
+    config.token = Some(TOKEN.into());
+    adjust(&mut config);
+    let faulty = Faulty::open(&url).await;
+    prepare(&faulty);
+    let running =
+        flightdeck::server::start_with_store(config, flightdeck::clock::system(), faulty.clone()).await.unwrap();
+    (faulty, running)
+}
+
+async fn ready_status(base: &str) -> u16 {
+    reqwest::get(format!("{base}/readyz")).await.unwrap().status().as_u16()
+}
+
+/// Waits (up to 5 s) for readiness to become `status`.
+async fn until_ready_is(base: &str, status: u16) {
+    for _ in 0..100 {
+        if ready_status(base).await == status {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("/readyz never answered {status}");
+}
+
+#[tokio::test]
+async fn readiness_notices_a_disk_that_takes_no_writes_before_any_request_and_after() {
+    let dir = tempfile::tempdir().unwrap();
+    // Full from the start: readiness says so although nobody has posted yet.
+    let (faulty, running) = faulty_server(&dir, |_| {}, |f| f.full.store(true, Ordering::SeqCst)).await;
+    let base = format!("http://{}", running.addr);
+    until_ready_is(&base, 503).await;
+    let body = reqwest::get(format!("{base}/readyz")).await.unwrap().text().await.unwrap();
+    assert!(!body.contains("disk"), "the anonymous probe says only ready or not: {body}");
+
+    let post = || {
+        reqwest::Client::new()
+            .post(format!("{base}/api/events"))
+            .bearer_auth(TOKEN)
+            .body(task_created("t1", "on a full disk").to_string())
+            .send()
+    };
+    let refused = post().await.unwrap();
+    assert_eq!(refused.status(), 503);
+    let refused: serde_json::Value = refused.json().await.unwrap();
+    assert!(refused["message"].as_str().unwrap().contains("nothing was stored"), "{refused}");
+
+    // Space again: readiness comes back by itself (the writer probes), and so do writes.
+    faulty.full.store(false, Ordering::SeqCst);
+    until_ready_is(&base, 200).await;
+    assert_eq!(post().await.unwrap().status(), 201);
+
+    // A disk that fills while serving: the failed commit turns readiness at once.
+    faulty.full.store(true, Ordering::SeqCst);
+    assert_eq!(post().await.unwrap().status(), 503);
+    assert_eq!(ready_status(&base).await, 503);
+    running.stop().await;
+}
+
+#[tokio::test]
+async fn queued_requests_are_bounded_in_bytes_and_the_rest_refused_at_once() {
+    const CAP: usize = 256 << 10;
+    let dir = tempfile::tempdir().unwrap();
+    let (faulty, running) = faulty_server(
+        &dir,
+        |c| {
+            c.writer_queue = 10_000;
+            c.writer_queue_bytes = CAP;
+            c.ingest_rate = 100_000;
+            c.ingest_burst = 100_000;
+        },
+        |f| f.stall.store(true, Ordering::SeqCst),
+    )
+    .await;
+    let base = format!("http://{}", running.addr);
+    // 5,000 POSTs of about 4 KiB each (20 MB) against a store that does not commit.
+    let client = reqwest::Client::new();
+    let note = "x".repeat(4_000);
+    let answered = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let mut size = 0;
+    for i in 0..5_000 {
+        let body = serde_json::json!({"type": "task:created", "payload": {"id": format!("t{i:04}"), "title": "queued", "description": note}});
+        let body = body.to_string();
+        size = body.len();
+        let request = client.post(format!("{base}/api/events")).bearer_auth(TOKEN).body(body);
+        let answered = answered.clone();
+        tokio::spawn(async move {
+            let status = request.send().await.unwrap().status().as_u16();
+            assert_eq!(status, 503, "only refusals are answered while the store stalls");
+            answered.fetch_add(1, Ordering::SeqCst);
+        });
+    }
+    // Every POST ends up either waiting in the queue or refused; the queue never holds more than
+    // its cap meanwhile.
+    let mut peak = 0;
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(60);
+    let (refused, waiting) = loop {
+        let queued = running.state.writer.queued_bytes();
+        peak = peak.max(queued);
+        let (refused, waiting) = (answered.load(Ordering::SeqCst), queued / size);
+        if refused + waiting == 5_000 {
+            break (refused, waiting);
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{refused} refused and {waiting} waiting of 5,000");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    };
+    assert!(peak <= CAP, "queued {peak} bytes, cap {CAP}");
+    assert_eq!(waiting, CAP / size, "the cap's worth waits ({refused} refused)");
+    assert_eq!(ready_status(&base).await, 503, "a full queue is not ready");
+    faulty.gate.add_permits(100_000);
     running.stop().await;
 }

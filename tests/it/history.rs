@@ -98,7 +98,11 @@ async fn the_stream_resumes_from_last_event_id_then_goes_live() {
 
 #[tokio::test]
 async fn the_stream_is_confined_to_the_workspace_and_resets_when_too_old() {
-    let server = TestServer::start_with(|c| c.retain_events = 5).await;
+    let server = TestServer::start_with(|c| {
+        c.retain_events = 5;
+        c.prune_every_ms = 20;
+    })
+    .await;
     let acme = server.token("acme", Role::Viewer).await;
     let acme_ingest = server.token("acme", Role::Ingest).await;
     let mut acme_stream =
@@ -113,6 +117,7 @@ async fn the_stream_is_confined_to_the_workspace_and_resets_when_too_old() {
     for p in 0..20 {
         server.post(&task_progress("d", p)).await;
     }
+    server.until_pruned("default", 15).await;
     let mut old = Client::new().get(server.http("/api/events/stream?since=1")).bearer_auth(TOKEN).send().await.unwrap();
     let first = sse_events(&mut old, 1).await;
     assert_eq!(first[0].0, "reset");
@@ -172,6 +177,7 @@ async fn topic_pages_over_several_topics_are_whole_and_in_order() {
             topics: Some(vec!["board".into(), "agents".into()]),
             limit: 7,
             newest: false,
+            max_bytes: None,
         };
         let page = store.read_log(&query).await.unwrap();
         let Some((last, _)) = page.last() else { break };

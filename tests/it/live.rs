@@ -127,11 +127,16 @@ async fn a_client_that_stops_reading_delays_nobody_and_gets_everything_later() {
 
 #[tokio::test]
 async fn resuming_from_before_the_retained_log_gets_reset() {
-    let server = TestServer::start_with(|c| c.retain_events = 10).await;
+    let server = TestServer::start_with(|c| {
+        c.retain_events = 10;
+        c.prune_every_ms = 20;
+    })
+    .await;
     server.post(&task_created("a", "A")).await;
     for p in 1..=40 {
         server.post(&task_progress("a", p)).await;
     }
+    server.until_pruned("default", 31).await;
     let (mut client, _) = WsClient::connect(&server).await;
     let first = client.subscribe(&["board"], Some(1)).await;
     assert_eq!(first["type"], "reset", "{first}");

@@ -14,6 +14,7 @@ mod history;
 mod idempotency;
 mod ingest;
 mod live;
+mod overload;
 mod security;
 mod shutdown;
 mod sprint;

@@ -290,7 +290,7 @@ async fn submit(
     posted: &Posted,
 ) -> Result<Committed, ApiError> {
     body.validate().map_err(|e| ApiError::Invalid(format!("{e}; nothing was stored")))?;
-    let mut committed = accept_once(state, caller, vec![body], posted.once.clone()).await?;
+    let mut committed = accept_once(state, caller, vec![body], posted.intake()).await?;
     committed.pop().ok_or_else(|| ApiError::Unavailable("nothing was committed".into()))
 }
 

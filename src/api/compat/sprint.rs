@@ -48,6 +48,7 @@ impl Greeting for Init {
             topics: Some(vec![topics::RUNS.to_string()]),
             limit: RECENT,
             newest: true,
+            max_bytes: None,
         };
         let events: Vec<Value> = store
             .read_log(&query)

@@ -23,12 +23,12 @@ use super::find;
 use crate::{
     api::{
         error::ApiError,
-        ingest::{accept_once, Posted},
+        ingest::{accept_once, Intake, Posted},
     },
     auth::Caller,
     hub::socket::Dialect,
     state::AppState,
-    store::{Once, TokenRecord},
+    store::TokenRecord,
 };
 
 /// Rooms `ticket:<id>` on `/ws`: the task's events, in the frame names of the document's client
@@ -115,10 +115,10 @@ pub async fn ticket_event(
     if !known {
         events.insert(0, first_sight(&ticket, &request)?);
     }
-    let once = posted.once;
-    let committed = match submit(&state, &caller, events.clone(), once.clone()).await {
+    let intake = posted.intake();
+    let committed = match submit(&state, &caller, events.clone(), intake.clone()).await {
         // Another request created the ticket in the meantime: it exists now, so go on without.
-        Err(ApiError::Conflict(_)) if !known => submit(&state, &caller, events.split_off(1), once).await?,
+        Err(ApiError::Conflict(_)) if !known => submit(&state, &caller, events.split_off(1), intake).await?,
         other => other?,
     };
     let seqs: Vec<u64> = committed.into_iter().map(|c| c.seq).collect();
@@ -129,12 +129,12 @@ async fn submit(
     state: &AppState,
     caller: &TokenRecord,
     events: Vec<EventBody>,
-    once: Option<Once>,
+    intake: Intake,
 ) -> Result<Vec<crate::store::Committed>, ApiError> {
     for e in &events {
         e.validate().map_err(invalid)?;
     }
-    accept_once(state, caller, events, once).await
+    accept_once(state, caller, events, intake).await
 }
 
 /// The canonical events one ticket event stands for.

@@ -23,6 +23,9 @@ pub struct SqliteStore {
     /// Exactly one connection: SQLite allows one writer at a time, so queueing happens here, in order.
     writer: SqlitePool,
     reader: SqlitePool,
+    /// Token checks have connections of their own, so long replays on `reader` never hold up a
+    /// request's authentication (a check is still a read, so revocation counts at the next one).
+    auth: SqlitePool,
     epoch: String,
 }
 
@@ -38,9 +41,11 @@ impl SqliteStore {
         let writer =
             SqlitePoolOptions::new().max_connections(1).min_connections(1).connect_with(options.clone()).await?;
         sqlx::migrate!("./migrations/sqlite").run(&writer).await?;
-        let reader = SqlitePoolOptions::new().max_connections(4).connect_with(options.read_only(true)).await?;
+        let options = options.read_only(true);
+        let reader = SqlitePoolOptions::new().max_connections(4).connect_with(options.clone()).await?;
+        let auth = SqlitePoolOptions::new().max_connections(2).connect_with(options).await?;
         let epoch = sqlx::query_scalar("SELECT epoch FROM log_state WHERE id = 1").fetch_one(&writer).await?;
-        Ok(SqliteStore { writer, reader, epoch })
+        Ok(SqliteStore { writer, reader, auth, epoch })
     }
 }
 
@@ -56,7 +61,10 @@ impl Store for SqliteStore {
         let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
         let mut head: i64 = sqlx::query_scalar("SELECT head FROM log_state WHERE id = 1").fetch_one(&mut *tx).await?;
         let mut results = Vec::with_capacity(batches.len());
+        // New events per workspace, for its retention count.
+        let mut added: std::collections::BTreeMap<String, i64> = Default::default();
         for batch in batches {
+            let workspace = batch.workspace.clone();
             // A savepoint per batch: a refused batch rolls back alone, the others still commit.
             let mut savepoint = Connection::begin(&mut *tx).await?;
             let applied = project::apply_batch(&mut rows::SqliteRows(&mut savepoint), batch, head as Seq, ts).await;
@@ -64,7 +72,9 @@ impl Store for SqliteStore {
                 Ok(committed) => {
                     savepoint.commit().await?;
                     // A replay appended nothing: the head stays.
-                    head += committed.iter().filter(|c| !c.replayed).count() as i64;
+                    let new = committed.iter().filter(|c| !c.replayed).count() as i64;
+                    head += new;
+                    *added.entry(workspace).or_default() += new;
                     results.push(Ok(committed));
                 }
                 Err(e) if e.is_rejection() => {
@@ -73,6 +83,16 @@ impl Store for SqliteStore {
                 }
                 Err(e) => return Err(e),
             }
+        }
+        for (workspace, new) in added.into_iter().filter(|(_, new)| *new > 0) {
+            sqlx::query(
+                "INSERT INTO workspace_log (workspace, events, pruned_upto) VALUES (?, ?, 0)
+                 ON CONFLICT (workspace) DO UPDATE SET events = events + excluded.events",
+            )
+            .bind(workspace)
+            .bind(new)
+            .execute(&mut *tx)
+            .await?;
         }
         sqlx::query("UPDATE log_state SET head = ? WHERE id = 1").bind(head).execute(&mut *tx).await?;
         tx.commit().await?;
@@ -88,16 +108,24 @@ impl Store for SqliteStore {
         Ok(head as Seq)
     }
 
-    async fn oldest(&self) -> Result<Seq, StoreError> {
-        let mut tx = self.reader.begin().await?;
-        let oldest: Option<i64> = sqlx::query_scalar("SELECT MIN(seq) FROM events").fetch_one(&mut *tx).await?;
-        let head: i64 = sqlx::query_scalar("SELECT head FROM log_state WHERE id = 1").fetch_one(&mut *tx).await?;
-        tx.commit().await?;
-        Ok(oldest.unwrap_or(head + 1) as Seq)
+    async fn pruned_upto(&self, workspace: &str) -> Result<Seq, StoreError> {
+        let upto: i64 = sqlx::query_scalar(
+            "SELECT MAX(pruned_floor, COALESCE((SELECT pruned_upto FROM workspace_log WHERE workspace = ?), 0))
+             FROM log_state WHERE id = 1",
+        )
+        .bind(workspace)
+        .fetch_one(&self.reader)
+        .await?;
+        Ok(upto as Seq)
     }
 
     async fn read_log(&self, q: &LogQuery) -> Result<Vec<(Seq, String)>, StoreError> {
-        let mut sql = QueryBuilder::<Sqlite>::new("SELECT seq, frame FROM events WHERE workspace = ");
+        // With a byte bound, the page (at most `limit` rows) is cut where its running size passes it.
+        let bounded = q.max_bytes.filter(|_| !q.newest);
+        let mut sql = QueryBuilder::<Sqlite>::new(match bounded {
+            Some(_) => "SELECT seq, frame FROM (SELECT seq, frame, SUM(LENGTH(frame)) OVER (ORDER BY seq) - LENGTH(frame) AS before FROM (SELECT seq, frame FROM events WHERE workspace = ",
+            None => "SELECT seq, frame FROM events WHERE workspace = ",
+        });
         sql.push_bind(&q.workspace).push(" AND seq > ").push_bind(q.after as i64);
         sql.push(" AND seq <= ").push_bind(q.upto as i64);
         if let Some(topics) = q.topics.as_ref().filter(|t| !t.is_empty()) {
@@ -116,6 +144,9 @@ impl Store for SqliteStore {
             sql.push(")");
         }
         sql.push(if q.newest { " ORDER BY seq DESC LIMIT " } else { " ORDER BY seq LIMIT " }).push_bind(q.limit as i64);
+        if let Some(max) = bounded {
+            sql.push(")) WHERE before < ").push_bind(max.max(1) as i64).push(" ORDER BY seq");
+        }
         let mut rows: Vec<(i64, String)> = sql.build_query_as().fetch_all(&self.reader).await?;
         if q.newest {
             rows.reverse();
@@ -123,19 +154,63 @@ impl Store for SqliteStore {
         Ok(rows.into_iter().map(|(seq, frame)| (seq as Seq, frame)).collect())
     }
 
-    async fn prune(&self, keep: u64) -> Result<u64, StoreError> {
-        // IMMEDIATE: take the write lock up front, so a read-then-write never meets another
-        // connection's commit halfway (SQLITE_BUSY that no busy timeout retries).
+    async fn prune(&self, keep: u64, slice: u64) -> Result<u64, StoreError> {
+        let keep = keep.min(i64::MAX as u64) as i64;
         let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
-        let head: i64 = sqlx::query_scalar("SELECT head FROM log_state WHERE id = 1").fetch_one(&mut *tx).await?;
-        let cutoff = head - keep.min(i64::MAX as u64) as i64;
-        if cutoff <= 0 {
-            return Ok(0);
-        }
-        sqlx::query("DELETE FROM event_topics WHERE seq <= ?").bind(cutoff).execute(&mut *tx).await?;
-        let dropped = sqlx::query("DELETE FROM events WHERE seq <= ?").bind(cutoff).execute(&mut *tx).await?;
+        let over: Option<(String, i64)> =
+            sqlx::query_as("SELECT workspace, events FROM workspace_log WHERE events > ? ORDER BY events DESC LIMIT 1")
+                .bind(keep)
+                .fetch_optional(&mut *tx)
+                .await?;
+        let Some((workspace, events)) = over else { return Ok(0) };
+        let drop = (events - keep).min(slice.max(1) as i64);
+        let cutoff: Option<i64> =
+            sqlx::query_scalar("SELECT seq FROM events WHERE workspace = ? ORDER BY seq LIMIT 1 OFFSET ?")
+                .bind(&workspace)
+                .bind(drop - 1)
+                .fetch_optional(&mut *tx)
+                .await?;
+        let Some(cutoff) = cutoff else {
+            return Err(StoreError::Corrupt(format!("workspace `{workspace}` counts {events} events but holds fewer")));
+        };
+        sqlx::query("DELETE FROM event_topics WHERE seq IN (SELECT seq FROM events WHERE workspace = ? AND seq <= ?)")
+            .bind(&workspace)
+            .bind(cutoff)
+            .execute(&mut *tx)
+            .await?;
+        let dropped = sqlx::query("DELETE FROM events WHERE workspace = ? AND seq <= ?")
+            .bind(&workspace)
+            .bind(cutoff)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        sqlx::query("UPDATE workspace_log SET events = events - ?, pruned_upto = ? WHERE workspace = ?")
+            .bind(dropped as i64)
+            .bind(cutoff)
+            .bind(&workspace)
+            .execute(&mut *tx)
+            .await?;
         tx.commit().await?;
-        Ok(dropped.rows_affected())
+        Ok(dropped)
+    }
+
+    async fn forget_keys(&self, before: &str, slice: u64) -> Result<u64, StoreError> {
+        let forgotten = sqlx::query(
+            "DELETE FROM idempotency WHERE rowid IN
+             (SELECT rowid FROM idempotency WHERE created_at < ? ORDER BY created_at LIMIT ?)",
+        )
+        .bind(before)
+        .bind(slice.min(i64::MAX as u64) as i64)
+        .execute(&self.writer)
+        .await?;
+        Ok(forgotten.rows_affected())
+    }
+
+    async fn probe(&self) -> Result<(), StoreError> {
+        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
+        sqlx::query("UPDATE log_state SET head = head WHERE id = 1").execute(&mut *tx).await?;
+        tx.commit().await?;
+        Ok(())
     }
 
     async fn read(&self, workspace: &str, queries: &[Query]) -> Result<Snapshot, StoreError> {
@@ -183,7 +258,7 @@ impl Store for SqliteStore {
         let row: Option<(String, String, String, String)> =
             sqlx::query_as("SELECT id, workspace, role, name FROM tokens WHERE hash = ? AND revoked_at IS NULL")
                 .bind(hash)
-                .fetch_optional(&self.reader)
+                .fetch_optional(&self.auth)
                 .await?;
         row.map(|(id, workspace, role, name)| token_record(id, workspace, &role, name)).transpose()
     }
@@ -204,7 +279,7 @@ impl Store for SqliteStore {
     async fn is_token_live(&self, id: &str) -> Result<bool, StoreError> {
         let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM tokens WHERE id = ? AND revoked_at IS NULL")
             .bind(id)
-            .fetch_one(&self.reader)
+            .fetch_one(&self.auth)
             .await?;
         Ok(n == 1)
     }
@@ -240,4 +315,33 @@ impl Store for SqliteStore {
 fn token_record(id: String, workspace: String, role: &str, name: String) -> Result<TokenRecord, StoreError> {
     let role = Role::parse(role).ok_or_else(|| StoreError::Corrupt(format!("unknown role `{role}`")))?;
     Ok(TokenRecord { id, workspace, role, name })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn token_checks_are_answered_while_every_reader_is_busy() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&dir.path().join("auth.db").display().to_string()).await.unwrap();
+        let record = TokenRecord { id: "t1".into(), workspace: "w".into(), role: Role::Viewer, name: "n".into() };
+        store.create_token(&record, "hash-1").await.unwrap();
+        // Long replays hold every reader connection.
+        let mut held = Vec::new();
+        for _ in 0..store.reader.options().get_max_connections() {
+            held.push(store.reader.acquire().await.unwrap());
+        }
+        let found = tokio::time::timeout(Duration::from_secs(2), store.find_token("hash-1")).await;
+        assert_eq!(found.expect("answered at once").unwrap(), Some(record));
+        let live = tokio::time::timeout(Duration::from_secs(2), store.is_token_live("t1")).await;
+        assert!(live.expect("answered at once").unwrap());
+        // Revocation still counts at the very next check.
+        assert!(store.revoke_token("t1").await.unwrap());
+        assert!(!store.is_token_live("t1").await.unwrap());
+        assert_eq!(store.find_token("hash-1").await.unwrap(), None);
+        drop(held);
+    }
 }
