@@ -1,6 +1,7 @@
 //! Prints what catching a client up from the log costs: one topic-filtered page of history taken far
 //! behind the head, and a whole replay of the `board` topic through a feed, with other topics' events
-//! interleaved. Run with `cargo bench --bench catchup`; it asserts nothing, it measures.
+//! interleaved. Run with `cargo bench --bench catchup` (`CATCHUP_EVENTS=1000000` for a larger log);
+//! it asserts nothing, it measures.
 
 use std::time::Instant;
 
@@ -10,10 +11,9 @@ use app::{
 };
 use flightdeck::store::{self, Batch, LogQuery};
 
-const EVENTS: u64 = 200_000;
-
 #[tokio::main]
 async fn main() {
+    let events: u64 = std::env::var("CATCHUP_EVENTS").ok().and_then(|n| n.parse().ok()).unwrap_or(200_000);
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", dir.path().join("catchup.db").display());
     let store = store::open(&url).await.unwrap();
@@ -25,7 +25,7 @@ async fn main() {
         .unwrap();
     // Every tenth event is on the board; the rest are heartbeats on `agents`.
     let mut written = 1;
-    while written < EVENTS {
+    while written < events {
         let events: Vec<EventBody> = (0..1_000)
             .map(|i| match (written + i) % 10 {
                 0 => EventBody::TaskProgress(TaskProgress {
@@ -42,7 +42,7 @@ async fn main() {
     let head = store.head().await.unwrap();
     println!("log: {head} events written in {:.1} s", started.elapsed().as_secs_f64());
 
-    for behind in [1_000u64, 100_000, head - 1] {
+    for behind in [1_000u64, 100_000, head / 2, head - 1] {
         let query = LogQuery {
             workspace: "w".into(),
             after: head - behind,

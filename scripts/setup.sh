@@ -41,4 +41,14 @@ if [ -f end2end/package-lock.json ]; then
     (cd end2end && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund)
   fi
 fi
+# The integration suite runs on PostgreSQL too (127.0.0.1:5432, database `test`): start the local
+# cluster when it is installed and down.
+if command -v pg_isready >/dev/null && ! pg_isready -q -h 127.0.0.1 -p 5432; then
+  if [ -d /etc/postgresql ]; then
+    log "starting PostgreSQL"
+    for version in /etc/postgresql/*; do
+      pg_ctlcluster --skip-systemctl-redirect "$(basename "$version")" main start || true
+    done
+  fi
+fi
 log "ready"

@@ -2,9 +2,12 @@
 //!
 //! Callers see [`Store`] and never a backend. A backend holds only SQL: the domain rules that turn
 //! an event into rows are applied once, for every backend, by [`project`]. [`sqlite`] is the
-//! embedded default; a PostgreSQL backend goes beside it and is chosen by the URL in [`open`].
+//! embedded default; [`postgres`] serves several instances on one database. [`open`] picks one by
+//! the URL; [`sql`] holds the queries both write the same way.
 
+mod postgres;
 pub mod project;
+mod sql;
 mod sqlite;
 
 use std::sync::Arc;
@@ -14,6 +17,7 @@ use app::domain::{
     EventBody, Seq,
 };
 
+pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
 
 /// Events to commit together: all of them or none.
@@ -144,6 +148,14 @@ pub struct TokenRecord {
     pub name: String,
 }
 
+impl TokenRecord {
+    /// A token as read from its table.
+    pub fn from_row(id: String, workspace: String, role: &str, name: String) -> Result<TokenRecord, StoreError> {
+        let role = Role::parse(role).ok_or_else(|| StoreError::Corrupt(format!("unknown role `{role}`")))?;
+        Ok(TokenRecord { id, workspace, role, name })
+    }
+}
+
 /// A token as listed by `flightdeck token list`: never the token itself.
 #[derive(Clone, Debug, PartialEq)]
 pub struct TokenListing {
@@ -177,7 +189,7 @@ pub enum StoreError {
     /// An idempotency key came back with another body.
     #[error("{0}")]
     KeyReused(String),
-    #[error("unsupported database URL `{0}`: expected sqlite://PATH")]
+    #[error("unsupported database URL `{0}`: expected sqlite://PATH or postgres://…")]
     UnsupportedUrl(String),
 }
 
@@ -254,6 +266,9 @@ pub trait Store: Send + Sync + 'static {
 pub async fn open(url: &str) -> Result<Arc<dyn Store>, StoreError> {
     if let Some(path) = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")) {
         return Ok(Arc::new(SqliteStore::open(path).await?));
+    }
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        return Ok(Arc::new(PgStore::open(url).await?));
     }
     Err(StoreError::UnsupportedUrl(url.to_string()))
 }

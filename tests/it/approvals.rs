@@ -62,11 +62,16 @@ async fn an_approval_that_expired_while_the_server_was_down_is_timed_out_at_star
     design_session(&server).await;
     server.post(&request("a1", 10_000)).await;
     let head = server.head().await;
-    let TestServer { running, dir, config, clock } = server;
+    let TestServer { running, dir, config, clock, schema } = server;
     running.stop().await;
     clock.as_ref().unwrap().advance(Duration::from_secs(60));
-    let server =
-        TestServer { running: crate::common::relaunch(config.clone(), clock.clone()).await, dir, config, clock };
+    let server = TestServer {
+        running: crate::common::relaunch(config.clone(), clock.clone()).await,
+        dir,
+        config,
+        clock,
+        schema,
+    };
     let (mut client, _) = WsClient::connect(&server).await;
     client.subscribe(&["approvals"], Some(head)).await;
     let resolved = client.next_json().await;

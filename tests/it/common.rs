@@ -27,6 +27,70 @@ pub struct TestServer {
     pub config: ServeConfig,
     /// Set when the test drives time itself.
     pub clock: Option<Arc<ManualClock>>,
+    /// The PostgreSQL schema the server stores in, when the suite runs on PostgreSQL.
+    pub schema: Option<Arc<Schema>>,
+}
+
+/// Where the suite runs: `FLIGHTDECK_TEST_DATABASE=postgres://…` runs every server on PostgreSQL,
+/// each in a schema of its own; without it, each on a temporary SQLite file.
+pub const DATABASE_VARIABLE: &str = "FLIGHTDECK_TEST_DATABASE";
+
+/// A PostgreSQL schema made for one test server, dropped with it.
+pub struct Schema {
+    base: String,
+    name: String,
+}
+
+impl Schema {
+    pub async fn create(base: &str) -> Schema {
+        use sqlx::Connection;
+        let name = format!("fd_test_{}", uuid::Uuid::new_v4().simple());
+        let mut conn = sqlx::PgConnection::connect(base).await.expect("PostgreSQL answers");
+        sqlx::query(&format!("CREATE SCHEMA {name}")).execute(&mut conn).await.expect("schema created");
+        Schema { base: base.to_string(), name }
+    }
+
+    /// The URL of the base database with this schema first on the search path, its connections
+    /// named after it.
+    pub fn url(&self) -> String {
+        let join = if self.base.contains('?') { '&' } else { '?' };
+        format!("{}{join}options=-c%20search_path%3D{name}&application_name={name}", self.base, name = self.name)
+    }
+}
+
+impl Drop for Schema {
+    fn drop(&mut self) {
+        let (base, name) = (self.base.clone(), self.name.clone());
+        // Drop runs inside the test's runtime: the cleanup gets a runtime of its own.
+        let cleanup = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            runtime.block_on(async move {
+                use sqlx::Connection;
+                let Ok(mut conn) = sqlx::PgConnection::connect(&base).await else { return };
+                // The server may still hold connections (and locks) on its runtime, which this
+                // thread blocks: end them first.
+                let _ =
+                    sqlx::query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1")
+                        .bind(&name)
+                        .execute(&mut conn)
+                        .await;
+                let _ = sqlx::query("SET lock_timeout = '5s'").execute(&mut conn).await;
+                let _ = sqlx::query(&format!("DROP SCHEMA {name} CASCADE")).execute(&mut conn).await;
+            });
+        });
+        let _ = cleanup.join();
+    }
+}
+
+/// The database URL for a new test server, and the schema to keep alive beside it.
+pub async fn test_database(dir: &std::path::Path) -> (String, Option<Arc<Schema>>) {
+    match std::env::var(DATABASE_VARIABLE) {
+        Ok(base) if !base.is_empty() => {
+            let schema = Schema::create(&base).await;
+            (schema.url(), Some(Arc::new(schema)))
+        }
+        _ => (format!("sqlite://{}", dir.join("test.db").display()), None),
+    }
 }
 
 impl TestServer {
@@ -45,20 +109,20 @@ impl TestServer {
 
     async fn launch(adjust: impl FnOnce(&mut ServeConfig), clock: Option<Arc<ManualClock>>) -> TestServer {
         let dir = tempfile::tempdir().expect("temp dir");
-        let url = format!("sqlite://{}", dir.path().join("test.db").display());
+        let (url, schema) = test_database(dir.path()).await;
         let mut config = ServeConfig::with("127.0.0.1:0".parse().unwrap(), &url);
         config.token = Some(TOKEN.to_string());
         adjust(&mut config);
         let running = relaunch(config.clone(), clock.clone()).await;
-        TestServer { running, dir, config, clock }
+        TestServer { running, dir, config, clock, schema }
     }
 
-    /// Stops this server and starts a new one on the same database file (and clock).
+    /// Stops this server and starts a new one on the same database (and clock).
     pub async fn restart(self) -> TestServer {
-        let TestServer { running, dir, config, clock } = self;
+        let TestServer { running, dir, config, clock, schema } = self;
         running.stop().await;
         let running = relaunch(config.clone(), clock.clone()).await;
-        TestServer { running, dir, config, clock }
+        TestServer { running, dir, config, clock, schema }
     }
 
     /// Sends a JSON request with the test token and returns status and parsed body.

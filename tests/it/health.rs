@@ -107,11 +107,11 @@ async fn health_is_judged_again_after_a_restart() {
     server.post(&heartbeat("ada")).await;
     let head = server.head().await;
     let server = {
-        let TestServer { running, dir, config, clock } = server;
+        let TestServer { running, dir, config, clock, schema } = server;
         running.stop().await;
         // Time passes while the server is down.
         clock.as_ref().unwrap().advance(Duration::from_secs(90));
-        TestServer { running: crate::common::relaunch(config.clone(), clock.clone()).await, dir, config, clock }
+        TestServer { running: crate::common::relaunch(config.clone(), clock.clone()).await, dir, config, clock, schema }
     };
     let (mut client, _) = WsClient::connect(&server).await;
     client.subscribe(&["agents"], Some(head)).await;

@@ -283,12 +283,17 @@ async fn a_resume_into_a_replaced_database_is_reset_not_replayed() {
     for i in 0..5 {
         other.post(&task_created(&format!("b{i}"), "another log")).await;
     }
-    let TestServer { running, dir, mut config, clock } = other;
+    let TestServer { running, dir, mut config, clock, schema } = other;
     running.stop().await;
     first.running.stop().await;
     config.token = Some(TOKEN.into());
-    let restored =
-        TestServer { running: crate::common::relaunch(config.clone(), clock.clone()).await, dir, config, clock };
+    let restored = TestServer {
+        running: crate::common::relaunch(config.clone(), clock.clone()).await,
+        dir,
+        config,
+        clock,
+        schema,
+    };
 
     let (mut client, hello) = WsClient::connect(&restored).await;
     assert_ne!(hello["epoch"], epoch.as_str(), "a different log has a different epoch");

@@ -14,10 +14,10 @@ use app::domain::{
 };
 use sqlx::{
     sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous},
-    Connection, QueryBuilder, Sqlite, SqlitePool,
+    Connection, Sqlite, SqlitePool,
 };
 
-use super::{project, Batch, Committed, LogQuery, Role, Store, StoreError, TokenListing, TokenRecord};
+use super::{project, sql, Batch, Committed, LogQuery, Store, StoreError, TokenListing, TokenRecord};
 
 pub struct SqliteStore {
     /// Exactly one connection: SQLite allows one writer at a time, so queueing happens here, in order.
@@ -120,34 +120,7 @@ impl Store for SqliteStore {
     }
 
     async fn read_log(&self, q: &LogQuery) -> Result<Vec<(Seq, String)>, StoreError> {
-        // With a byte bound, the page (at most `limit` rows) is cut where its running size passes it.
-        let bounded = q.max_bytes.filter(|_| !q.newest);
-        let mut sql = QueryBuilder::<Sqlite>::new(match bounded {
-            Some(_) => "SELECT seq, frame FROM (SELECT seq, frame, SUM(LENGTH(frame)) OVER (ORDER BY seq) - LENGTH(frame) AS before FROM (SELECT seq, frame FROM events WHERE workspace = ",
-            None => "SELECT seq, frame FROM events WHERE workspace = ",
-        });
-        sql.push_bind(&q.workspace).push(" AND seq > ").push_bind(q.after as i64);
-        sql.push(" AND seq <= ").push_bind(q.upto as i64);
-        if let Some(topics) = q.topics.as_ref().filter(|t| !t.is_empty()) {
-            // Each topic's first `limit` seqs after the cursor, straight off the (workspace, topic,
-            // seq) index: the page costs what it holds, however far behind the head it starts.
-            sql.push(" AND seq IN (");
-            for (i, topic) in topics.iter().enumerate() {
-                if i > 0 {
-                    sql.push(" UNION ");
-                }
-                sql.push("SELECT seq FROM (SELECT seq FROM event_topics WHERE workspace = ").push_bind(&q.workspace);
-                sql.push(" AND topic = ").push_bind(topic).push(" AND seq > ").push_bind(q.after as i64);
-                sql.push(" AND seq <= ").push_bind(q.upto as i64).push(" ORDER BY seq");
-                sql.push(if q.newest { " DESC" } else { "" }).push(" LIMIT ").push_bind(q.limit as i64).push(")");
-            }
-            sql.push(")");
-        }
-        sql.push(if q.newest { " ORDER BY seq DESC LIMIT " } else { " ORDER BY seq LIMIT " }).push_bind(q.limit as i64);
-        if let Some(max) = bounded {
-            sql.push(")) WHERE before < ").push_bind(max.max(1) as i64).push(" ORDER BY seq");
-        }
-        let mut rows: Vec<(i64, String)> = sql.build_query_as().fetch_all(&self.reader).await?;
+        let mut rows: Vec<(i64, String)> = sql::log_page::<Sqlite>(q).build_query_as().fetch_all(&self.reader).await?;
         if q.newest {
             rows.reverse();
         }
@@ -219,25 +192,9 @@ impl Store for SqliteStore {
         let head: i64 = sqlx::query_scalar("SELECT head FROM log_state WHERE id = 1").fetch_one(&mut *tx).await?;
         let mut lists = Vec::with_capacity(queries.len());
         for q in queries {
-            let mut sql = QueryBuilder::<Sqlite>::new("SELECT data FROM entities WHERE workspace = ");
-            sql.push_bind(workspace).push(" AND kind = ").push_bind(&q.kind);
-            if let Some(id) = &q.id {
-                sql.push(" AND id = ").push_bind(id);
-            }
-            if let Some(parent) = &q.parent {
-                sql.push(" AND parent = ").push_bind(parent);
-            }
-            if !q.status.is_empty() {
-                sql.push(" AND status IN (");
-                let mut list = sql.separated(", ");
-                for status in &q.status {
-                    list.push_bind(status);
-                }
-                sql.push(")");
-            }
-            sql.push(if q.newest_first { " ORDER BY sort DESC, id" } else { " ORDER BY sort, id" });
-            sql.push(" LIMIT ").push_bind(q.limit as i64);
-            lists.push(sql.build_query_scalar::<String>().fetch_all(&mut *tx).await?);
+            lists.push(
+                sql::entity_rows::<Sqlite>(workspace, q).build_query_scalar::<String>().fetch_all(&mut *tx).await?,
+            );
         }
         tx.commit().await?;
         Ok(Snapshot { seq: head as Seq, epoch: self.epoch.clone(), rows: lists })
@@ -260,7 +217,7 @@ impl Store for SqliteStore {
                 .bind(hash)
                 .fetch_optional(&self.auth)
                 .await?;
-        row.map(|(id, workspace, role, name)| token_record(id, workspace, &role, name)).transpose()
+        row.map(|(id, workspace, role, name)| TokenRecord::from_row(id, workspace, &role, name)).transpose()
     }
 
     async fn list_tokens(&self) -> Result<Vec<TokenListing>, StoreError> {
@@ -271,7 +228,7 @@ impl Store for SqliteStore {
         .await?;
         rows.into_iter()
             .map(|(id, workspace, role, name, created_at, revoked_at)| {
-                Ok(TokenListing { record: token_record(id, workspace, &role, name)?, created_at, revoked_at })
+                Ok(TokenListing { record: TokenRecord::from_row(id, workspace, &role, name)?, created_at, revoked_at })
             })
             .collect()
     }
@@ -312,16 +269,12 @@ impl Store for SqliteStore {
     }
 }
 
-fn token_record(id: String, workspace: String, role: &str, name: String) -> Result<TokenRecord, StoreError> {
-    let role = Role::parse(role).ok_or_else(|| StoreError::Corrupt(format!("unknown role `{role}`")))?;
-    Ok(TokenRecord { id, workspace, role, name })
-}
-
 #[cfg(test)]
 mod tests {
     use std::time::Duration;
 
     use super::*;
+    use crate::store::Role;
 
     #[tokio::test]
     async fn token_checks_are_answered_while_every_reader_is_busy() {

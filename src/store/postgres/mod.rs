@@ -1,0 +1,267 @@
+//! The PostgreSQL store, for several instances on one database.
+//!
+//! A commit locks the log's head row (`FOR UPDATE`) and assigns seqs after it inside its
+//! transaction, so seqs stay gapless and in commit order whichever instance commits. This module
+//! holds SQL only: what an event does to rows is decided in [`super::project`].
+
+mod rows;
+
+use std::{collections::BTreeMap, str::FromStr, time::Duration};
+
+use app::domain::{
+    entity::{Query, Snapshot},
+    Seq,
+};
+use sqlx::{
+    postgres::{PgConnectOptions, PgPoolOptions},
+    Connection, PgPool, Postgres,
+};
+
+use super::{project, sql, Batch, Committed, LogQuery, Store, StoreError, TokenListing, TokenRecord};
+
+pub struct PgStore {
+    pool: PgPool,
+    /// Token checks have connections of their own, so long replays never hold up authentication.
+    auth: PgPool,
+    epoch: String,
+}
+
+impl PgStore {
+    pub async fn open(url: &str) -> Result<PgStore, StoreError> {
+        let options = PgConnectOptions::from_str(url)?;
+        let pool = PgPoolOptions::new()
+            .max_connections(8)
+            .acquire_timeout(Duration::from_secs(10))
+            .connect_with(options.clone())
+            .await?;
+        // Several instances may start at once: sqlx takes an advisory lock around the migrations.
+        sqlx::migrate!("./migrations/postgres").run(&pool).await?;
+        let auth = PgPoolOptions::new().max_connections(2).connect_with(options).await?;
+        let epoch = sqlx::query_scalar("SELECT epoch FROM log_state WHERE id = 1").fetch_one(&pool).await?;
+        Ok(PgStore { pool, auth, epoch })
+    }
+}
+
+#[async_trait::async_trait]
+impl Store for PgStore {
+    async fn commit(
+        &self,
+        batches: Vec<Batch>,
+        ts: &str,
+    ) -> Result<Vec<Result<Vec<Committed>, StoreError>>, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        // The lock every instance's commit takes: seqs are assigned one commit after another.
+        let mut head: i64 =
+            sqlx::query_scalar("SELECT head FROM log_state WHERE id = 1 FOR UPDATE").fetch_one(&mut *tx).await?;
+        let mut results = Vec::with_capacity(batches.len());
+        let mut added: BTreeMap<String, i64> = BTreeMap::new();
+        for batch in batches {
+            let workspace = batch.workspace.clone();
+            // A savepoint per batch: a refused batch rolls back alone, the others still commit.
+            let mut savepoint = Connection::begin(&mut *tx).await?;
+            let applied = project::apply_batch(&mut rows::PgRows(&mut savepoint), batch, head as Seq, ts).await;
+            match applied {
+                Ok(committed) => {
+                    savepoint.commit().await?;
+                    let new = committed.iter().filter(|c| !c.replayed).count() as i64;
+                    head += new;
+                    *added.entry(workspace).or_default() += new;
+                    results.push(Ok(committed));
+                }
+                Err(e) if e.is_rejection() => {
+                    savepoint.rollback().await?;
+                    results.push(Err(e));
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        for (workspace, new) in added.into_iter().filter(|(_, new)| *new > 0) {
+            sqlx::query(
+                "INSERT INTO workspace_log (workspace, events, pruned_upto) VALUES ($1, $2, 0) \
+                 ON CONFLICT (workspace) DO UPDATE SET events = workspace_log.events + excluded.events",
+            )
+            .bind(workspace)
+            .bind(new)
+            .execute(&mut *tx)
+            .await?;
+        }
+        sqlx::query("UPDATE log_state SET head = $1 WHERE id = 1").bind(head).execute(&mut *tx).await?;
+        tx.commit().await?;
+        Ok(results)
+    }
+
+    fn epoch(&self) -> &str {
+        &self.epoch
+    }
+
+    async fn head(&self) -> Result<Seq, StoreError> {
+        let head: i64 = sqlx::query_scalar("SELECT head FROM log_state WHERE id = 1").fetch_one(&self.pool).await?;
+        Ok(head as Seq)
+    }
+
+    async fn pruned_upto(&self, workspace: &str) -> Result<Seq, StoreError> {
+        let upto: i64 = sqlx::query_scalar(
+            "SELECT GREATEST(pruned_floor, COALESCE((SELECT pruned_upto FROM workspace_log WHERE workspace = $1), 0)) \
+             FROM log_state WHERE id = 1",
+        )
+        .bind(workspace)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(upto as Seq)
+    }
+
+    async fn read_log(&self, q: &LogQuery) -> Result<Vec<(Seq, String)>, StoreError> {
+        let mut rows: Vec<(i64, String)> = sql::log_page::<Postgres>(q).build_query_as().fetch_all(&self.pool).await?;
+        if q.newest {
+            rows.reverse();
+        }
+        Ok(rows.into_iter().map(|(seq, frame)| (seq as Seq, frame)).collect())
+    }
+
+    async fn prune(&self, keep: u64, slice: u64) -> Result<u64, StoreError> {
+        let keep = keep.min(i64::MAX as u64) as i64;
+        let mut tx = self.pool.begin().await?;
+        // Locks the workspace's row: two instances never prune the same workspace at once.
+        let over: Option<(String, i64)> = sqlx::query_as(
+            "SELECT workspace, events FROM workspace_log WHERE events > $1 ORDER BY events DESC LIMIT 1 \
+             FOR UPDATE SKIP LOCKED",
+        )
+        .bind(keep)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some((workspace, events)) = over else { return Ok(0) };
+        let drop = (events - keep).min(slice.max(1) as i64);
+        let cutoff: Option<i64> =
+            sqlx::query_scalar("SELECT seq FROM events WHERE workspace = $1 ORDER BY seq LIMIT 1 OFFSET $2")
+                .bind(&workspace)
+                .bind(drop - 1)
+                .fetch_optional(&mut *tx)
+                .await?;
+        let Some(cutoff) = cutoff else {
+            return Err(StoreError::Corrupt(format!("workspace `{workspace}` counts {events} events but holds fewer")));
+        };
+        sqlx::query("DELETE FROM event_topics WHERE workspace = $1 AND seq <= $2")
+            .bind(&workspace)
+            .bind(cutoff)
+            .execute(&mut *tx)
+            .await?;
+        let dropped = sqlx::query("DELETE FROM events WHERE workspace = $1 AND seq <= $2")
+            .bind(&workspace)
+            .bind(cutoff)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        sqlx::query("UPDATE workspace_log SET events = events - $1, pruned_upto = $2 WHERE workspace = $3")
+            .bind(dropped as i64)
+            .bind(cutoff)
+            .bind(&workspace)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(dropped)
+    }
+
+    async fn forget_keys(&self, before: &str, slice: u64) -> Result<u64, StoreError> {
+        let forgotten = sqlx::query(
+            "DELETE FROM idempotency WHERE (workspace, key) IN \
+             (SELECT workspace, key FROM idempotency WHERE created_at < $1 ORDER BY created_at LIMIT $2)",
+        )
+        .bind(before)
+        .bind(slice.min(i64::MAX as u64) as i64)
+        .execute(&self.pool)
+        .await?;
+        Ok(forgotten.rows_affected())
+    }
+
+    async fn probe(&self) -> Result<(), StoreError> {
+        // A real write (a new row version, in the WAL) that changes nothing; it waits at most for
+        // one commit's lock.
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("UPDATE log_state SET head = head WHERE id = 1").execute(&mut *tx).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn read(&self, workspace: &str, queries: &[Query]) -> Result<Snapshot, StoreError> {
+        // One repeatable-read transaction: every list and the seq come from the same snapshot.
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY").execute(&mut *tx).await?;
+        let head: i64 = sqlx::query_scalar("SELECT head FROM log_state WHERE id = 1").fetch_one(&mut *tx).await?;
+        let mut lists = Vec::with_capacity(queries.len());
+        for q in queries {
+            lists.push(
+                sql::entity_rows::<Postgres>(workspace, q).build_query_scalar::<String>().fetch_all(&mut *tx).await?,
+            );
+        }
+        tx.commit().await?;
+        Ok(Snapshot { seq: head as Seq, epoch: self.epoch.clone(), rows: lists })
+    }
+
+    async fn scan(&self, kind: &str, status: Option<&str>) -> Result<Vec<(String, String)>, StoreError> {
+        Ok(sqlx::query_as(
+            "SELECT workspace, data FROM entities WHERE kind = $1 AND ($2::text IS NULL OR status = $2) \
+             ORDER BY workspace, id",
+        )
+        .bind(kind)
+        .bind(status)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    async fn find_token(&self, hash: &str) -> Result<Option<TokenRecord>, StoreError> {
+        let row: Option<(String, String, String, String)> =
+            sqlx::query_as("SELECT id, workspace, role, name FROM tokens WHERE hash = $1 AND revoked_at IS NULL")
+                .bind(hash)
+                .fetch_optional(&self.auth)
+                .await?;
+        row.map(|(id, workspace, role, name)| TokenRecord::from_row(id, workspace, &role, name)).transpose()
+    }
+
+    async fn list_tokens(&self) -> Result<Vec<TokenListing>, StoreError> {
+        let rows: Vec<(String, String, String, String, String, Option<String>)> = sqlx::query_as(
+            "SELECT id, workspace, role, name, created_at, revoked_at FROM tokens ORDER BY created_at, id",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter()
+            .map(|(id, workspace, role, name, created_at, revoked_at)| {
+                Ok(TokenListing { record: TokenRecord::from_row(id, workspace, &role, name)?, created_at, revoked_at })
+            })
+            .collect()
+    }
+
+    async fn is_token_live(&self, id: &str) -> Result<bool, StoreError> {
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM tokens WHERE id = $1 AND revoked_at IS NULL")
+            .bind(id)
+            .fetch_one(&self.auth)
+            .await?;
+        Ok(n == 1)
+    }
+
+    async fn revoke_token(&self, id: &str) -> Result<bool, StoreError> {
+        let done = sqlx::query("UPDATE tokens SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
+            .bind(crate::clock::now_rfc3339())
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn create_token(&self, record: &TokenRecord, hash: &str) -> Result<(), StoreError> {
+        sqlx::query("INSERT INTO tokens (id, workspace, role, name, hash, created_at) VALUES ($1, $2, $3, $4, $5, $6)")
+            .bind(&record.id)
+            .bind(&record.workspace)
+            .bind(record.role.as_str())
+            .bind(&record.name)
+            .bind(hash)
+            .bind(crate::clock::now_rfc3339())
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn count_tokens(&self) -> Result<u64, StoreError> {
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM tokens").fetch_one(&self.pool).await?;
+        Ok(n as u64)
+    }
+}
