@@ -27,7 +27,7 @@ use crate::{
     auth,
     clock::{self, SharedClock},
     config::ServeConfig,
-    hub::{Hub, HubSettings},
+    hub::{relay::Relay, Hub, HubSettings},
     jobs,
     state::AppState,
     store::{self, LogQuery, Role, Store, TokenRecord},
@@ -95,8 +95,10 @@ pub async fn start_with_store(
             lag_deadline: std::time::Duration::from_millis(config.lag_deadline_ms),
         },
     );
+    // Followers get every event once, in seq order: this writer's commits, and other instances'.
+    let relay = Relay::start(store.clone(), hub.clone(), store.head().await?, store.watch().await?);
     let limits = QueueLimits { requests: config.writer_queue, bytes: config.writer_queue_bytes };
-    let writer = Writer::start(store.clone(), hub.clone(), clock.clone(), limits);
+    let writer = Writer::start(store.clone(), relay, clock.clone(), limits);
 
     let listener = TcpListener::bind(config.addr).await?;
     let addr = listener.local_addr()?;

@@ -16,7 +16,7 @@ use tokio::sync::{mpsc, oneshot, OwnedSemaphorePermit, Semaphore};
 
 use crate::{
     clock::SharedClock,
-    hub::Hub,
+    hub::relay::Relay,
     store::{Batch, Committed, Store, StoreError},
 };
 
@@ -61,7 +61,7 @@ pub struct Writer {
 
 impl Writer {
     /// Starts the writer task; `clock` stamps each commit. Beyond `limits` a request is refused at once.
-    pub fn start(store: Arc<dyn Store>, hub: Hub, clock: SharedClock, limits: QueueLimits) -> Writer {
+    pub fn start(store: Arc<dyn Store>, relay: Relay, clock: SharedClock, limits: QueueLimits) -> Writer {
         let (jobs, queue) = mpsc::channel(limits.requests.max(1));
         let limits = QueueLimits { requests: limits.requests.max(1), bytes: limits.bytes.clamp(1, u32::MAX as usize) };
         let writer = Writer {
@@ -72,7 +72,7 @@ impl Writer {
             unwritable: Arc::new(Mutex::new(None)),
             refused: Arc::new(AtomicBool::new(false)),
         };
-        tokio::spawn(run(store, hub, clock, queue, writer.clone()));
+        tokio::spawn(run(store, relay, clock, queue, writer.clone()));
         writer
     }
 
@@ -136,7 +136,7 @@ impl Writer {
     }
 }
 
-async fn run(store: Arc<dyn Store>, hub: Hub, clock: SharedClock, mut queue: mpsc::Receiver<Job>, writer: Writer) {
+async fn run(store: Arc<dyn Store>, relay: Relay, clock: SharedClock, mut queue: mpsc::Receiver<Job>, writer: Writer) {
     let mut held: Option<Job> = None;
     // The first probe at once: a read-only or full disk shows in readiness before any POST.
     let mut probe_at = tokio::time::Instant::now();
@@ -174,7 +174,7 @@ async fn run(store: Arc<dyn Store>, hub: Hub, clock: SharedClock, mut queue: mps
                 for ((reply, _bytes), result) in replies.into_iter().zip(results) {
                     if let Ok(committed) = &result {
                         // A replay was pushed when it was first committed.
-                        hub.publish(committed.iter().filter(|c| !c.replayed));
+                        relay.committed(committed.iter().filter(|c| !c.replayed));
                     }
                     let _ = reply.send(result);
                 }

@@ -8,6 +8,7 @@
 //! follower that wants it reads it from the log.
 
 pub mod feed;
+pub mod relay;
 pub mod socket;
 
 use std::{
@@ -22,8 +23,6 @@ use std::{
 use app::domain::Seq;
 use axum::extract::ws::Utf8Bytes;
 use tokio::sync::{broadcast, watch};
-
-use crate::store::Committed;
 
 /// One committed event as every subscriber receives it.
 #[derive(Debug)]
@@ -135,22 +134,20 @@ impl Hub {
         &self.inner.settings
     }
 
-    /// Sends committed events, in seq order, to every follower.
-    pub fn publish<'a>(&self, committed: impl IntoIterator<Item = &'a Committed>) {
+    /// Sends one event to every follower. Only the [`relay`] calls this, in seq order.
+    fn publish_logged(&self, logged: &crate::store::Logged) {
         let mut ring = self.inner.ring.lock().unwrap_or_else(|p| p.into_inner());
-        for c in committed {
-            // The one copy of the frame every follower shares.
-            let text = ring.admit(c.frame.len()).then(|| Utf8Bytes::from(c.frame.to_string()));
-            let frame = LiveFrame {
-                seq: c.seq,
-                workspace: c.workspace.clone(),
-                topics: c.topics.clone(),
-                text,
-                published: tokio::time::Instant::now(),
-            };
-            // An error only means nobody is listening right now.
-            let _ = self.inner.live.send(Arc::new(frame));
-        }
+        // The one copy of the frame every follower shares.
+        let text = ring.admit(logged.frame.len()).then(|| Utf8Bytes::from(logged.frame.to_string()));
+        let frame = LiveFrame {
+            seq: logged.seq,
+            workspace: logged.workspace.clone(),
+            topics: logged.topics.clone(),
+            text,
+            published: tokio::time::Instant::now(),
+        };
+        // An error only means nobody is listening right now.
+        let _ = self.inner.live.send(Arc::new(frame));
     }
 
     /// Joins the live feed: the receiver gets every event published from now on.

@@ -93,6 +93,28 @@ impl Committed {
     }
 }
 
+/// An event as the log holds it, for publishing: what a follower needs to route and send it.
+#[derive(Clone, Debug)]
+pub struct Logged {
+    pub seq: Seq,
+    pub workspace: Arc<str>,
+    pub topics: Vec<String>,
+    pub frame: Arc<str>,
+}
+
+impl Logged {
+    /// An event read back from the log: its topics are in its frame.
+    pub fn from_row(seq: Seq, workspace: String, frame: String) -> Result<Logged, StoreError> {
+        #[derive(serde::Deserialize)]
+        struct Routing {
+            topics: Vec<String>,
+        }
+        let routing: Routing =
+            serde_json::from_str(&frame).map_err(|e| StoreError::Corrupt(format!("event {seq}: {e}")))?;
+        Ok(Logged { seq, workspace: workspace.into(), topics: routing.topics, frame: frame.into() })
+    }
+}
+
 /// A page of the log, already filtered by workspace and topic.
 #[derive(Clone, Debug, PartialEq)]
 pub struct LogQuery {
@@ -232,6 +254,14 @@ pub trait Store: Send + Sync + 'static {
 
     /// Frames in seq order.
     async fn read_log(&self, query: &LogQuery) -> Result<Vec<(Seq, String)>, StoreError>;
+
+    /// Every workspace's events in `(after, upto]`, at most `limit`, in seq order: for publishing
+    /// what other instances committed.
+    async fn read_tail(&self, after: Seq, upto: Seq, limit: u32) -> Result<Vec<Logged>, StoreError>;
+
+    /// Wakes the receiver whenever any instance commits, when other instances may write to this
+    /// database (`None`: this server's writer is the only one).
+    async fn watch(&self) -> Result<Option<tokio::sync::mpsc::Receiver<()>>, StoreError>;
 
     /// One slice of pruning, in one short transaction: drops at most `slice` of the oldest events of
     /// the workspace furthest over `keep` events. Returns how many were dropped (0: none is over).

@@ -10,7 +10,7 @@ use app::domain::{
     entity::{Query, Snapshot},
     Seq,
 };
-use flightdeck::store::{Batch, Committed, LogQuery, Store, StoreError, TokenListing, TokenRecord};
+use flightdeck::store::{Batch, Committed, LogQuery, Logged, Store, StoreError, TokenListing, TokenRecord};
 
 use crate::common::{task_created, TOKEN};
 
@@ -74,6 +74,12 @@ impl Store for Faulty {
     }
     async fn read_log(&self, query: &LogQuery) -> Result<Vec<(Seq, String)>, StoreError> {
         self.inner.read_log(query).await
+    }
+    async fn read_tail(&self, after: Seq, upto: Seq, limit: u32) -> Result<Vec<Logged>, StoreError> {
+        self.inner.read_tail(after, upto, limit).await
+    }
+    async fn watch(&self) -> Result<Option<tokio::sync::mpsc::Receiver<()>>, StoreError> {
+        self.inner.watch().await
     }
     async fn prune(&self, keep: u64, slice: u64) -> Result<u64, StoreError> {
         self.inner.prune(keep, slice).await

@@ -15,6 +15,7 @@ mod idempotency;
 mod ingest;
 mod live;
 mod overload;
+mod scale;
 mod security;
 mod shutdown;
 mod sprint;

@@ -13,14 +13,17 @@ use app::domain::{
     Seq,
 };
 use sqlx::{
-    postgres::{PgConnectOptions, PgPoolOptions},
+    postgres::{PgConnectOptions, PgListener, PgPoolOptions},
     Connection, PgPool, Postgres,
 };
 
-use super::{project, sql, Batch, Committed, LogQuery, Store, StoreError, TokenListing, TokenRecord};
+use super::{project, sql, Batch, Committed, LogQuery, Logged, Store, StoreError, TokenListing, TokenRecord};
 
 pub struct PgStore {
     pool: PgPool,
+    /// The notification channel commits announce themselves on: one per schema, so two logs in one
+    /// database never wake each other.
+    channel: String,
     /// Token checks have connections of their own, so long replays never hold up authentication.
     auth: PgPool,
     epoch: String,
@@ -38,7 +41,8 @@ impl PgStore {
         sqlx::migrate!("./migrations/postgres").run(&pool).await?;
         let auth = PgPoolOptions::new().max_connections(2).connect_with(options).await?;
         let epoch = sqlx::query_scalar("SELECT epoch FROM log_state WHERE id = 1").fetch_one(&pool).await?;
-        Ok(PgStore { pool, auth, epoch })
+        let schema: String = sqlx::query_scalar("SELECT current_schema()").fetch_one(&pool).await?;
+        Ok(PgStore { pool, channel: format!("flightdeck_commits_{schema}"), auth, epoch })
     }
 }
 
@@ -86,6 +90,8 @@ impl Store for PgStore {
             .await?;
         }
         sqlx::query("UPDATE log_state SET head = $1 WHERE id = 1").bind(head).execute(&mut *tx).await?;
+        // Delivered to every instance's listener when (and only if) the transaction commits.
+        sqlx::query("SELECT pg_notify($1, $2)").bind(&self.channel).bind(head.to_string()).execute(&mut *tx).await?;
         tx.commit().await?;
         Ok(results)
     }
@@ -116,6 +122,42 @@ impl Store for PgStore {
             rows.reverse();
         }
         Ok(rows.into_iter().map(|(seq, frame)| (seq as Seq, frame)).collect())
+    }
+
+    async fn read_tail(&self, after: Seq, upto: Seq, limit: u32) -> Result<Vec<Logged>, StoreError> {
+        let rows: Vec<(i64, String, String)> = sqlx::query_as(
+            "SELECT seq, workspace, frame FROM events WHERE seq > $1 AND seq <= $2 ORDER BY seq LIMIT $3",
+        )
+        .bind(after as i64)
+        .bind(upto as i64)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter().map(|(seq, workspace, frame)| Logged::from_row(seq as Seq, workspace, frame)).collect()
+    }
+
+    async fn watch(&self) -> Result<Option<tokio::sync::mpsc::Receiver<()>>, StoreError> {
+        let mut listener = PgListener::connect_with(&self.pool).await?;
+        listener.listen(&self.channel).await?;
+        let (wake, woken) = tokio::sync::mpsc::channel(1);
+        tokio::spawn(async move {
+            loop {
+                // `recv` reconnects by itself after a lost connection; what was sent meanwhile is
+                // lost, and the relay's periodic look at the head heals that.
+                match listener.recv().await {
+                    Ok(_) => {
+                        if wake.try_send(()).is_err() && wake.is_closed() {
+                            return;
+                        }
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, "listening for other instances' commits failed; retrying");
+                        tokio::time::sleep(Duration::from_millis(500)).await;
+                    }
+                }
+            }
+        });
+        Ok(Some(woken))
     }
 
     async fn prune(&self, keep: u64, slice: u64) -> Result<u64, StoreError> {

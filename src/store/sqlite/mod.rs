@@ -17,7 +17,7 @@ use sqlx::{
     Connection, Sqlite, SqlitePool,
 };
 
-use super::{project, sql, Batch, Committed, LogQuery, Store, StoreError, TokenListing, TokenRecord};
+use super::{project, sql, Batch, Committed, LogQuery, Logged, Store, StoreError, TokenListing, TokenRecord};
 
 pub struct SqliteStore {
     /// Exactly one connection: SQLite allows one writer at a time, so queueing happens here, in order.
@@ -125,6 +125,22 @@ impl Store for SqliteStore {
             rows.reverse();
         }
         Ok(rows.into_iter().map(|(seq, frame)| (seq as Seq, frame)).collect())
+    }
+
+    async fn read_tail(&self, after: Seq, upto: Seq, limit: u32) -> Result<Vec<Logged>, StoreError> {
+        let rows: Vec<(i64, String, String)> =
+            sqlx::query_as("SELECT seq, workspace, frame FROM events WHERE seq > ? AND seq <= ? ORDER BY seq LIMIT ?")
+                .bind(after as i64)
+                .bind(upto as i64)
+                .bind(i64::from(limit))
+                .fetch_all(&self.reader)
+                .await?;
+        rows.into_iter().map(|(seq, workspace, frame)| Logged::from_row(seq as Seq, workspace, frame)).collect()
+    }
+
+    async fn watch(&self) -> Result<Option<tokio::sync::mpsc::Receiver<()>>, StoreError> {
+        // One file, one writer connection: nobody else appends to this log.
+        Ok(None)
     }
 
     async fn prune(&self, keep: u64, slice: u64) -> Result<u64, StoreError> {

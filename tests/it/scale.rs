@@ -1,0 +1,160 @@
+//! Several instances on one PostgreSQL database: a client on any instance sees every event, gapless
+//! and in order, whichever instance it was posted to; an instance killed mid-ingest loses nothing it
+//! acknowledged; a token revoked on one instance closes its sockets on every other.
+//!
+//! These always run on PostgreSQL (`FLIGHTDECK_TEST_DATABASE`, else the local `test` database).
+
+use std::{collections::BTreeSet, sync::Arc, time::Duration};
+
+use flightdeck::{
+    config::ServeConfig,
+    server::Running,
+    store::{Role, TokenRecord},
+};
+use serde_json::json;
+
+use crate::common::{task_created, Schema, WsClient, DATABASE_VARIABLE, TOKEN};
+
+async fn shared_database() -> Arc<Schema> {
+    let base = std::env::var(DATABASE_VARIABLE)
+        .ok()
+        .filter(|url| url.starts_with("postgres"))
+        .unwrap_or_else(|| "postgres://127.0.0.1:5432/test".into());
+    Arc::new(Schema::create(&base).await)
+}
+
+async fn instance(schema: &Schema, adjust: impl FnOnce(&mut ServeConfig)) -> Running {
+    let mut config = ServeConfig::with("127.0.0.1:0".parse().unwrap(), &schema.url());
+    config.token = Some(TOKEN.into());
+    adjust(&mut config);
+    flightdeck::server::start(config).await.expect("instance starts")
+}
+
+async fn post(addr: std::net::SocketAddr, body: &serde_json::Value) -> Result<u64, String> {
+    let response = reqwest::Client::new()
+        .post(format!("http://{addr}/api/events"))
+        .bearer_auth(TOKEN)
+        .timeout(Duration::from_secs(5))
+        .body(body.to_string())
+        .send()
+        .await
+        .map_err(|e| e.to_string())?;
+    let status = response.status();
+    let answer: serde_json::Value = response.json().await.map_err(|e| e.to_string())?;
+    match status.as_u16() {
+        201 => Ok(answer["seqs"][0].as_u64().unwrap()),
+        _ => Err(answer.to_string()),
+    }
+}
+
+#[tokio::test]
+async fn clients_on_two_instances_see_every_event_gapless_and_in_order() {
+    let schema = shared_database().await;
+    let a = instance(&schema, |_| {}).await;
+    let b = instance(&schema, |_| {}).await;
+    let url = |r: &Running| format!("ws://{}/ws?token={TOKEN}", r.addr);
+    let (mut on_a, _) = WsClient::connect_to(&url(&a)).await;
+    let (mut on_b, _) = WsClient::connect_to(&url(&b)).await;
+    on_a.subscribe(&["board"], None).await;
+    on_b.subscribe(&["board"], None).await;
+
+    // Both instances take posts at once: their commits interleave in one log.
+    let posts = (0..40).map(|i| {
+        let addr = if i % 2 == 0 { a.addr } else { b.addr };
+        async move { post(addr, &task_created(&format!("t{i}"), "shared")).await.unwrap() }
+    });
+    let mut acked: Vec<u64> = futures::future::join_all(posts).await;
+    acked.sort();
+    assert_eq!(acked, (1..=40).collect::<Vec<_>>(), "gapless seqs across instances");
+    let expected: Vec<u64> = (1..=40).collect();
+    assert_eq!(on_a.seqs(40).await, expected, "instance A's client: every event, in order");
+    assert_eq!(on_b.seqs(40).await, expected, "instance B's client: every event, in order");
+
+    // A resume on B from the middle replays the rest from the log, then goes on live.
+    let (mut resumed, _) = WsClient::connect_to(&url(&b)).await;
+    resumed.subscribe(&["board"], Some(30)).await;
+    post(a.addr, &task_created("late", "after")).await.unwrap();
+    assert_eq!(resumed.seqs(11).await, (31..=41).collect::<Vec<_>>());
+    a.stop().await;
+    b.stop().await;
+}
+
+#[tokio::test]
+async fn a_token_revoked_on_one_instance_closes_its_sockets_on_the_other() {
+    let schema = shared_database().await;
+    let a = instance(&schema, |_| {}).await;
+    let b = instance(&schema, |c| c.heartbeat_ms = 200).await;
+    let viewer = "fd_viewer_token_for_two_instances_0123";
+    let record = TokenRecord { id: "v1".into(), workspace: "default".into(), role: Role::Viewer, name: "v".into() };
+    a.state.store.create_token(&record, &flightdeck::auth::hash_token(viewer)).await.unwrap();
+    let (mut socket, _) = WsClient::connect_to(&format!("ws://{}/ws?token={viewer}", b.addr)).await;
+    socket.subscribe(&["board"], None).await;
+    assert!(a.state.store.revoke_token("v1").await.unwrap());
+    let closed = tokio::time::timeout(Duration::from_secs(5), socket.close_code()).await.expect("closed in time");
+    assert_eq!(closed, Some(app::protocol::close::REVOKED));
+    a.stop().await;
+    b.stop().await;
+}
+
+#[tokio::test]
+async fn every_event_an_instance_acknowledged_before_it_was_killed_reaches_a_client_of_the_survivor() {
+    let schema = shared_database().await;
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let mut doomed = std::process::Command::new(env!("CARGO_BIN_EXE_flightdeck"))
+        .args(["serve", "--addr", &format!("127.0.0.1:{port}"), "--token", TOKEN, "--ingest-burst", "100000"])
+        .arg("--database-url")
+        .arg(schema.url())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("the binary starts");
+    let doomed_addr: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    for _ in 0..200 {
+        if reqwest::get(format!("http://{doomed_addr}/readyz")).await.is_ok_and(|r| r.status() == 200) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let survivor = instance(&schema, |_| {}).await;
+
+    // Eight agents post to the doomed instance, one event after another, until it is gone.
+    let acked = Arc::new(std::sync::Mutex::new(BTreeSet::new()));
+    let agents: Vec<_> = (0..8)
+        .map(|agent| {
+            let acked = acked.clone();
+            tokio::spawn(async move {
+                for i in 0.. {
+                    let body =
+                        json!({"type": "task:created", "payload": {"id": format!("a{agent}-{i}"), "title": "x"}});
+                    match post(doomed_addr, &body).await {
+                        Ok(seq) => {
+                            acked.lock().unwrap().insert(seq);
+                        }
+                        Err(_) => return,
+                    }
+                }
+            })
+        })
+        .collect();
+    while acked.lock().unwrap().len() < 200 {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    doomed.kill().expect("SIGKILL");
+    let _ = doomed.wait();
+    for agent in agents {
+        agent.await.unwrap();
+    }
+    let acked = acked.lock().unwrap().clone();
+
+    // A client of the survivor resumes from the start: every acknowledged event is there, and the
+    // log it is served has no hole.
+    let head = survivor.state.store.head().await.unwrap();
+    let (mut client, _) = WsClient::connect_to(&format!("ws://{}/ws?token={TOKEN}", survivor.addr)).await;
+    client.subscribe(&["board"], Some(0)).await;
+    let delivered = client.seqs(head as usize).await;
+    assert_eq!(delivered, (1..=head).collect::<Vec<_>>(), "gapless and in order");
+    let missing: Vec<_> = acked.iter().filter(|seq| !delivered.contains(seq)).collect();
+    assert!(missing.is_empty(), "acknowledged but not delivered: {missing:?}");
+    assert!(acked.len() >= 200);
+    survivor.stop().await;
+}
