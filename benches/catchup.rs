@@ -14,17 +14,21 @@ use flightdeck::store::{self, Batch, LogQuery};
 #[tokio::main]
 async fn main() {
     let events: u64 = std::env::var("CATCHUP_EVENTS").ok().and_then(|n| n.parse().ok()).unwrap_or(200_000);
+    // `CATCHUP_DB=path` keeps the log between runs (it is written only when the file is new).
     let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}", dir.path().join("catchup.db").display());
-    let store = store::open(&url).await.unwrap();
+    let path = std::env::var("CATCHUP_DB").unwrap_or_else(|_| dir.path().join("catchup.db").display().to_string());
+    let fresh = !std::path::Path::new(&path).exists();
+    let store = store::open(&format!("sqlite://{path}")).await.unwrap();
     let started = Instant::now();
     let created = TaskCreated { id: Some("t".into()), title: "T".into(), ..TaskCreated::default() };
-    store
-        .commit(vec![Batch::new("w".into(), vec![EventBody::TaskCreated(created)])], "2026-01-01T00:00:00.000Z")
-        .await
-        .unwrap();
+    if fresh {
+        store
+            .commit(vec![Batch::new("w".into(), vec![EventBody::TaskCreated(created)])], "2026-01-01T00:00:00.000Z")
+            .await
+            .unwrap();
+    }
     // Every tenth event is on the board; the rest are heartbeats on `agents`.
-    let mut written = 1;
+    let mut written = if fresh { 1 } else { events };
     while written < events {
         let events: Vec<EventBody> = (0..1_000)
             .map(|i| match (written + i) % 10 {
@@ -74,6 +78,7 @@ async fn main() {
             max_connections_per_token: 64,
             lag_deadline: std::time::Duration::from_secs(3_600),
         },
+        flightdeck::metrics::Metrics::new(),
     );
     let set = TopicSet::new(["board".to_string()], "w");
     let start = Instant::now();
@@ -86,5 +91,7 @@ async fn main() {
             _ => break,
         }
     }
-    println!("replay of {delivered} board events out of {head}: {:.2} s", start.elapsed().as_secs_f64());
+    let seconds = start.elapsed().as_secs_f64();
+    let rate = delivered as f64 / seconds;
+    println!("replay of {delivered} board events out of {head}: {seconds:.2} s ({rate:.0} events/s)");
 }

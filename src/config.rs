@@ -14,6 +14,9 @@ pub struct Cli {
     /// Without a command, `serve` (what `cargo leptos watch` runs).
     #[command(subcommand)]
     pub command: Option<Command>,
+    /// `text` for people, `json` (one object a line) for log collectors.
+    #[arg(long, global = true, env = "FLIGHTDECK_LOG_FORMAT", default_value = "text", value_parser = ["text", "json"])]
+    pub log_format: String,
 }
 
 impl Cli {
@@ -35,6 +38,23 @@ pub enum Command {
     Demo(DemoConfig),
     /// Create, list and revoke access tokens.
     Token(TokenCommand),
+    /// Post one event: `flightdeck emit task:progress --id t1 --progress 50`.
+    Emit(EmitCommand),
+}
+
+#[derive(Args, Clone, Debug)]
+pub struct EmitCommand {
+    /// Base URL of the server.
+    #[arg(long, env = "FLIGHTDECK_URL", default_value = "http://127.0.0.1:3000")]
+    pub url: String,
+    /// An ingest or admin token.
+    #[arg(long, env = "FLIGHTDECK_TOKEN", hide_env_values = true)]
+    pub token: String,
+    /// The event type (`task:progress`, `agent:heartbeat`, …; see docs/events.md).
+    pub event_type: String,
+    /// The payload as `--field value` pairs; `--a.b value` nests, JSON values are taken as JSON.
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    pub fields: Vec<String>,
 }
 
 #[derive(Args, Clone, Debug)]
@@ -162,9 +182,10 @@ pub struct ServeConfig {
     /// process exits whatever is left.
     #[arg(long, env = "FLIGHTDECK_SHUTDOWN_TIMEOUT_MS", default_value_t = 10_000)]
     pub shutdown_timeout_ms: u64,
-    /// The built site (wasm, JS, CSS, public files), as cargo-leptos writes it.
-    #[arg(long, env = "LEPTOS_SITE_ROOT", default_value = "target/site")]
-    pub site_root: String,
+    /// The built site (wasm, JS, CSS, public files), as cargo-leptos writes it. Without it,
+    /// `LEPTOS_SITE_ROOT` (which `cargo leptos` sets), else `target/site`.
+    #[arg(long, env = "FLIGHTDECK_SITE_ROOT")]
+    pub site_root: Option<String>,
 }
 
 impl ServeConfig {
@@ -211,6 +232,13 @@ impl ServeConfig {
             return Err(format!("--max-frame-bytes must be at least 1024, got {}", self.max_frame_bytes));
         }
         Ok(())
+    }
+
+    pub fn site_root(&self) -> String {
+        self.site_root
+            .clone()
+            .or_else(|| std::env::var("LEPTOS_SITE_ROOT").ok())
+            .unwrap_or_else(|| "target/site".into())
     }
 
     pub fn shutdown_timeout(&self) -> Duration {

@@ -10,10 +10,14 @@ use tracing_subscriber::EnvFilter;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,tower_http=warn")))
-        .init();
-    match Cli::parse().into_command() {
+    let cli = Cli::parse();
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,tower_http=warn"));
+    let logs = tracing_subscriber::fmt().with_env_filter(filter);
+    match cli.log_format.as_str() {
+        "json" => logs.json().init(),
+        _ => logs.init(),
+    }
+    match cli.into_command() {
         Command::Serve(config) => {
             let demo_pace = config.demo.then_some(config.demo_pace_ms);
             let (demo_token, demo_file) = (config.token.clone(), config.demo_token_file());
@@ -37,6 +41,7 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::Demo(config) => demo::run(config).await?,
         Command::Token(command) => cli::token::run(command, &mut std::io::stdout()).await?,
+        Command::Emit(command) => cli::emit::run(command, &mut std::io::stdout()).await?,
     }
     Ok(())
 }

@@ -82,6 +82,7 @@ pub async fn start_with_store(
 ) -> anyhow::Result<Running> {
     config.validate().map_err(|e| anyhow::anyhow!("invalid setting: {e}"))?;
     let first_token = auth::bootstrap(&*store, config.token.as_deref()).await?;
+    let metrics = crate::metrics::Metrics::new();
     let hub = Hub::new(
         config.live_buffer,
         config.live_buffer_bytes,
@@ -94,17 +95,18 @@ pub async fn start_with_store(
             max_connections_per_token: config.max_connections_per_token,
             lag_deadline: std::time::Duration::from_millis(config.lag_deadline_ms),
         },
+        metrics.clone(),
     );
     // Followers get every event once, in seq order: this writer's commits, and other instances'.
     let relay = Relay::start(store.clone(), hub.clone(), store.head().await?, store.watch().await?);
     let limits = QueueLimits { requests: config.writer_queue, bytes: config.writer_queue_bytes };
-    let writer = Writer::start(store.clone(), relay, clock.clone(), limits);
+    let writer = Writer::start(store.clone(), relay, clock.clone(), limits, metrics.clone());
 
     let listener = TcpListener::bind(config.addr).await?;
     let addr = listener.local_addr()?;
     let leptos_options = LeptosOptions::builder()
         .output_name("flightdeck")
-        .site_root(config.site_root.as_str())
+        .site_root(config.site_root().as_str())
         .site_pkg_dir("pkg")
         .site_addr(addr)
         .build();
@@ -118,6 +120,7 @@ pub async fn start_with_store(
         clock,
         health: Arc::new(config.health_rules()),
         idempotency_window: std::time::Duration::from_millis(config.idempotency_window_ms),
+        metrics,
     };
     jobs::health::spawn(&state, config.health_check());
     jobs::approvals::spawn(&state, config.approval_check());
@@ -156,7 +159,10 @@ fn router(state: AppState, max_body_bytes: usize) -> Router {
         .route("/login", post(auth::login))
         .route("/logout", post(auth::logout))
         .route("/ws", get(api::ws::upgrade))
+        .route("/metrics", get(crate::metrics::scrape))
         .layer(middleware::from_fn_with_state(state.clone(), auth::gate))
+        // Outside the gate, so its refusals (401) are counted too.
+        .layer(middleware::map_response_with_state(state.clone(), crate::metrics::count_refusals))
         .layer(DefaultBodyLimit::max(max_body_bytes))
         // Spans name the path only: a query may hold `?token=`, which must never reach a log.
         .layer(TraceLayer::new_for_http().make_span_with(|request: &axum::http::Request<axum::body::Body>| {

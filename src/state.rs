@@ -23,4 +23,5 @@ pub struct AppState {
     pub health: Arc<HealthRules>,
     /// How long an idempotency key is remembered.
     pub idempotency_window: std::time::Duration,
+    pub metrics: Arc<crate::metrics::Metrics>,
 }

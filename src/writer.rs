@@ -17,6 +17,7 @@ use tokio::sync::{mpsc, oneshot, OwnedSemaphorePermit, Semaphore};
 use crate::{
     clock::SharedClock,
     hub::relay::Relay,
+    metrics::Metrics,
     store::{Batch, Committed, Store, StoreError},
 };
 
@@ -57,11 +58,18 @@ pub struct Writer {
     unwritable: Arc<Mutex<Option<String>>>,
     /// A request was refused for a full queue and no commit has finished since: saturated.
     refused: Arc<AtomicBool>,
+    metrics: Arc<Metrics>,
 }
 
 impl Writer {
     /// Starts the writer task; `clock` stamps each commit. Beyond `limits` a request is refused at once.
-    pub fn start(store: Arc<dyn Store>, relay: Relay, clock: SharedClock, limits: QueueLimits) -> Writer {
+    pub fn start(
+        store: Arc<dyn Store>,
+        relay: Relay,
+        clock: SharedClock,
+        limits: QueueLimits,
+        metrics: Arc<Metrics>,
+    ) -> Writer {
         let (jobs, queue) = mpsc::channel(limits.requests.max(1));
         let limits = QueueLimits { requests: limits.requests.max(1), bytes: limits.bytes.clamp(1, u32::MAX as usize) };
         let writer = Writer {
@@ -71,6 +79,7 @@ impl Writer {
             commits: Arc::new(AtomicU64::new(0)),
             unwritable: Arc::new(Mutex::new(None)),
             refused: Arc::new(AtomicBool::new(false)),
+            metrics,
         };
         tokio::spawn(run(store, relay, clock, queue, writer.clone()));
         writer
@@ -95,6 +104,13 @@ impl Writer {
     /// Bytes of request bodies waiting for a commit now.
     pub fn queued_bytes(&self) -> usize {
         self.limits.bytes - self.budget.available_permits()
+    }
+
+    /// Counts a request's newly committed events by type.
+    fn count(&self, committed: &[Committed]) {
+        for c in committed.iter().filter(|c| !c.replayed) {
+            self.metrics.counter(crate::metrics::INGESTED, &[("type", c.body.kind())]).increment(1);
+        }
     }
 
     fn note_writable(&self, result: Result<(), String>) {
@@ -170,9 +186,12 @@ async fn run(store: Arc<dyn Store>, relay: Relay, clock: SharedClock, mut queue:
         match commit {
             Ok(results) => {
                 writer.commits.fetch_add(1, Ordering::Relaxed);
+                let events: usize = results.iter().flatten().map(|c| c.iter().filter(|c| !c.replayed).count()).sum();
+                writer.metrics.committed(events);
                 writer.note_writable(Ok(()));
                 for ((reply, _bytes), result) in replies.into_iter().zip(results) {
                     if let Ok(committed) = &result {
+                        writer.count(committed);
                         // A replay was pushed when it was first committed.
                         relay.committed(committed.iter().filter(|c| !c.replayed));
                     }

@@ -73,10 +73,15 @@ impl From<StoreError> for ApiError {
     }
 }
 
+/// The reason a response refused its request (its `error` code), for the refusal counter.
+#[derive(Clone, Copy, Debug)]
+pub struct Refused(pub &'static str);
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, code) = self.status_and_code();
         let mut response = (status, Json(json!({ "error": code, "message": self.to_string() }))).into_response();
+        response.extensions_mut().insert(Refused(code));
         if status == StatusCode::UNAUTHORIZED {
             response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }

@@ -114,7 +114,8 @@ pub async fn stream(
     let every = state.hub.settings().heartbeat;
     let ticks = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
     let shutdown = state.hub.shutdown_signal();
-    let watch = Watch { store: state.store.clone(), token_id: caller.id, ticks, dialect, shutdown };
+    let metrics = state.metrics.clone();
+    let watch = Watch { store: state.store.clone(), token_id: caller.id, ticks, dialect, shutdown, metrics };
     let events =
         futures::stream::unfold((feed, first, guard, watch), |(mut feed, first, guard, mut watch)| async move {
             if let Some(event) = first {
@@ -134,8 +135,14 @@ pub async fn stream(
                     }
                 };
                 match item {
-                    Ok(Item::Frame(seq, frame)) => match &mut watch.dialect {
-                        None => break SseEvent::default().id(seq.to_string()).data(frame.as_str()),
+                    Ok(Item::Frame(seq, frame, live)) => match &mut watch.dialect {
+                        None => {
+                            // Handed to the response body; the write itself is hyper's.
+                            if let Some(live) = live {
+                                watch.metrics.delivered(live);
+                            }
+                            break SseEvent::default().id(seq.to_string()).data(frame.as_str());
+                        }
                         Some(dialect) => match dialect.translate(frame.as_str()) {
                             Some(text) => break SseEvent::default().id(seq.to_string()).data(text),
                             // An event the dialect has no name for.
@@ -164,6 +171,7 @@ struct Watch {
     ticks: tokio::time::Interval,
     dialect: Option<Translator>,
     shutdown: tokio::sync::watch::Receiver<bool>,
+    metrics: std::sync::Arc<crate::metrics::Metrics>,
 }
 
 fn reset_event(seq: Seq, reason: &str) -> SseEvent {

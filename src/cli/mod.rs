@@ -1,3 +1,4 @@
-//! Commands that manage a Flightdeck database directly, without a running server.
+//! Commands besides `serve`: `token` manages a database directly, `emit` posts to a running server.
 
+pub mod emit;
 pub mod token;

@@ -23,19 +23,17 @@ use crate::store::{LogQuery, Store, StoreError};
 
 /// Events read from the log per query while replaying, and the bytes they may hold: what one
 /// connection keeps in memory beyond the frame it is writing.
-const PAGE: u32 = 256;
+const PAGE: u32 = 1_024;
 const PAGE_BYTES: usize = 512 << 10;
 
 pub enum Item {
-    Frame(Seq, Utf8Bytes),
+    /// An event's frame; with the moment it went live when it came off the live ring.
+    Frame(Seq, Utf8Bytes, Option<Instant>),
     /// The subscriber fell further behind than the hub's lag deadline: drop it; it resumes from
     /// the last seq it got.
     TooSlow(String),
     /// The log cannot supply every event owed; the subscriber must reload its snapshot.
-    Reset {
-        seq: Seq,
-        reason: String,
-    },
+    Reset { seq: Seq, reason: String },
 }
 
 /// Where replay starts, for the `subscribed` answer.
@@ -79,6 +77,10 @@ impl Feed {
     ) -> Result<(Feed, Start), StoreError> {
         let live = hub.join();
         let head = store.head().await?;
+        hub.count_feed(true);
+        if since.is_some() {
+            hub.note_resume();
+        }
         let since = since.unwrap_or(head);
         let rooms = hub.enter(&workspace, topics.to_vec());
         let mut feed = Feed {
@@ -93,25 +95,35 @@ impl Feed {
             behind_since: None,
             rooms,
         };
+        let start = feed.begin(since, head, epoch).await?;
+        if matches!(start, Start::Reset { .. }) {
+            feed.hub.note_reset();
+        }
+        Ok((feed, start))
+    }
+
+    /// Where a new feed starts: a replay of `(since, head]`, or a reset when the log cannot serve it.
+    async fn begin(&mut self, since: Seq, head: Seq, epoch: Option<&str>) -> Result<Start, StoreError> {
+        let feed = self;
         if let Some(theirs) = epoch.filter(|e| *e != feed.store.epoch()) {
             let reason = format!("the log was replaced (epoch {theirs}, now {}): reload", feed.store.epoch());
-            return Ok((feed, Start::Reset { seq: head, reason }));
+            return Ok(Start::Reset { seq: head, reason });
         }
         if since > head {
             let reason = format!("since {since} is ahead of the log (head {head}): the log was replaced");
-            return Ok((feed, Start::Reset { seq: head, reason }));
+            return Ok(Start::Reset { seq: head, reason });
         }
         if since < head {
             let pruned = feed.store.pruned_upto(&feed.workspace).await?;
             if since < pruned {
                 let reason = format!("events after {since} are no longer kept (pruned up to {pruned})");
-                return Ok((feed, Start::Reset { seq: head, reason }));
+                return Ok(Start::Reset { seq: head, reason });
             }
             feed.cursor = since;
             feed.catch_up(CatchUp::Upto(head));
             feed.hub.note_replay();
         }
-        Ok((feed, Start::Replay { since, upto: head }))
+        Ok(Start::Replay { since, upto: head })
     }
 
     pub fn topics(&self) -> &TopicSet {
@@ -126,7 +138,21 @@ impl Feed {
     /// Moves to catching up from the log, starting the lag clock unless it runs already.
     fn catch_up(&mut self, how: CatchUp) {
         self.catchup = how;
-        self.behind_since.get_or_insert_with(Instant::now);
+        self.fall_behind(Instant::now());
+    }
+
+    /// Starts the lag clock at `since`, unless it runs already.
+    fn fall_behind(&mut self, since: Instant) {
+        if self.behind_since.is_none() {
+            self.hub.count_behind(true);
+            self.behind_since = Some(since);
+        }
+    }
+
+    fn caught_up(&mut self) {
+        if self.behind_since.take().is_some() {
+            self.hub.count_behind(false);
+        }
     }
 
     /// The next frame to send. `Err` only when the store fails or the hub has shut down.
@@ -142,7 +168,7 @@ impl Feed {
                 }
             }
             if let Some((seq, frame)) = self.pending.pop_front() {
-                return Ok(Item::Frame(seq, frame));
+                return Ok(Item::Frame(seq, frame, None));
             }
             match self.catchup {
                 CatchUp::NeedHead => {
@@ -154,36 +180,39 @@ impl Feed {
                         return Ok(reset);
                     }
                 }
-                CatchUp::Idle => match self.live.recv().await {
-                    Ok(frame) => {
-                        self.behind_since = None;
-                        if frame.published.elapsed() > deadline {
-                            self.behind_since = Some(frame.published);
-                            continue;
-                        }
-                        if frame.seq <= self.cursor {
-                            continue;
-                        }
-                        if *frame.workspace != *self.workspace || !self.topics.matches(&frame.topics) {
-                            self.cursor = frame.seq;
-                            continue;
-                        }
-                        match &frame.text {
-                            Some(text) => {
-                                self.cursor = frame.seq;
-                                return Ok(Item::Frame(frame.seq, text.clone()));
+                CatchUp::Idle => {
+                    // Everything owed up to the last head is sent: live again.
+                    self.caught_up();
+                    match self.live.recv().await {
+                        Ok(frame) => {
+                            if frame.published.elapsed() > deadline {
+                                self.fall_behind(frame.published);
+                                continue;
                             }
-                            // Too large for the ring's budget: read it from the log.
-                            None => self.catch_up(CatchUp::Upto(frame.seq)),
+                            if frame.seq <= self.cursor {
+                                continue;
+                            }
+                            if *frame.workspace != *self.workspace || !self.topics.matches(&frame.topics) {
+                                self.cursor = frame.seq;
+                                continue;
+                            }
+                            match &frame.text {
+                                Some(text) => {
+                                    self.cursor = frame.seq;
+                                    return Ok(Item::Frame(frame.seq, text.clone(), Some(frame.published)));
+                                }
+                                // Too large for the ring's budget: read it from the log.
+                                None => self.catch_up(CatchUp::Upto(frame.seq)),
+                            }
                         }
+                        Err(RecvError::Lagged(_)) => {
+                            self.hub.note_lagged();
+                            self.live = self.hub.join();
+                            self.catch_up(CatchUp::NeedHead);
+                        }
+                        Err(RecvError::Closed) => return Err(StoreError::Unavailable("the hub has shut down".into())),
                     }
-                    Err(RecvError::Lagged(_)) => {
-                        self.hub.note_lagged();
-                        self.live = self.hub.join();
-                        self.catch_up(CatchUp::NeedHead);
-                    }
-                    Err(RecvError::Closed) => return Err(StoreError::Unavailable("the hub has shut down".into())),
-                },
+                }
             }
         }
     }
@@ -225,5 +254,12 @@ impl Feed {
         }
         self.pending.extend(page.into_iter().map(|(seq, frame)| (seq, Utf8Bytes::from(frame))));
         Ok(None)
+    }
+}
+
+impl Drop for Feed {
+    fn drop(&mut self) {
+        self.caught_up();
+        self.hub.count_feed(false);
     }
 }

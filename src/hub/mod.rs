@@ -74,6 +74,13 @@ struct Inner {
     lagged: AtomicU64,
     /// Subscriptions that began with a replay from the log.
     replays: AtomicU64,
+    /// Subscriptions that asked to resume from a seq, and those answered with `reset`.
+    resumes: AtomicU64,
+    resets: AtomicU64,
+    /// Feeds open now, and how many of them are catching up from the log.
+    feeds: AtomicUsize,
+    behind: AtomicUsize,
+    metrics: Arc<crate::metrics::Metrics>,
     /// Followers dropped for falling behind the lag deadline.
     too_slow: AtomicU64,
     /// Followers per (workspace, topic): the rooms and how many clients are in each.
@@ -108,7 +115,7 @@ impl RingBytes {
 
 impl Hub {
     /// `capacity` is the number of events the live ring holds, `bytes` the text they may hold.
-    pub fn new(capacity: usize, bytes: usize, settings: HubSettings) -> Hub {
+    pub fn new(capacity: usize, bytes: usize, settings: HubSettings, metrics: Arc<crate::metrics::Metrics>) -> Hub {
         // The channel rounds its capacity up to a power of two: count what it really holds.
         let slots = capacity.max(1).next_power_of_two();
         let (live, _) = broadcast::channel(slots);
@@ -123,6 +130,11 @@ impl Hub {
                 per_token: Mutex::new(HashMap::new()),
                 lagged: AtomicU64::new(0),
                 replays: AtomicU64::new(0),
+                resumes: AtomicU64::new(0),
+                resets: AtomicU64::new(0),
+                feeds: AtomicUsize::new(0),
+                behind: AtomicUsize::new(0),
+                metrics,
                 too_slow: AtomicU64::new(0),
                 rooms: Mutex::new(HashMap::new()),
                 shutdown,
@@ -161,6 +173,60 @@ impl Hub {
 
     pub fn lagged(&self) -> u64 {
         self.inner.lagged.load(Ordering::Relaxed)
+    }
+
+    pub fn metrics(&self) -> &crate::metrics::Metrics {
+        &self.inner.metrics
+    }
+
+    pub fn note_resume(&self) {
+        self.inner.resumes.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn resumes(&self) -> u64 {
+        self.inner.resumes.load(Ordering::Relaxed)
+    }
+
+    pub fn note_reset(&self) {
+        self.inner.resets.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn resets(&self) -> u64 {
+        self.inner.resets.load(Ordering::Relaxed)
+    }
+
+    /// A feed opened (`true`) or closed.
+    fn count_feed(&self, open: bool) {
+        match open {
+            true => self.inner.feeds.fetch_add(1, Ordering::Relaxed),
+            false => self.inner.feeds.fetch_sub(1, Ordering::Relaxed),
+        };
+    }
+
+    /// A feed began (`true`) or finished catching up from the log.
+    fn count_behind(&self, behind: bool) {
+        match behind {
+            true => self.inner.behind.fetch_add(1, Ordering::Relaxed),
+            false => self.inner.behind.fetch_sub(1, Ordering::Relaxed),
+        };
+    }
+
+    /// Feeds live and feeds catching up, now.
+    pub fn followers(&self) -> (usize, usize) {
+        let behind = self.inner.behind.load(Ordering::Relaxed);
+        (self.inner.feeds.load(Ordering::Relaxed).saturating_sub(behind), behind)
+    }
+
+    /// Followers per kind of topic (`board`, `task`, …) over every workspace: the rooms without
+    /// their ids, so the figure stays small however many tasks there are.
+    pub fn rooms_by_kind(&self) -> Vec<(String, usize)> {
+        let rooms = self.inner.rooms.lock().unwrap_or_else(|p| p.into_inner());
+        let mut kinds: std::collections::BTreeMap<String, usize> = Default::default();
+        for ((_, topic), n) in rooms.iter() {
+            let kind = topic.split(':').next().unwrap_or(topic);
+            *kinds.entry(kind.to_string()).or_default() += n;
+        }
+        kinds.into_iter().collect()
     }
 
     pub fn note_replay(&self) {

@@ -205,13 +205,19 @@ pub async fn serve(socket: WebSocket, conn: Connection) {
                 }
             }, if sub.feed.is_some() => {
                 match item {
-                    Ok(Item::Frame(_, text)) => match sub.dialect {
-                        None => out.send(Message::Text(text)).await,
-                        Some(dialect) => match (dialect.translate)(text.as_str()) {
-                            Some(translated) => out.send(Message::Text(translated.into())).await,
-                            None => Ok(()),
-                        },
-                    },
+                    Ok(Item::Frame(_, text, live)) => {
+                        let sent = match sub.dialect {
+                            None => out.send(Message::Text(text)).await,
+                            Some(dialect) => match (dialect.translate)(text.as_str()) {
+                                Some(translated) => out.send(Message::Text(translated.into())).await,
+                                None => Ok(()),
+                            },
+                        };
+                        if let (Ok(()), Some(live)) = (&sent, live) {
+                            conn.hub.metrics().delivered(live);
+                        }
+                        sent
+                    }
                     Ok(Item::Reset { seq, reason }) => out.control(&Control::Reset { seq, reason }).await,
                     Ok(Item::TooSlow(reason)) => {
                         tracing::info!(%reason, "a socket fell behind; closed");

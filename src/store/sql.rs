@@ -19,28 +19,40 @@ where
     let mut sql = QueryBuilder::<DB>::new(match bounded {
         Some(_) => {
             "SELECT seq, frame FROM (SELECT seq, frame, SUM(LENGTH(frame)) OVER (ORDER BY seq) - LENGTH(frame) \
-             AS before FROM (SELECT seq, frame FROM events WHERE workspace = "
+             AS before FROM ("
         }
-        None => "SELECT seq, frame FROM events WHERE workspace = ",
+        None => "",
     });
-    sql.push_bind(q.workspace.as_str()).push(" AND seq > ").push_bind(q.after as i64);
-    sql.push(" AND seq <= ").push_bind(q.upto as i64);
-    if let Some(topics) = q.topics.as_ref().filter(|t| !t.is_empty()) {
-        // Each topic's first `limit` seqs after the cursor, straight off the (workspace, topic,
-        // seq) index: the page costs what it holds, however far behind the head it starts.
-        sql.push(" AND seq IN (");
-        for (i, topic) in topics.iter().enumerate() {
-            if i > 0 {
-                sql.push(" UNION ");
-            }
-            sql.push("SELECT seq FROM (SELECT seq FROM event_topics WHERE workspace = ")
-                .push_bind(q.workspace.as_str());
-            sql.push(" AND topic = ").push_bind(topic.as_str()).push(" AND seq > ").push_bind(q.after as i64);
-            sql.push(" AND seq <= ").push_bind(q.upto as i64).push(" ORDER BY seq");
-            sql.push(if q.newest { " DESC" } else { "" }).push(" LIMIT ").push_bind(i64::from(q.limit));
-            sql.push(") AS t").push(i.to_string());
+    match q.topics.as_deref().unwrap_or_default() {
+        [] => {
+            sql.push("SELECT seq, frame FROM events WHERE workspace = ").push_bind(q.workspace.as_str());
+            sql.push(" AND seq > ").push_bind(q.after as i64).push(" AND seq <= ").push_bind(q.upto as i64);
         }
-        sql.push(")");
+        // One topic: walk its index and fetch each frame by seq.
+        [topic] => {
+            sql.push("SELECT t.seq AS seq, e.frame AS frame FROM event_topics t JOIN events e ON e.seq = t.seq");
+            sql.push(" WHERE t.workspace = ").push_bind(q.workspace.as_str());
+            sql.push(" AND t.topic = ").push_bind(topic.as_str());
+            sql.push(" AND t.seq > ").push_bind(q.after as i64).push(" AND t.seq <= ").push_bind(q.upto as i64);
+        }
+        // Each topic's first `limit` seqs after the cursor, straight off the (workspace, topic, seq)
+        // index: the page costs what it holds, however far behind the head it starts.
+        topics => {
+            sql.push("SELECT seq, frame FROM events WHERE workspace = ").push_bind(q.workspace.as_str());
+            sql.push(" AND seq IN (");
+            for (i, topic) in topics.iter().enumerate() {
+                if i > 0 {
+                    sql.push(" UNION ");
+                }
+                sql.push("SELECT seq FROM (SELECT seq FROM event_topics WHERE workspace = ")
+                    .push_bind(q.workspace.as_str());
+                sql.push(" AND topic = ").push_bind(topic.as_str()).push(" AND seq > ").push_bind(q.after as i64);
+                sql.push(" AND seq <= ").push_bind(q.upto as i64).push(" ORDER BY seq");
+                sql.push(if q.newest { " DESC" } else { "" }).push(" LIMIT ").push_bind(i64::from(q.limit));
+                sql.push(") AS t").push(i.to_string());
+            }
+            sql.push(")");
+        }
     }
     sql.push(if q.newest { " ORDER BY seq DESC LIMIT " } else { " ORDER BY seq LIMIT " });
     sql.push_bind(i64::from(q.limit));

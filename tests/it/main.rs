@@ -14,6 +14,7 @@ mod history;
 mod idempotency;
 mod ingest;
 mod live;
+mod operations;
 mod overload;
 mod scale;
 mod security;

@@ -1,0 +1,143 @@
+//! `GET /metrics` in Prometheus' text format, through the `metrics` facade and its Prometheus
+//! exporter. Each server has a recorder of its own rather than the process-wide one, so servers
+//! sharing a process (the tests) count apart. Counters and histograms are recorded where things
+//! happen; gauges (connections, followers, rooms, the writer's queue) and the hub's own counters
+//! are read off the hub and the writer when scraped.
+
+use std::sync::Arc;
+
+use axum::{extract::State, http::StatusCode, response::IntoResponse};
+use metrics::{Counter, Gauge, Histogram, Key, KeyName, Label, Level, Metadata, Recorder, SharedString, Unit};
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusRecorder};
+
+use crate::{api::error::ApiError, auth::Caller, state::AppState, store::Role};
+
+pub const INGESTED: &str = "flightdeck_events_ingested_total";
+pub const COMMIT_EVENTS: &str = "flightdeck_commit_events";
+pub const FANOUT: &str = "flightdeck_fanout_seconds";
+pub const REFUSALS: &str = "flightdeck_refusals_total";
+
+static META: Metadata<'static> = Metadata::new("flightdeck", Level::INFO, Some(module_path!()));
+
+/// Every metric, its kind and what it says.
+const DESCRIBED: &[(&str, Kind, &str)] = &[
+    (INGESTED, Kind::Counter, "Events committed by this instance, by type."),
+    (COMMIT_EVENTS, Kind::Histogram, "Events per group commit."),
+    (FANOUT, Kind::Histogram, "From an event going live to its frame written to a follower."),
+    (REFUSALS, Kind::Counter, "Requests refused, by reason (the `error` code of the answer)."),
+    ("flightdeck_connections", Kind::Gauge, "Open sockets and event streams."),
+    ("flightdeck_followers", Kind::Gauge, "Subscriptions, live or catching up from the log."),
+    ("flightdeck_subscriptions", Kind::Gauge, "Followers of each kind of topic (board, task, …)."),
+    ("flightdeck_writer_queued_bytes", Kind::Gauge, "Bytes of request bodies waiting for a commit."),
+    ("flightdeck_live_ring_bytes", Kind::Gauge, "Bytes of frames the live ring holds."),
+    ("flightdeck_lagged_total", Kind::Counter, "Followers that fell off the live ring and caught up from the log."),
+    ("flightdeck_too_slow_total", Kind::Counter, "Followers dropped for falling behind the lag deadline."),
+    ("flightdeck_resumes_total", Kind::Counter, "Subscriptions that resumed from a seq."),
+    ("flightdeck_replays_total", Kind::Counter, "Subscriptions that began with a replay from the log."),
+    ("flightdeck_resets_total", Kind::Counter, "Resumes answered with `reset` (the log could not serve them)."),
+    ("flightdeck_commits_total", Kind::Counter, "Group commits."),
+];
+
+#[derive(Clone, Copy)]
+enum Kind {
+    Counter,
+    Gauge,
+    Histogram,
+}
+
+pub struct Metrics {
+    recorder: PrometheusRecorder,
+    fanout: Histogram,
+    commit_events: Histogram,
+}
+
+impl Metrics {
+    pub fn new() -> Arc<Metrics> {
+        let latency = [0.0002, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0];
+        let sizes = [1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0, 200.0, 500.0, 1_000.0, 2_000.0, 5_000.0];
+        let recorder = PrometheusBuilder::new()
+            .set_buckets_for_metric(Matcher::Full(FANOUT.into()), &latency)
+            .and_then(|b| b.set_buckets_for_metric(Matcher::Full(COMMIT_EVENTS.into()), &sizes))
+            .expect("bucket lists are not empty")
+            .build_recorder();
+        for (name, kind, help) in DESCRIBED {
+            let (key, help) = (KeyName::from_const_str(name), SharedString::const_str(help));
+            let unit = name.ends_with("_seconds").then_some(Unit::Seconds);
+            match kind {
+                Kind::Counter => recorder.describe_counter(key, unit, help),
+                Kind::Gauge => recorder.describe_gauge(key, unit, help),
+                Kind::Histogram => recorder.describe_histogram(key, unit, help),
+            }
+        }
+        let fanout = recorder.register_histogram(&Key::from_static_name(FANOUT), &META);
+        let commit_events = recorder.register_histogram(&Key::from_static_name(COMMIT_EVENTS), &META);
+        Arc::new(Metrics { recorder, fanout, commit_events })
+    }
+
+    pub fn counter(&self, name: &'static str, labels: &[(&'static str, &str)]) -> Counter {
+        self.recorder.register_counter(&key(name, labels), &META)
+    }
+
+    fn gauge(&self, name: &'static str, labels: &[(&'static str, &str)]) -> Gauge {
+        self.recorder.register_gauge(&key(name, labels), &META)
+    }
+
+    /// A live frame was written to a follower, `since` it went live.
+    pub fn delivered(&self, since: tokio::time::Instant) {
+        self.fanout.record(since.elapsed().as_secs_f64());
+    }
+
+    pub fn committed(&self, events: usize) {
+        self.commit_events.record(events as f64);
+    }
+
+    /// The text a scrape gets: what was recorded, and the gauges read now.
+    pub fn render(&self, state: &AppState) -> String {
+        let hub = &state.hub;
+        self.gauge("flightdeck_connections", &[]).set(hub.connections() as f64);
+        let (live, behind) = hub.followers();
+        self.gauge("flightdeck_followers", &[("state", "live")]).set(live as f64);
+        self.gauge("flightdeck_followers", &[("state", "catching_up")]).set(behind as f64);
+        for (kind, n) in hub.rooms_by_kind() {
+            self.gauge("flightdeck_subscriptions", &[("topic", &kind)]).set(n as f64);
+        }
+        self.gauge("flightdeck_writer_queued_bytes", &[]).set(state.writer.queued_bytes() as f64);
+        self.gauge("flightdeck_live_ring_bytes", &[]).set(hub.ring_bytes() as f64);
+        let counts = [
+            ("flightdeck_lagged_total", hub.lagged()),
+            ("flightdeck_too_slow_total", hub.too_slow()),
+            ("flightdeck_resumes_total", hub.resumes()),
+            ("flightdeck_replays_total", hub.replays()),
+            ("flightdeck_resets_total", hub.resets()),
+            ("flightdeck_commits_total", state.writer.commits()),
+        ];
+        for (name, value) in counts {
+            self.counter(name, &[]).absolute(value);
+        }
+        self.recorder.handle().render()
+    }
+}
+
+fn key(name: &'static str, labels: &[(&'static str, &str)]) -> Key {
+    Key::from_parts(name, labels.iter().map(|(k, v)| Label::new(*k, v.to_string())).collect::<Vec<_>>())
+}
+
+/// `GET /metrics`: for an admin token (a scrape sees every workspace's figures).
+pub async fn scrape(State(state): State<AppState>, Caller(caller): Caller) -> Result<impl IntoResponse, ApiError> {
+    if caller.role != Role::Admin {
+        return Err(ApiError::Forbidden("metrics are for admin tokens".into()));
+    }
+    let body = state.metrics.render(&state);
+    Ok((StatusCode::OK, [("content-type", "text/plain; version=0.0.4")], body))
+}
+
+/// Counts every refusal by its reason, as the answer names it.
+pub async fn count_refusals(
+    State(state): State<AppState>,
+    response: axum::response::Response,
+) -> axum::response::Response {
+    if let Some(reason) = response.extensions().get::<crate::api::error::Refused>() {
+        state.metrics.counter(REFUSALS, &[("reason", reason.0)]).increment(1);
+    }
+    response
+}
