@@ -1,114 +1,394 @@
-//! Prints figures for the hot paths: ingest throughput with concurrent writers (group commit),
-//! fan-out latency from POST to every subscriber, and memory per idle socket.
-//! Run with `cargo bench --bench fanout`; it asserts nothing, it measures.
+//! Flightdeck against a raw hub, in one run and under the same external load.
+//!
+//! The targets: the real server (this build's `flightdeck` binary, a separate process) on SQLite
+//! and on PostgreSQL, and a minimal axum broadcast hub that stores nothing (this same bench binary,
+//! started again as `FANOUT_ROLE=baseline`). The load: WebSocket subscribers and an HTTP publisher
+//! with fixed concurrency, at a fixed rate and at full speed. Each figure is the median of several
+//! rounds, the targets taking turns. Run with `cargo bench --bench fanout` (`FANOUT_ROUNDS`,
+//! `FANOUT_IDLE_SOCKETS` to change the effort); it asserts nothing, it prints a table.
 
-use std::time::{Duration, Instant};
+use std::{
+    process::{Child, Command, Stdio},
+    sync::{
+        atomic::{AtomicU64, Ordering},
+        Arc,
+    },
+    time::{Duration, Instant},
+};
 
-use flightdeck::config::ServeConfig;
 use futures::{SinkExt, StreamExt};
 use serde_json::json;
-use tokio_tungstenite::{connect_async, tungstenite::Message};
+use tokio::{net::TcpStream, sync::broadcast};
+use tokio_tungstenite::{connect_async, tungstenite::Message, MaybeTlsStream, WebSocketStream};
 
 const TOKEN: &str = "bench-token-0123456789";
+type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+#[derive(Clone, Copy, PartialEq)]
+enum Kind {
+    Flightdeck,
+    Baseline,
+}
+
+/// Where a target listens and which protocol it speaks.
+#[derive(Clone)]
+struct Endpoint {
+    kind: Kind,
+    addr: String,
+}
+
+struct Target {
+    name: &'static str,
+    at: Endpoint,
+    child: Child,
+}
+
+impl Drop for Target {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+async fn until_up(addr: &str) {
+    for _ in 0..400 {
+        if reqwest::get(format!("http://{addr}/healthz")).await.is_ok() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("{addr} never came up");
+}
+
+async fn flightdeck(name: &'static str, database_url: &str) -> Target {
+    let addr = format!("127.0.0.1:{}", free_port());
+    let child = Command::new(env!("CARGO_BIN_EXE_flightdeck"))
+        .args(["serve", "--addr", &addr, "--token", TOKEN, "--database-url", database_url])
+        // The bench measures the machinery, not the per-token limits.
+        .args(["--max-connections-per-token", "100000", "--ingest-rate", "10000000", "--ingest-burst", "10000000"])
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("the flightdeck binary starts");
+    until_up(&addr).await;
+    // The task every published event moves.
+    let created = json!({"type": "task:created", "payload": {"id": "bench", "title": "Bench"}});
+    reqwest::Client::new().post(format!("http://{addr}/api/events")).bearer_auth(TOKEN).json(&created).send().await.unwrap();
+    Target { name, at: Endpoint { kind: Kind::Flightdeck, addr }, child }
+}
+
+async fn baseline() -> Target {
+    let addr = format!("127.0.0.1:{}", free_port());
+    let child = Command::new(std::env::current_exe().unwrap())
+        .env("FANOUT_ROLE", "baseline")
+        .env("FANOUT_ADDR", &addr)
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("the baseline starts");
+    until_up(&addr).await;
+    Target { name: "raw hub", at: Endpoint { kind: Kind::Baseline, addr }, child }
+}
+
+/// The baseline: POST /publish broadcasts the body to every socket on /ws. Nothing is stored,
+/// nothing is filtered; each frame is shared, like Flightdeck's.
+async fn run_baseline(addr: String) {
+    use axum::{
+        extract::{ws::WebSocketUpgrade, State},
+        routing::{get, post},
+    };
+    let (live, _) = broadcast::channel::<axum::extract::ws::Utf8Bytes>(4096);
+    let app = axum::Router::new()
+        .route("/healthz", get(|| async { "ok" }))
+        .route(
+            "/publish",
+            post(|State(live): State<broadcast::Sender<_>>, body: String| async move {
+                let _ = live.send(body.into());
+                axum::http::StatusCode::CREATED
+            }),
+        )
+        .route(
+            "/ws",
+            get(|ws: WebSocketUpgrade, State(live): State<broadcast::Sender<_>>| async move {
+                ws.on_upgrade(move |mut socket| async move {
+                    let mut rx = live.subscribe();
+                    while let Ok(frame) = rx.recv().await {
+                        if socket.send(axum::extract::ws::Message::Text(frame)).await.is_err() {
+                            break;
+                        }
+                    }
+                })
+            }),
+        )
+        .with_state(live);
+    let listener = tokio::net::TcpListener::bind(&addr).await.unwrap();
+    axum::serve(listener, app).await.unwrap();
+}
+
+/// A subscriber, ready: Flightdeck's after `hello` and `subscribed`.
+async fn subscribe(target: &Endpoint) -> Socket {
+    let url = match target.kind {
+        Kind::Flightdeck => format!("ws://{}/ws?token={TOKEN}", target.addr),
+        Kind::Baseline => format!("ws://{}/ws", target.addr),
+    };
+    let (mut socket, _) = connect_async(url).await.expect("socket opens");
+    if target.kind == Kind::Flightdeck {
+        socket.next().await.unwrap().unwrap(); // hello
+        socket.send(Message::text(r#"{"op":"subscribe","topics":["task:bench"]}"#)).await.unwrap();
+        socket.next().await.unwrap().unwrap(); // subscribed
+    }
+    socket
+}
+
+/// One published event: the moment it was sent, in µs since `epoch`, rides in its message.
+fn event(epoch: Instant) -> serde_json::Value {
+    let sent = epoch.elapsed().as_micros();
+    json!({"type": "task:progress", "payload": {"id": "bench", "message": format!("t={sent};")}})
+}
+
+async fn publish(http: &reqwest::Client, target: &Endpoint, body: &serde_json::Value) {
+    let request = match target.kind {
+        Kind::Flightdeck => http.post(format!("http://{}/api/events", target.addr)).bearer_auth(TOKEN),
+        Kind::Baseline => http.post(format!("http://{}/publish", target.addr)),
+    };
+    let status = request.json(body).send().await.expect("posted").status();
+    assert!(status.is_success(), "{status}");
+}
+
+/// Reads `expect` event frames on every socket; returns when the last arrived and, per frame, how
+/// long after it was sent (µs).
+async fn receive(sockets: Vec<Socket>, expect: usize, epoch: Instant) -> (Instant, Vec<u64>) {
+    let readers = sockets.into_iter().map(|mut socket| {
+        tokio::spawn(async move {
+            let mut latencies = Vec::with_capacity(expect);
+            while latencies.len() < expect {
+                let Some(Ok(Message::Text(text))) = socket.next().await else { continue };
+                let Some(sent) = text.split("t=").nth(1).and_then(|t| t.split(';').next()?.parse::<u64>().ok()) else {
+                    continue;
+                };
+                latencies.push((epoch.elapsed().as_micros() as u64).saturating_sub(sent));
+            }
+            (Instant::now(), latencies)
+        })
+    });
+    let mut last = epoch;
+    let mut all = Vec::new();
+    for reader in futures::future::join_all(readers).await {
+        let (at, latencies) = reader.unwrap();
+        last = last.max(at);
+        all.extend(latencies);
+    }
+    (last, all)
+}
+
+/// Deliveries per second to `subscribers` sockets, `events` published by 16 concurrent posters.
+async fn deliveries(target: &Endpoint, subscribers: usize, events: usize) -> f64 {
+    let sockets = futures::future::join_all((0..subscribers).map(|_| subscribe(target))).await;
+    let epoch = Instant::now();
+    let receivers = tokio::spawn(receive(sockets, events, epoch));
+    let http = reqwest::Client::new();
+    let sent = Arc::new(AtomicU64::new(0));
+    let posters = (0..16).map(|_| {
+        let (http, sent) = (http.clone(), sent.clone());
+        async move {
+            while (sent.fetch_add(1, Ordering::Relaxed) as usize) < events {
+                publish(&http, target, &event(epoch)).await;
+            }
+        }
+    });
+    futures::future::join_all(posters).await;
+    let (last, _) = receivers.await.unwrap();
+    (subscribers * events) as f64 / (last - epoch).as_secs_f64()
+}
+
+/// p50 and p99 from publish to receipt (ms), 100 subscribers, 200 events/s for 5 s.
+async fn latency(target: &Endpoint) -> (f64, f64) {
+    let sockets = futures::future::join_all((0..100).map(|_| subscribe(target))).await;
+    let epoch = Instant::now();
+    let events = 1_000;
+    let receivers = tokio::spawn(receive(sockets, events, epoch));
+    let http = reqwest::Client::new();
+    let mut ticks = tokio::time::interval(Duration::from_millis(5));
+    for _ in 0..events {
+        ticks.tick().await;
+        let (http, body, target) = (http.clone(), event(epoch), target.clone());
+        tokio::spawn(async move { publish(&http, &target, &body).await });
+    }
+    let (_, mut all) = receivers.await.unwrap();
+    all.sort_unstable();
+    let at = |q: f64| all[((all.len() as f64 * q) as usize).min(all.len() - 1)] as f64 / 1000.0;
+    (at(0.50), at(0.99))
+}
+
+/// Events stored per second: single events from 64 posters, or batches of 100 from 16.
+async fn ingest(target: &Endpoint, batch: usize) -> f64 {
+    let http = reqwest::Client::new();
+    let (posters, requests) = if batch == 1 { (64, 4_000) } else { (16, 200) };
+    let sent = Arc::new(AtomicU64::new(0));
+    let epoch = Instant::now();
+    let body = serde_json::Value::Array((0..batch).map(|_| event(epoch)).collect());
+    let body = if batch == 1 { event(epoch) } else { body };
+    let tasks = (0..posters).map(|_| {
+        let (http, sent, body) = (http.clone(), sent.clone(), body.clone());
+        async move {
+            while (sent.fetch_add(1, Ordering::Relaxed) as usize) < requests {
+                publish(&http, target, &body).await;
+            }
+        }
+    });
+    futures::future::join_all(tasks).await;
+    (requests * batch) as f64 / epoch.elapsed().as_secs_f64()
+}
+
+/// How long a client resuming from the start takes to receive the whole log, and its rate.
+async fn replay(target: &Endpoint) -> (f64, f64) {
+    let head = reqwest::Client::new()
+        .get(format!("http://{}/api/events?limit=1", target.addr))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap()
+        .json::<serde_json::Value>()
+        .await
+        .unwrap()["head"]
+        .as_u64()
+        .unwrap();
+    let (mut socket, _) = connect_async(format!("ws://{}/ws?token={TOKEN}", target.addr)).await.unwrap();
+    socket.next().await.unwrap().unwrap();
+    let start = Instant::now();
+    socket.send(Message::text(r#"{"op":"subscribe","topics":["task:bench"],"since":0}"#)).await.unwrap();
+    let mut seen = 0;
+    while let Some(Ok(message)) = socket.next().await {
+        if let Message::Text(text) = message {
+            if text.contains(&format!("\"seq\":{head},")) {
+                seen += 1;
+                break;
+            }
+            seen += 1;
+        }
+    }
+    let seconds = start.elapsed().as_secs_f64();
+    (seconds, seen as f64 / seconds)
+}
+
+/// The server's resident memory, in KiB.
+fn rss_kib(pid: u32) -> f64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status.lines().find_map(|l| l.strip_prefix("VmRSS:")?.trim().strip_suffix("kB")?.trim().parse().ok()).unwrap_or(0.0)
+}
+
+/// KiB of server memory per idle subscribed socket, with `n` of them open.
+async fn memory_per_socket(target: &Target, n: usize) -> f64 {
+    let before = rss_kib(target.child.id());
+    let mut sockets = Vec::with_capacity(n);
+    for chunk in 0..n.div_ceil(500) {
+        let size = 500.min(n - chunk * 500);
+        sockets.extend(futures::future::join_all((0..size).map(|_| subscribe(&target.at))).await);
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let after = rss_kib(target.child.id());
+    drop(sockets);
+    (after - before) / n as f64
+}
+
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(|a, b| a.total_cmp(b));
+    values[values.len() / 2]
+}
 
 #[tokio::main]
 async fn main() {
+    if std::env::var("FANOUT_ROLE").as_deref() == Ok("baseline") {
+        return run_baseline(std::env::var("FANOUT_ADDR").unwrap()).await;
+    }
+    let rounds: usize = std::env::var("FANOUT_ROUNDS").ok().and_then(|r| r.parse().ok()).unwrap_or(3);
+    let idle: usize = std::env::var("FANOUT_IDLE_SOCKETS").ok().and_then(|r| r.parse().ok()).unwrap_or(10_000);
     let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}", dir.path().join("bench.db").display());
-    let mut config = ServeConfig::with("127.0.0.1:0".parse().unwrap(), &url);
-    config.token = Some(TOKEN.into());
-    // The bench measures the machinery, not the per-token limits.
-    config.max_connections_per_token = 10_000;
-    config.ingest_rate = 1_000_000;
-    config.ingest_burst = 1_000_000;
-    let server = flightdeck::server::start(config).await.unwrap();
-    let base = format!("http://{}", server.addr);
-    let http = reqwest::Client::new();
-    let post = |body: serde_json::Value| {
-        let request = http.post(format!("{base}/api/events")).bearer_auth(TOKEN).json(&body);
-        async move { assert_eq!(request.send().await.unwrap().status(), 201) }
-    };
-    post(json!({"type": "task:created", "payload": {"id": "bench", "title": "Bench"}})).await;
-
-    // Ingest: many writers at once, one event per request.
-    for writers in [1usize, 16, 64] {
-        let per_writer = 2_000 / writers;
-        let commits_before = server.state.writer.commits();
-        let start = Instant::now();
-        futures::future::join_all((0..writers).map(|_| async {
-            for i in 0..per_writer {
-                post(json!({"type": "task:progress", "payload": {"id": "bench", "progress": i % 100}})).await;
-            }
-        }))
-        .await;
-        let took = start.elapsed();
-        let events = writers * per_writer;
-        let commits = server.state.writer.commits() - commits_before;
-        println!(
-            "ingest  {writers:>3} writers: {events} events in {:.2} s = {:>6.0} events/s, {:.1} events per commit",
-            took.as_secs_f64(),
-            events as f64 / took.as_secs_f64(),
-            events as f64 / commits as f64
-        );
+    let mut targets = vec![baseline().await];
+    targets.push(flightdeck("flightdeck (SQLite)", &format!("sqlite://{}", dir.path().join("bench.db").display())).await);
+    let postgres = std::env::var("FANOUT_POSTGRES").unwrap_or_else(|_| "postgres://127.0.0.1:5432/test".into());
+    match postgres_schema(&postgres).await {
+        Some(schema) => targets.push(flightdeck("flightdeck (PostgreSQL)", &schema).await),
+        None => eprintln!("no PostgreSQL at {postgres}: measuring SQLite only"),
     }
 
-    // Memory per idle socket.
-    let rss_before = rss_kib();
-    let mut idle = Vec::new();
-    for _ in 0..500 {
-        let (socket, _) = connect_async(format!("ws://{}/ws?token={TOKEN}", server.addr)).await.unwrap();
-        idle.push(socket);
-    }
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    println!(
-        "memory  500 idle sockets: {:.1} KiB per socket (client and server in this process)",
-        (rss_kib() - rss_before) as f64 / 500.0
-    );
-    drop(idle);
-
-    // Fan-out: subscribers on `board`; latency from just before the POST to each receipt.
-    for subscribers in [10usize, 100] {
-        let mut sockets = Vec::new();
-        for _ in 0..subscribers {
-            let (mut socket, _) = connect_async(format!("ws://{}/ws?token={TOKEN}", server.addr)).await.unwrap();
-            socket.next().await; // hello
-            socket.send(Message::text(r#"{"op":"subscribe","topics":["board"]}"#)).await.unwrap();
-            socket.next().await; // subscribed
-            sockets.push(socket);
+    type Figure = (&'static str, bool);
+    let figures: [Figure; 9] = [
+        ("deliveries/s, 100 subscribers", true),
+        ("deliveries/s, 1,000 subscribers", true),
+        ("p50 ms, 200 events/s, 100 subscribers", false),
+        ("p99 ms, 200 events/s, 100 subscribers", false),
+        ("ingest events/s, single events, 64 posters", true),
+        ("ingest events/s, batches of 100, 16 posters", true),
+        ("replay events/s to a resuming client", true),
+        ("catch-up s after 100,000 missed events", false),
+        ("KiB per idle subscribed socket", false),
+    ];
+    let mut results: Vec<Vec<Vec<f64>>> = vec![vec![Vec::new(); figures.len()]; targets.len()];
+    for round in 0..rounds {
+        eprintln!("round {} of {rounds}", round + 1);
+        for (t, target) in targets.iter().enumerate() {
+            let r = &mut results[t];
+            let at = &target.at;
+            r[0].push(deliveries(at, 100, 2_000).await);
+            r[1].push(deliveries(at, 1_000, 300).await);
+            let (p50, p99) = latency(at).await;
+            r[2].push(p50);
+            r[3].push(p99);
+            r[4].push(ingest(at, 1).await);
+            r[5].push(ingest(at, 100).await);
         }
-        let rounds = 200;
-        let mut latencies = Vec::with_capacity(rounds * subscribers);
-        for round in 0..rounds {
-            let sent = Instant::now();
-            post(json!({"type": "task:progress", "payload": {"id": "bench", "progress": round % 100}})).await;
-            for socket in sockets.iter_mut() {
-                loop {
-                    if let Some(Ok(Message::Text(_))) = socket.next().await {
-                        break;
-                    }
-                }
-                latencies.push(sent.elapsed());
-            }
-        }
-        latencies.sort();
-        let pct = |p: f64| latencies[((latencies.len() as f64 * p) as usize).min(latencies.len() - 1)];
-        println!(
-            "fan-out {subscribers:>3} subscribers: POST→receipt p50 {:?}, p99 {:?}, max {:?}",
-            pct(0.5),
-            pct(0.99),
-            latencies.last().unwrap()
-        );
     }
-    server.stop().await;
+    // Replay and memory once per target: they need a log of 100,000 events and 10,000 sockets.
+    for (t, target) in targets.iter().enumerate() {
+        if target.at.kind == Kind::Flightdeck {
+            while head(&target.at).await < 100_000 {
+                ingest(&target.at, 100).await;
+            }
+            let (seconds, rate) = replay(&target.at).await;
+            results[t][6].push(rate);
+            results[t][7].push(seconds);
+        }
+        results[t][8].push(memory_per_socket(target, idle).await);
+    }
+
+    println!("\n| figure | {} | ratio to the raw hub |", targets.iter().map(|t| t.name).collect::<Vec<_>>().join(" | "));
+    println!("|---|{}---|", "---|".repeat(targets.len()));
+    for (f, (name, _higher_is_better)) in figures.iter().enumerate() {
+        let values: Vec<Option<f64>> =
+            results.iter().map(|r| (!r[f].is_empty()).then(|| median(r[f].clone()))).collect();
+        let cells: Vec<String> = values.iter().map(|v| v.map_or("–".into(), |v| format!("{v:.1}"))).collect();
+        let ratios: Vec<String> = match values[0] {
+            Some(base) if base > 0.0 => values[1..].iter().map(|v| v.map_or("–".into(), |v| format!("{:.2}×", v / base))).collect(),
+            _ => vec!["–".into()],
+        };
+        println!("| {name} | {} | {} |", cells.join(" | "), ratios.join(", "));
+    }
+    println!("\n{} rounds, medians; machine: {} cores", rounds, std::thread::available_parallelism().map_or(0, |n| n.get()));
 }
 
-fn rss_kib() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmRSS:"))
-                .map(|l| l.split_whitespace().nth(1).unwrap_or("0").parse().unwrap_or(0))
-        })
-        .unwrap_or(0)
+async fn head(target: &Endpoint) -> u64 {
+    let page: serde_json::Value = reqwest::Client::new()
+        .get(format!("http://{}/api/events?limit=1", target.addr))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    page["head"].as_u64().unwrap_or(0)
+}
+
+/// A fresh schema on the PostgreSQL at `url`, as a URL; `None` when it does not answer.
+async fn postgres_schema(url: &str) -> Option<String> {
+    use sqlx::Connection;
+    let mut conn = sqlx::PgConnection::connect(url).await.ok()?;
+    let name = format!("fd_bench_{}", std::process::id());
+    sqlx::query(&format!("DROP SCHEMA IF EXISTS {name} CASCADE")).execute(&mut conn).await.ok()?;
+    sqlx::query(&format!("CREATE SCHEMA {name}")).execute(&mut conn).await.ok()?;
+    Some(format!("{url}?options=-c%20search_path%3D{name}"))
 }

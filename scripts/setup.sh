@@ -5,6 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 CARGO_LEPTOS_VERSION=0.3.10
+BINARYEN_VERSION=132
 # Must equal the wasm-bindgen version in Cargo.lock (pinned with `=` in Cargo.toml).
 WASM_BINDGEN_VERSION=$(grep -A1 '^name = "wasm-bindgen"$' Cargo.lock 2>/dev/null | sed -n 's/^version = "\(.*\)"/\1/p' | head -1 || true)
 WASM_BINDGEN_VERSION=${WASM_BINDGEN_VERSION:-0.2.130}
@@ -33,6 +34,14 @@ if [ ! -x /usr/bin/chromium ]; then
   SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
   $SUDO apt-get update -q
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q chromium
+fi
+
+# Release builds run wasm-opt (cargo-leptos takes it from PATH, else tries a download that fails
+# offline): npm's binaryen package ships one. Scripts put .tools/node_modules/.bin on PATH.
+if [ "$(.tools/node_modules/.bin/wasm-opt --version 2>/dev/null | awk '{print $3}')" != "$BINARYEN_VERSION" ]; then
+  log "installing binaryen $BINARYEN_VERSION (wasm-opt) into .tools"
+  mkdir -p .tools
+  npm install --prefix .tools --no-audit --no-fund --no-save "binaryen@$BINARYEN_VERSION"
 fi
 
 if [ -f end2end/package-lock.json ]; then
