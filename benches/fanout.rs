@@ -77,7 +77,13 @@ async fn flightdeck(name: &'static str, database_url: &str) -> Target {
     until_up(&addr).await;
     // The task every published event moves.
     let created = json!({"type": "task:created", "payload": {"id": "bench", "title": "Bench"}});
-    reqwest::Client::new().post(format!("http://{addr}/api/events")).bearer_auth(TOKEN).json(&created).send().await.unwrap();
+    reqwest::Client::new()
+        .post(format!("http://{addr}/api/events"))
+        .bearer_auth(TOKEN)
+        .json(&created)
+        .send()
+        .await
+        .unwrap();
     Target { name, at: Endpoint { kind: Kind::Flightdeck, addr }, child }
 }
 
@@ -260,14 +266,15 @@ async fn replay(target: &Endpoint) -> (f64, f64) {
     socket.next().await.unwrap().unwrap();
     let start = Instant::now();
     socket.send(Message::text(r#"{"op":"subscribe","topics":["task:bench"],"since":0}"#)).await.unwrap();
-    let mut seen = 0;
+    // Event frames begin with their seq; control frames (`subscribed`) with their type.
+    let (mut seen, last) = (0, format!("{{\"seq\":{head},"));
     while let Some(Ok(message)) = socket.next().await {
-        if let Message::Text(text) = message {
-            if text.contains(&format!("\"seq\":{head},")) {
-                seen += 1;
+        let Message::Text(text) = message else { continue };
+        if text.starts_with("{\"seq\":") {
+            seen += 1;
+            if text.starts_with(&last) {
                 break;
             }
-            seen += 1;
         }
     }
     let seconds = start.elapsed().as_secs_f64();
@@ -304,11 +311,14 @@ async fn main() {
     if std::env::var("FANOUT_ROLE").as_deref() == Ok("baseline") {
         return run_baseline(std::env::var("FANOUT_ADDR").unwrap()).await;
     }
+    // `FANOUT_ONLY=replay` measures replay and memory alone.
+    let only_replay = std::env::var("FANOUT_ONLY").as_deref() == Ok("replay");
     let rounds: usize = std::env::var("FANOUT_ROUNDS").ok().and_then(|r| r.parse().ok()).unwrap_or(3);
     let idle: usize = std::env::var("FANOUT_IDLE_SOCKETS").ok().and_then(|r| r.parse().ok()).unwrap_or(10_000);
     let dir = tempfile::tempdir().unwrap();
     let mut targets = vec![baseline().await];
-    targets.push(flightdeck("flightdeck (SQLite)", &format!("sqlite://{}", dir.path().join("bench.db").display())).await);
+    targets
+        .push(flightdeck("flightdeck (SQLite)", &format!("sqlite://{}", dir.path().join("bench.db").display())).await);
     let postgres = std::env::var("FANOUT_POSTGRES").unwrap_or_else(|_| "postgres://127.0.0.1:5432/test".into());
     match postgres_schema(&postgres).await {
         Some(schema) => targets.push(flightdeck("flightdeck (PostgreSQL)", &schema).await),
@@ -328,7 +338,7 @@ async fn main() {
         ("KiB per idle subscribed socket", false),
     ];
     let mut results: Vec<Vec<Vec<f64>>> = vec![vec![Vec::new(); figures.len()]; targets.len()];
-    for round in 0..rounds {
+    for round in (0..rounds).filter(|_| !only_replay) {
         eprintln!("round {} of {rounds}", round + 1);
         for (t, target) in targets.iter().enumerate() {
             let r = &mut results[t];
@@ -355,19 +365,28 @@ async fn main() {
         results[t][8].push(memory_per_socket(target, idle).await);
     }
 
-    println!("\n| figure | {} | ratio to the raw hub |", targets.iter().map(|t| t.name).collect::<Vec<_>>().join(" | "));
+    println!(
+        "\n| figure | {} | ratio to the raw hub |",
+        targets.iter().map(|t| t.name).collect::<Vec<_>>().join(" | ")
+    );
     println!("|---|{}---|", "---|".repeat(targets.len()));
     for (f, (name, _higher_is_better)) in figures.iter().enumerate() {
         let values: Vec<Option<f64>> =
             results.iter().map(|r| (!r[f].is_empty()).then(|| median(r[f].clone()))).collect();
         let cells: Vec<String> = values.iter().map(|v| v.map_or("–".into(), |v| format!("{v:.1}"))).collect();
         let ratios: Vec<String> = match values[0] {
-            Some(base) if base > 0.0 => values[1..].iter().map(|v| v.map_or("–".into(), |v| format!("{:.2}×", v / base))).collect(),
+            Some(base) if base > 0.0 => {
+                values[1..].iter().map(|v| v.map_or("–".into(), |v| format!("{:.2}×", v / base))).collect()
+            }
             _ => vec!["–".into()],
         };
         println!("| {name} | {} | {} |", cells.join(" | "), ratios.join(", "));
     }
-    println!("\n{} rounds, medians; machine: {} cores", rounds, std::thread::available_parallelism().map_or(0, |n| n.get()));
+    println!(
+        "\n{} rounds, medians; machine: {} cores",
+        rounds,
+        std::thread::available_parallelism().map_or(0, |n| n.get())
+    );
 }
 
 async fn head(target: &Endpoint) -> u64 {

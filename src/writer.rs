@@ -81,7 +81,17 @@ impl Writer {
             refused: Arc::new(AtomicBool::new(false)),
             metrics,
         };
-        tokio::spawn(run(store, relay, clock, queue, writer.clone()));
+        let task = tokio::spawn(run(store, relay, clock, queue, writer.clone()));
+        // A commit that panics is caught inside; anything else that kills the writer is a bug that
+        // would leave every POST at 503. Exit, loudly, so the supervisor starts a whole server.
+        tokio::spawn(async move {
+            if let Err(e) = task.await {
+                if e.is_panic() {
+                    tracing::error!("the writer task panicked: exiting so that a supervisor restarts the server");
+                    std::process::exit(70);
+                }
+            }
+        });
         writer
     }
 
