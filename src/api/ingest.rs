@@ -186,9 +186,12 @@ pub fn json_body<T: DeserializeOwned>(body: Result<Bytes, BytesRejection>) -> Re
     })
 }
 
+/// An event's own idempotency key, and a hash of the rest of the event.
+pub type EventKey = (String, String);
+
 /// Parses one event object or an array of them, each with its own `idempotency_key` (beside `type`
 /// and `payload`) and a hash of the rest of it, when it has one.
-pub fn parse_events(body: &[u8]) -> Result<(Vec<EventBody>, Vec<Option<(String, String)>>), ApiError> {
+pub fn parse_events(body: &[u8]) -> Result<(Vec<EventBody>, Vec<Option<EventKey>>), ApiError> {
     let mut value: Value =
         serde_json::from_slice(body).map_err(|e| ApiError::BadJson(format!("the body is not valid JSON: {e}")))?;
     let mut keys = Vec::new();
