@@ -276,14 +276,18 @@ async fn queued_requests_are_bounded_in_bytes_and_the_rest_refused_at_once() {
     let client = reqwest::Client::new();
     let note = "x".repeat(4_000);
     let answered = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    // At most 256 in flight (so many connects at once would overflow the listen backlog); those
+    // that wait in the queue keep their slot, the refused ones free theirs at once.
+    let in_flight = Arc::new(tokio::sync::Semaphore::new(256));
     let mut size = 0;
     for i in 0..5_000 {
         let body = serde_json::json!({"type": "task:created", "payload": {"id": format!("t{i:04}"), "title": "queued", "description": note}});
         let body = body.to_string();
         size = body.len();
         let request = client.post(format!("{base}/api/events")).bearer_auth(TOKEN).body(body);
-        let answered = answered.clone();
+        let (answered, in_flight) = (answered.clone(), in_flight.clone());
         tokio::spawn(async move {
+            let _slot = in_flight.acquire_owned().await.unwrap();
             let status = request.send().await.unwrap().status().as_u16();
             assert_eq!(status, 503, "only refusals are answered while the store stalls");
             answered.fetch_add(1, Ordering::SeqCst);
