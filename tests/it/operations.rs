@@ -91,6 +91,7 @@ async fn emit_posts_one_event_from_a_shell_and_fails_with_the_servers_reason() {
 
 #[tokio::test]
 async fn logs_can_be_json_lines() {
+    use std::io::BufRead;
     let dir = tempfile::tempdir().unwrap();
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_flightdeck"))
@@ -99,23 +100,34 @@ async fn logs_can_be_json_lines() {
         .arg(format!("sqlite://{}", dir.path().join("json.db").display()))
         .env("FLIGHTDECK_LOG_FORMAT", "json")
         .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
         .spawn()
         .expect("the binary starts");
-    for _ in 0..100 {
-        if reqwest::get(format!("http://127.0.0.1:{port}/healthz")).await.is_ok() {
-            break;
+    // Read its log as it is written, until the server says it listens (however loaded the machine).
+    let stdout = child.stdout.take().unwrap();
+    let (lines, logged) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout).lines().map_while(Result::ok) {
+            if lines.send(line).is_err() {
+                break;
+            }
         }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    });
+    let mut logs = Vec::new();
+    let listening = loop {
+        let line = logged.recv_timeout(Duration::from_secs(60)).expect("the server logs that it listens");
+        if !line.starts_with('{') {
+            continue;
+        }
+        let log: serde_json::Value = serde_json::from_str(&line).expect("each log line is one JSON object");
+        logs.push(log.clone());
+        if log["fields"]["message"] == "flightdeck is listening" {
+            break log;
+        }
+    };
     child.kill().unwrap();
-    let output = child.wait_with_output().unwrap();
-    let logs: Vec<serde_json::Value> = String::from_utf8_lossy(&output.stdout)
-        .lines()
-        .filter(|line| line.starts_with('{'))
-        .map(|line| serde_json::from_str(line).expect("each log line is one JSON object"))
-        .collect();
-    let listening = logs.iter().find(|l| l["fields"]["message"] == "flightdeck is listening").expect("logged");
+    let _ = child.wait();
     assert_eq!(listening["level"], "INFO");
     assert_eq!(listening["fields"]["addr"], format!("127.0.0.1:{port}"));
+    assert!(logs.iter().all(|l| l["level"].is_string() && l["timestamp"].is_string()), "{logs:?}");
 }
