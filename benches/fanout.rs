@@ -235,8 +235,10 @@ async fn ingest(target: &Endpoint, batch: usize) -> f64 {
     let (posters, requests) = if batch == 1 { (64, 4_000) } else { (16, 200) };
     let sent = Arc::new(AtomicU64::new(0));
     let epoch = Instant::now();
-    let body = serde_json::Value::Array((0..batch).map(|_| event(epoch)).collect());
-    let body = if batch == 1 { event(epoch) } else { body };
+    let body = match batch {
+        1 => event(epoch),
+        n => serde_json::Value::Array((0..n).map(|_| event(epoch)).collect()),
+    };
     let tasks = (0..posters).map(|_| {
         let (http, sent, body) = (http.clone(), sent.clone(), body.clone());
         async move {

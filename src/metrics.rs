@@ -91,6 +91,13 @@ impl Metrics {
         self.commit_events.record(events as f64);
     }
 
+    /// Folds the samples recorded since the last call into the histograms' buckets. The exporter
+    /// keeps every sample until then (one per delivery, so once per client per event): without it
+    /// memory grows for as long as nobody scrapes.
+    pub fn upkeep(&self) {
+        self.recorder.handle().run_upkeep();
+    }
+
     /// The text a scrape gets: what was recorded, and the gauges read now.
     pub fn render(&self, state: &AppState) -> String {
         let hub = &state.hub;

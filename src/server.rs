@@ -125,6 +125,11 @@ pub async fn start_with_store(
     jobs::health::spawn(&state, config.health_check());
     jobs::approvals::spawn(&state, config.approval_check());
     jobs::prune::spawn(&state, config.prune_every(), config.retain_events);
+    let metrics = state.metrics.clone();
+    jobs::every(&state.hub, std::time::Duration::from_secs(1), "metrics upkeep", move || {
+        metrics.upkeep();
+        std::future::ready(Ok(0))
+    });
 
     let app = router(state.clone(), config.max_body_bytes);
     // A client that stops reading is dropped after the send timeout, SSE and sockets alike.

@@ -201,3 +201,35 @@ async fn retention_is_per_workspace_so_a_noisy_one_never_prunes_a_quiet_one() {
     let (mut noisy_client, _) = WsClient::connect(&server).await;
     assert_eq!(noisy_client.subscribe(&["board"], Some(0)).await["type"], "reset");
 }
+
+#[tokio::test]
+async fn a_stream_reading_a_trickle_ends_after_the_lag_deadline() {
+    let server = TestServer::start_with(|c| {
+        c.lag_deadline_ms = 300;
+        c.ingest_burst = 100_000;
+    })
+    .await;
+    server.post(&task_created("t", "Flooded")).await;
+    let mut tcp = small_window(&server).await;
+    let request =
+        format!("GET /api/events/stream?since=0 HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {TOKEN}\r\n\r\n");
+    tcp.write_all(request.as_bytes()).await.unwrap();
+    let reader = tokio::spawn(async move {
+        // 1 KiB every 20 ms, for as long as the server sends: far slower than the flood.
+        let mut buffer = [0u8; 1024];
+        loop {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            match tcp.read(&mut buffer).await {
+                Ok(0) | Err(_) => return,
+                Ok(_) => {}
+            }
+        }
+    });
+    flood(&server, 500).await;
+    // Reading all 5 MB at this pace takes 100 s. The server notices the lag only once the kernel's
+    // buffers (which it cannot see into) have filled: well within 40 s here.
+    let ended = until_no_connection(&server, Duration::from_secs(40)).await;
+    assert!(ended, "the trickling stream was ended");
+    assert!(server.running.state.hub.too_slow() >= 1, "for falling behind, not for a stalled write");
+    reader.abort();
+}
