@@ -5,7 +5,8 @@
 //! started again as `FANOUT_ROLE=baseline`). The load: WebSocket subscribers and an HTTP publisher
 //! with fixed concurrency, at a fixed rate and at full speed. Each figure is the median of several
 //! rounds, the targets taking turns. Run with `cargo bench --bench fanout` (`FANOUT_ROUNDS`,
-//! `FANOUT_IDLE_SOCKETS` to change the effort); it asserts nothing, it prints a table.
+//! `FANOUT_IDLE_SOCKETS` to change the effort, `FANOUT_TARGETS` to pick targets); it asserts
+//! nothing, it prints a table.
 
 use std::{
     process::{Child, Command, Stdio},
@@ -19,7 +20,11 @@ use std::{
 use futures::{SinkExt, StreamExt};
 use serde_json::json;
 use tokio::{net::TcpStream, sync::broadcast};
-use tokio_tungstenite::{connect_async, tungstenite::Message, MaybeTlsStream, WebSocketStream};
+use tokio_tungstenite::{
+    connect_async_with_config,
+    tungstenite::{protocol::WebSocketConfig, Message},
+    MaybeTlsStream, WebSocketStream,
+};
 
 const TOKEN: &str = "bench-token-0123456789";
 type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
@@ -41,13 +46,29 @@ struct Target {
     name: &'static str,
     at: Endpoint,
     child: Child,
+    /// `perf record` attached to the server (`FANOUT_PERF=<dir>`), stopped with it.
+    profiler: Option<Child>,
 }
 
 impl Drop for Target {
     fn drop(&mut self) {
+        if let Some(profiler) = &mut self.profiler {
+            // SIGINT: perf writes its data out and exits.
+            let _ = Command::new("kill").args(["-INT", &profiler.id().to_string()]).status();
+            let _ = profiler.wait();
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// With `FANOUT_PERF=<dir>`, samples the server with `perf record` into `<dir>/<name>.data`.
+fn profile(child: &Child, name: &str) -> Option<Child> {
+    let dir = std::env::var("FANOUT_PERF").ok()?;
+    let file = format!("{dir}/{}.data", name.replace(|c: char| !c.is_ascii_alphanumeric(), "_"));
+    let pid = child.id().to_string();
+    let args = ["record", "-e", "cpu-clock", "-F", "997", "-p", &pid, "-o", &file];
+    Command::new("perf").args(args).stderr(Stdio::null()).spawn().ok()
 }
 
 fn free_port() -> u16 {
@@ -84,7 +105,8 @@ async fn flightdeck(name: &'static str, database_url: &str) -> Target {
         .send()
         .await
         .unwrap();
-    Target { name, at: Endpoint { kind: Kind::Flightdeck, addr }, child }
+    let profiler = profile(&child, name);
+    Target { name, at: Endpoint { kind: Kind::Flightdeck, addr }, child, profiler }
 }
 
 async fn baseline() -> Target {
@@ -96,7 +118,8 @@ async fn baseline() -> Target {
         .spawn()
         .expect("the baseline starts");
     until_up(&addr).await;
-    Target { name: "raw hub", at: Endpoint { kind: Kind::Baseline, addr }, child }
+    let profiler = profile(&child, "raw hub");
+    Target { name: "raw hub", at: Endpoint { kind: Kind::Baseline, addr }, child, profiler }
 }
 
 /// The baseline: POST /publish broadcasts the body to every socket on /ws. Nothing is stored,
@@ -134,13 +157,20 @@ async fn run_baseline(addr: String) {
     axum::serve(listener, app).await.unwrap();
 }
 
+/// A client socket. Its read buffer is small: tungstenite zeroes the whole buffer before each
+/// read, and at the default 128 KiB the load generator spent its time in `memset`.
+async fn connect(url: String) -> (Socket, tokio_tungstenite::tungstenite::handshake::client::Response) {
+    let config = WebSocketConfig::default().read_buffer_size(16 * 1024);
+    connect_async_with_config(url, Some(config), true).await.expect("socket opens")
+}
+
 /// A subscriber, ready: Flightdeck's after `hello` and `subscribed`.
 async fn subscribe(target: &Endpoint) -> Socket {
     let url = match target.kind {
         Kind::Flightdeck => format!("ws://{}/ws?token={TOKEN}", target.addr),
         Kind::Baseline => format!("ws://{}/ws", target.addr),
     };
-    let (mut socket, _) = connect_async(url).await.expect("socket opens");
+    let (mut socket, _) = connect(url).await;
     if target.kind == Kind::Flightdeck {
         socket.next().await.unwrap().unwrap(); // hello
         socket.send(Message::text(r#"{"op":"subscribe","topics":["task:bench"]}"#)).await.unwrap();
@@ -264,7 +294,7 @@ async fn replay(target: &Endpoint) -> (f64, f64) {
         .unwrap()["head"]
         .as_u64()
         .unwrap();
-    let (mut socket, _) = connect_async(format!("ws://{}/ws?token={TOKEN}", target.addr)).await.unwrap();
+    let (mut socket, _) = connect(format!("ws://{}/ws?token={TOKEN}", target.addr)).await;
     socket.next().await.unwrap().unwrap();
     let start = Instant::now();
     socket.send(Message::text(r#"{"op":"subscribe","topics":["task:bench"],"since":0}"#)).await.unwrap();
@@ -317,14 +347,28 @@ async fn main() {
     let only_replay = std::env::var("FANOUT_ONLY").as_deref() == Ok("replay");
     let rounds: usize = std::env::var("FANOUT_ROUNDS").ok().and_then(|r| r.parse().ok()).unwrap_or(3);
     let idle: usize = std::env::var("FANOUT_IDLE_SOCKETS").ok().and_then(|r| r.parse().ok()).unwrap_or(10_000);
+    // `FANOUT_TARGETS=sqlite` (or `raw,postgres`…) measures some targets alone, e.g. under a profiler.
+    let wanted = std::env::var("FANOUT_TARGETS").unwrap_or_else(|_| "raw,sqlite,postgres".into());
+    let wanted: Vec<&str> = wanted.split(',').map(str::trim).collect();
     let dir = tempfile::tempdir().unwrap();
-    let mut targets = vec![baseline().await];
-    targets
-        .push(flightdeck("flightdeck (SQLite)", &format!("sqlite://{}", dir.path().join("bench.db").display())).await);
+    let mut targets = Vec::new();
+    if wanted.contains(&"raw") {
+        targets.push(baseline().await);
+    }
+    if wanted.contains(&"sqlite") {
+        let url = format!("sqlite://{}", dir.path().join("bench.db").display());
+        targets.push(flightdeck("flightdeck (SQLite)", &url).await);
+    }
     let postgres = std::env::var("FANOUT_POSTGRES").unwrap_or_else(|_| "postgres://127.0.0.1:5432/test".into());
-    match postgres_schema(&postgres).await {
-        Some(schema) => targets.push(flightdeck("flightdeck (PostgreSQL)", &schema).await),
-        None => eprintln!("no PostgreSQL at {postgres}: measuring SQLite only"),
+    let mut schema = None;
+    if wanted.contains(&"postgres") {
+        match postgres_schema(&postgres).await {
+            Some((name, url)) => {
+                targets.push(flightdeck("flightdeck (PostgreSQL)", &url).await);
+                schema = Some(name);
+            }
+            None => eprintln!("no PostgreSQL at {postgres}: not measuring it"),
+        }
     }
 
     type Figure = (&'static str, bool);
@@ -377,7 +421,7 @@ async fn main() {
             results.iter().map(|r| (!r[f].is_empty()).then(|| median(r[f].clone()))).collect();
         let cells: Vec<String> = values.iter().map(|v| v.map_or("–".into(), |v| format!("{v:.1}"))).collect();
         let ratios: Vec<String> = match values[0] {
-            Some(base) if base > 0.0 => {
+            Some(base) if base > 0.0 && targets[0].at.kind == Kind::Baseline => {
                 values[1..].iter().map(|v| v.map_or("–".into(), |v| format!("{:.2}×", v / base))).collect()
             }
             _ => vec!["–".into()],
@@ -389,6 +433,10 @@ async fn main() {
         rounds,
         std::thread::available_parallelism().map_or(0, |n| n.get())
     );
+    drop(targets);
+    if let Some(name) = schema {
+        drop_schema(&postgres, &name).await;
+    }
 }
 
 async fn head(target: &Endpoint) -> u64 {
@@ -404,12 +452,23 @@ async fn head(target: &Endpoint) -> u64 {
     page["head"].as_u64().unwrap_or(0)
 }
 
-/// A fresh schema on the PostgreSQL at `url`, as a URL; `None` when it does not answer.
-async fn postgres_schema(url: &str) -> Option<String> {
+/// A fresh schema on the PostgreSQL at `url`: its name and a URL that uses it; `None` when the
+/// database does not answer.
+async fn postgres_schema(url: &str) -> Option<(String, String)> {
     use sqlx::Connection;
     let mut conn = sqlx::PgConnection::connect(url).await.ok()?;
     let name = format!("fd_bench_{}", std::process::id());
     sqlx::query(&format!("DROP SCHEMA IF EXISTS {name} CASCADE")).execute(&mut conn).await.ok()?;
     sqlx::query(&format!("CREATE SCHEMA {name}")).execute(&mut conn).await.ok()?;
-    Some(format!("{url}?options=-c%20search_path%3D{name}"))
+    let with_schema = format!("{url}?options=-c%20search_path%3D{name}");
+    Some((name, with_schema))
+}
+
+/// Drops the bench's schema once its server is gone.
+async fn drop_schema(url: &str, name: &str) {
+    use sqlx::Connection;
+    let Ok(mut conn) = sqlx::PgConnection::connect(url).await else { return };
+    if let Err(e) = sqlx::query(&format!("DROP SCHEMA IF EXISTS {name} CASCADE")).execute(&mut conn).await {
+        eprintln!("could not drop the bench schema {name}: {e}");
+    }
 }

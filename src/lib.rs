@@ -8,6 +8,7 @@ pub mod config;
 pub mod demo;
 pub mod hub;
 pub mod jobs;
+pub mod limits;
 pub mod metrics;
 pub mod net;
 pub mod server;

@@ -23,7 +23,8 @@ use tokio::{net::TcpListener, sync::oneshot, task::JoinHandle};
 use tower_http::trace::TraceLayer;
 
 use crate::{
-    api::{self, limits::RateLimiter},
+    api,
+    limits::Limits,
     auth,
     clock::{self, SharedClock},
     config::ServeConfig,
@@ -115,7 +116,12 @@ pub async fn start_with_store(
         store: store.clone(),
         hub: hub.clone(),
         writer,
-        limiter: Arc::new(RateLimiter::new(config.ingest_rate, config.ingest_burst)),
+        limits: Arc::new(Limits::new(
+            config.ingest_rate,
+            config.ingest_burst,
+            config.max_connections_per_token,
+            store.shared_limits(),
+        )),
         artifacts_dir: config.artifacts_dir.clone().into(),
         clock,
         health: Arc::new(config.health_rules()),
@@ -125,6 +131,11 @@ pub async fn start_with_store(
     jobs::health::spawn(&state, config.health_check());
     jobs::approvals::spawn(&state, config.approval_check());
     jobs::prune::spawn(&state, config.prune_every(), config.retain_events);
+    let limits = state.limits.clone();
+    jobs::every(&state.hub, crate::limits::INSTANCE_STALE_AFTER / 5, "instance heartbeat", move || {
+        let limits = limits.clone();
+        async move { limits.beat().await }
+    });
     let metrics = state.metrics.clone();
     jobs::every(&state.hub, std::time::Duration::from_secs(1), "metrics upkeep", move || {
         metrics.upkeep();

@@ -6,7 +6,7 @@ use app::domain::agent::HealthRules;
 use axum::extract::FromRef;
 use leptos::prelude::LeptosOptions;
 
-use crate::{api::limits::RateLimiter, clock::SharedClock, hub::Hub, store::Store, writer::Writer};
+use crate::{clock::SharedClock, hub::Hub, limits::Limits, store::Store, writer::Writer};
 
 #[derive(Clone, FromRef)]
 pub struct AppState {
@@ -15,7 +15,8 @@ pub struct AppState {
     pub hub: Hub,
     /// The only way events enter the log.
     pub writer: Writer,
-    pub limiter: Arc<RateLimiter>,
+    /// Ingest rate and open connections per token, across instances where they share a database.
+    pub limits: Arc<Limits>,
     /// Deliverable files: `<dir>/<workspace>/<path>`.
     pub artifacts_dir: Arc<Path>,
     pub clock: SharedClock,

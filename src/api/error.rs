@@ -73,6 +73,21 @@ impl From<StoreError> for ApiError {
     }
 }
 
+impl ApiError {
+    /// The refusal of a connection (`what`: sockets, streams) its token has no slot for.
+    pub fn from_connect(refused: crate::limits::Refused, what: &str) -> ApiError {
+        match refused {
+            crate::limits::Refused::Full(limit) => {
+                ApiError::TooMany { message: format!("this token already has {limit} {what} open"), retry_after: 5 }
+            }
+            crate::limits::Refused::Store(e) => {
+                tracing::error!(error = %e, "connection count unavailable");
+                ApiError::Unavailable("the connection count is unavailable; retry soon".into())
+            }
+        }
+    }
+}
+
 /// The reason a response refused its request (its `error` code), for the refusal counter.
 #[derive(Clone, Copy, Debug)]
 pub struct Refused(pub &'static str);

@@ -88,13 +88,7 @@ pub async fn stream(
         None => vec![topics::EVENTS.to_string()],
     };
     // A stream holds a connection slot of its token, like a socket.
-    let Some(guard) = state.hub.connect(&caller.id) else {
-        let limit = state.hub.settings().max_connections_per_token;
-        return Err(ApiError::TooMany {
-            message: format!("this token already has {limit} streams open"),
-            retry_after: 5,
-        });
-    };
+    let guard = state.limits.connect(&state.hub, &caller.id).await.map_err(|r| ApiError::from_connect(r, "streams"))?;
     let dialect = match q.format.as_deref() {
         None | Some("") | Some("canonical") => None,
         Some("mission-control") => Some(Translator::start(&state, &caller.workspace).await?),

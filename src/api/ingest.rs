@@ -71,7 +71,7 @@ pub async fn accept_once(
             "event {i}: `{kind}` is derived by the server and cannot be posted; nothing was stored"
         )));
     }
-    if let Err(retry_after) = state.limiter.take(&caller.id, events.len()) {
+    if let Err(retry_after) = state.limits.take_ingest(&caller.id, events.len()).await? {
         let message = format!("this token is over its ingest rate; retry in {retry_after} s; nothing was stored");
         return Err(ApiError::TooMany { message, retry_after });
     }

@@ -8,7 +8,6 @@ pub mod failures;
 pub mod health;
 pub mod history;
 pub mod ingest;
-pub mod limits;
 pub mod rooms;
 pub mod ws;
 

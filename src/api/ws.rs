@@ -18,6 +18,7 @@ use crate::{
 /// Small socket buffers: tungstenite's default of 128 KiB each would cost far more per idle socket
 /// than the frames we send.
 const READ_BUFFER: usize = 4 * 1024;
+const WRITE_BUFFER: usize = 8 * 1024;
 const MAX_WRITE_BUFFER: usize = 256 * 1024;
 
 #[derive(serde::Deserialize)]
@@ -37,10 +38,9 @@ pub async fn upgrade(
     Caller(token): Caller,
     Query(q): Query<UpgradeQuery>,
 ) -> Response {
-    let Some(guard) = state.hub.connect(&token.id) else {
-        let limit = state.hub.settings().max_connections_per_token;
-        return ApiError::TooMany { message: format!("this token already has {limit} sockets open"), retry_after: 5 }
-            .into_response();
+    let guard = match state.limits.connect(&state.hub, &token.id).await {
+        Ok(guard) => guard,
+        Err(refused) => return ApiError::from_connect(refused, "sockets").into_response(),
     };
     let max_frame = state.hub.settings().max_frame_bytes;
     let initial_topics = q.room.map(|r| r.split(',').map(|t| t.trim().to_string()).filter(|t| !t.is_empty()).collect());
@@ -55,8 +55,9 @@ pub async fn upgrade(
         initial_topics: initial_topics.unwrap_or_default(),
     };
     ws.read_buffer_size(READ_BUFFER)
-        // 0: every frame is written at once rather than batched up to a buffer size.
-        .write_buffer_size(0)
+        // Frames written together (a replay page, a burst) leave in writes of about this size; a
+        // flush sends the rest. Small, because a socket keeps the buffer it grew.
+        .write_buffer_size(WRITE_BUFFER)
         .max_write_buffer_size(MAX_WRITE_BUFFER)
         .max_message_size(max_frame)
         .max_frame_size(max_frame)

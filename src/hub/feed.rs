@@ -16,7 +16,10 @@ use tokio::time::Instant;
 
 use app::{domain::Seq, topics::TopicSet};
 use axum::extract::ws::Utf8Bytes;
-use tokio::sync::broadcast::{error::RecvError, Receiver};
+use tokio::sync::broadcast::{
+    error::{RecvError, TryRecvError},
+    Receiver,
+};
 
 use super::{Hub, LiveFrame, Membership};
 use crate::store::{LogQuery, Store, StoreError};
@@ -185,36 +188,74 @@ impl Feed {
                     self.caught_up();
                     match self.live.recv().await {
                         Ok(frame) => {
-                            if frame.published.elapsed() > deadline {
-                                self.fall_behind(frame.published);
-                                continue;
-                            }
-                            if frame.seq <= self.cursor {
-                                continue;
-                            }
-                            if *frame.workspace != *self.workspace || !self.topics.matches(&frame.topics) {
-                                self.cursor = frame.seq;
-                                continue;
-                            }
-                            match &frame.text {
-                                Some(text) => {
-                                    self.cursor = frame.seq;
-                                    return Ok(Item::Frame(frame.seq, text.clone(), Some(frame.published)));
-                                }
-                                // Too large for the ring's budget: read it from the log.
-                                None => self.catch_up(CatchUp::Upto(frame.seq)),
+                            if let Some(item) = self.take_live(&frame, deadline) {
+                                return Ok(item);
                             }
                         }
-                        Err(RecvError::Lagged(_)) => {
-                            self.hub.note_lagged();
-                            self.live = self.hub.join();
-                            self.catch_up(CatchUp::NeedHead);
-                        }
+                        Err(RecvError::Lagged(_)) => self.lagged(),
                         Err(RecvError::Closed) => return Err(StoreError::Unavailable("the hub has shut down".into())),
                     }
                 }
             }
         }
+    }
+
+    /// The next frame if it is at hand without waiting (owed from a page already read, or on the
+    /// live ring): the transport writes these together and flushes once.
+    pub fn ready(&mut self) -> Option<Item> {
+        let deadline = self.hub.settings().lag_deadline;
+        if self.behind_since.is_some_and(|since| since.elapsed() > deadline) {
+            return None;
+        }
+        if let Some((seq, frame)) = self.pending.pop_front() {
+            return Some(Item::Frame(seq, frame, None));
+        }
+        while matches!(self.catchup, CatchUp::Idle) {
+            match self.live.try_recv() {
+                Ok(frame) => {
+                    if let Some(item) = self.take_live(&frame, deadline) {
+                        return Some(item);
+                    }
+                }
+                Err(TryRecvError::Lagged(_)) => self.lagged(),
+                Err(TryRecvError::Empty | TryRecvError::Closed) => break,
+            }
+        }
+        None
+    }
+
+    /// What a frame off the live ring means for this feed: one to send, or `None` when it is
+    /// skipped (not ours, sent already) or starts a catch-up from the log.
+    fn take_live(&mut self, frame: &LiveFrame, deadline: std::time::Duration) -> Option<Item> {
+        if frame.published.elapsed() > deadline {
+            self.fall_behind(frame.published);
+            return None;
+        }
+        if frame.seq <= self.cursor {
+            return None;
+        }
+        if *frame.workspace != *self.workspace || !self.topics.matches(&frame.topics) {
+            self.cursor = frame.seq;
+            return None;
+        }
+        match &frame.text {
+            Some(text) => {
+                self.cursor = frame.seq;
+                Some(Item::Frame(frame.seq, text.clone(), Some(frame.published)))
+            }
+            // Too large for the ring's budget: read it from the log.
+            None => {
+                self.catch_up(CatchUp::Upto(frame.seq));
+                None
+            }
+        }
+    }
+
+    /// The ring lapped this feed: rejoin it and catch up from the log.
+    fn lagged(&mut self) {
+        self.hub.note_lagged();
+        self.live = self.hub.join();
+        self.catch_up(CatchUp::NeedHead);
     }
 
     /// Loads the next page of `(cursor, upto]` into `pending`. State changes only after the last

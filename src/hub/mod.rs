@@ -263,7 +263,7 @@ impl Hub {
         }
         self.inner.connections.fetch_add(1, Ordering::Relaxed);
         let id = self.inner.next_connection.fetch_add(1, Ordering::Relaxed);
-        Some(ConnectionGuard { hub: self.clone(), id, token_id: token_id.to_string() })
+        Some(ConnectionGuard { hub: self.clone(), id, token_id: token_id.to_string(), release: None })
     }
 
     pub fn connections(&self) -> usize {
@@ -299,10 +299,21 @@ pub struct ConnectionGuard {
     hub: Hub,
     pub id: u64,
     token_id: String,
+    /// What else the slot held, given back with it (a count shared with other instances).
+    release: Option<Box<dyn FnOnce() + Send + Sync>>,
+}
+
+impl ConnectionGuard {
+    pub fn on_release(&mut self, release: impl FnOnce() + Send + Sync + 'static) {
+        self.release = Some(Box::new(release));
+    }
 }
 
 impl Drop for ConnectionGuard {
     fn drop(&mut self) {
+        if let Some(release) = self.release.take() {
+            release();
+        }
         self.hub.inner.connections.fetch_sub(1, Ordering::Relaxed);
         let mut per_token = self.hub.inner.per_token.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(open) = per_token.get_mut(&self.token_id) {

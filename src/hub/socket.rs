@@ -12,7 +12,7 @@ use app::{
     protocol::{close, ClientOp, Control},
     topics::{self, TopicSet},
 };
-use axum::extract::ws::{CloseFrame, Message, WebSocket};
+use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
 use futures::{
     stream::{SplitSink, SplitStream},
     SinkExt, StreamExt,
@@ -206,17 +206,18 @@ pub async fn serve(socket: WebSocket, conn: Connection) {
             }, if sub.feed.is_some() => {
                 match item {
                     Ok(Item::Frame(_, text, live)) => {
-                        let sent = match sub.dialect {
-                            None => out.send(Message::Text(text)).await,
-                            Some(dialect) => match (dialect.translate)(text.as_str()) {
-                                Some(translated) => out.send(Message::Text(translated.into())).await,
-                                None => Ok(()),
-                            },
-                        };
-                        if let (Ok(()), Some(live)) = (&sent, live) {
-                            conn.hub.metrics().delivered(live);
+                        // Frames already at hand go out in one write and one flush, not one each.
+                        let mut written = out.frame(sub.dialect, text, live, &conn.hub).await;
+                        let mut batch = 1;
+                        while written.is_ok() && batch < WRITE_BATCH {
+                            let Some(Item::Frame(_, text, live)) = sub.feed.as_mut().and_then(Feed::ready) else { break };
+                            written = out.frame(sub.dialect, text, live, &conn.hub).await;
+                            batch += 1;
                         }
-                        sent
+                        match written {
+                            Ok(()) => out.flush().await,
+                            gone => gone,
+                        }
                     }
                     Ok(Item::Reset { seq, reason }) => out.control(&Control::Reset { seq, reason }).await,
                     Ok(Item::TooSlow(reason)) => {
@@ -382,9 +383,44 @@ struct Outbox {
     clock: SharedClock,
 }
 
+/// Event frames written before one flush, at most.
+const WRITE_BATCH: usize = 64;
+
 impl Outbox {
     async fn send(&mut self, message: Message) -> Result<(), Gone> {
         match timeout(self.send_timeout, self.sink.send(message)).await {
+            Ok(Ok(())) => Ok(()),
+            _ => Err(Gone),
+        }
+    }
+
+    /// Writes an event frame (in the subscription's dialect) without flushing it.
+    async fn frame(
+        &mut self,
+        dialect: Option<&'static Dialect>,
+        text: Utf8Bytes,
+        live: Option<Instant>,
+        hub: &Hub,
+    ) -> Result<(), Gone> {
+        let text = match dialect {
+            None => text,
+            Some(dialect) => match (dialect.translate)(text.as_str()) {
+                Some(translated) => translated.into(),
+                None => return Ok(()),
+            },
+        };
+        match timeout(self.send_timeout, self.sink.feed(Message::Text(text))).await {
+            Ok(Ok(())) => {}
+            _ => return Err(Gone),
+        }
+        if let Some(live) = live {
+            hub.metrics().delivered(live);
+        }
+        Ok(())
+    }
+
+    async fn flush(&mut self) -> Result<(), Gone> {
+        match timeout(self.send_timeout, self.sink.flush()).await {
             Ok(Ok(())) => Ok(()),
             _ => Err(Gone),
         }

@@ -290,6 +290,12 @@ pub trait Store: Send + Sync + 'static {
     async fn is_token_live(&self, id: &str) -> Result<bool, StoreError>;
     /// Revokes the token with this id; false when there is no such live token.
     async fn revoke_token(&self, id: &str) -> Result<bool, StoreError>;
+
+    /// Counters every instance on this database shares, so per-token limits hold across them
+    /// (`None`: this process is the only one, and counts in memory).
+    fn shared_limits(&self) -> Option<Arc<dyn crate::limits::SharedLimits>> {
+        None
+    }
 }
 
 /// Opens the store named by `url` and brings its schema up to date.

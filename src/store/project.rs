@@ -1,7 +1,10 @@
-//! Applies the domain's rules to rows, once for every backend: a backend only says how to load a
-//! row, save a row and append to the log ([`Rows`]), inside the transaction it has open.
+//! Applies the domain's rules to rows, once for every backend. A commit gathers what its batches
+//! write in memory ([`Writes`]) and a backend writes it in a few statements at the end, so a group
+//! commit of many small events costs a handful of round trips, not several per event. A backend
+//! only says how to read a row, a key or logged events, and how to write a [`Writes`] ([`Rows`]),
+//! inside the transaction it has open.
 
-use std::sync::Arc;
+use std::{collections::BTreeMap, sync::Arc};
 
 use app::domain::{entity::Row, EntitySet, Event, EventBody, Seq, Stamp, Step};
 
@@ -10,23 +13,159 @@ use super::{Batch, Committed, Once, StoreError};
 /// Most rows one event may read: the rules need a handful; more means a bug, not a big event.
 const MAX_LOADS: usize = 16;
 
-/// Row access within one open transaction of a backend.
+/// Reads and the final write within one open transaction of a backend.
 #[async_trait::async_trait]
 pub trait Rows: Send {
     async fn load(&mut self, workspace: &str, kind: &'static str, id: &str) -> Result<Option<String>, StoreError>;
-    async fn save(&mut self, workspace: &str, row: &Row) -> Result<(), StoreError>;
-    /// Appends one event to the log with the topics it is delivered on.
-    async fn append(&mut self, workspace: &str, event: &Event, frame: &str) -> Result<(), StoreError>;
     /// What was committed under an idempotency key since `not_before`: its hash and seqs.
     async fn remembered(&mut self, workspace: &str, once: &Once) -> Result<Option<(String, Vec<Seq>)>, StoreError>;
-    /// Remembers a key's batch (replacing one older than the window).
-    async fn remember(&mut self, workspace: &str, once: &Once, seqs: &[Seq], ts: &str) -> Result<(), StoreError>;
     /// Logged events by seq, with their frames, in seq order.
     async fn logged(&mut self, seqs: &[Seq]) -> Result<Vec<(Seq, String)>, StoreError>;
+    /// Writes what a commit gathered: rows upserted, events appended with their topics, keys
+    /// remembered (replacing ones older than the window).
+    async fn write(&mut self, writes: &Writes) -> Result<(), StoreError>;
+}
+
+/// What a commit (or one batch of it) writes, kept until the end.
+#[derive(Default)]
+pub struct Writes {
+    /// Entity rows by `(workspace, kind, id)`: the last save of a row is the one written.
+    pub rows: BTreeMap<(Arc<str>, &'static str, String), Row>,
+    /// Events in seq order.
+    pub events: Vec<Appended>,
+    /// Idempotency keys by `(workspace, key)`.
+    pub keys: BTreeMap<(Arc<str>, String), Remembered>,
+}
+
+pub struct Appended {
+    pub seq: Seq,
+    pub workspace: Arc<str>,
+    pub kind: &'static str,
+    pub ts: String,
+    pub frame: Arc<str>,
+    pub topics: Vec<String>,
+}
+
+pub struct Remembered {
+    pub hash: String,
+    pub seqs: Vec<Seq>,
+    pub ts: String,
+}
+
+impl Writes {
+    pub fn is_empty(&self) -> bool {
+        self.rows.is_empty() && self.events.is_empty() && self.keys.is_empty()
+    }
+
+    fn absorb(&mut self, other: Writes) {
+        self.rows.extend(other.rows);
+        self.events.extend(other.events);
+        self.keys.extend(other.keys);
+    }
+
+    fn row(&self, workspace: &str, kind: &'static str, id: &str) -> Option<&Row> {
+        self.rows.get(&(Arc::from(workspace), kind, id.to_string()))
+    }
+
+    fn key(&self, workspace: &str, key: &str) -> Option<&Remembered> {
+        self.keys.get(&(Arc::from(workspace), key.to_string()))
+    }
+
+    fn frame(&self, seq: Seq) -> Option<&Arc<str>> {
+        // Events are appended in seq order: a binary search finds one.
+        let at = self.events.binary_search_by_key(&seq, |e| e.seq).ok()?;
+        Some(&self.events[at].frame)
+    }
+}
+
+/// What a commit did: each batch's answer (a refused batch left no trace), the head after it, and
+/// the events it appended per workspace.
+pub struct Applied {
+    pub results: Vec<Result<Vec<Committed>, StoreError>>,
+    pub head: Seq,
+    pub added: BTreeMap<String, u64>,
+}
+
+/// Applies `batches` in order after `head`, each over the database and what the batches before it
+/// wrote, then writes what the accepted ones wrote. A batch's writes join the commit only when
+/// all of it is accepted, so a refused batch needs no savepoint to leave no trace.
+pub async fn commit(rows: &mut dyn Rows, batches: Vec<Batch>, head: Seq, ts: &str) -> Result<Applied, StoreError> {
+    let mut done = Writes::default();
+    let mut applied = Applied { results: Vec::with_capacity(batches.len()), head, added: BTreeMap::new() };
+    for batch in batches {
+        let workspace = batch.workspace.clone();
+        let mut view = View { rows: &mut *rows, done: &done, mine: Writes::default() };
+        match apply_batch(&mut view, batch, applied.head, ts).await {
+            Ok(committed) => {
+                let mine = view.mine;
+                done.absorb(mine);
+                // A replay appended nothing: the head stays.
+                let new = committed.iter().filter(|c| !c.replayed).count() as u64;
+                applied.head += new;
+                *applied.added.entry(workspace).or_default() += new;
+                applied.results.push(Ok(committed));
+            }
+            Err(e) if e.is_rejection() => applied.results.push(Err(e)),
+            Err(e) => return Err(e),
+        }
+    }
+    if !done.is_empty() {
+        rows.write(&done).await?;
+    }
+    Ok(applied)
+}
+
+/// The rows as one batch sees them: its own writes, then the commit's, then the database.
+struct View<'v> {
+    rows: &'v mut dyn Rows,
+    done: &'v Writes,
+    mine: Writes,
+}
+
+impl View<'_> {
+    async fn load(&mut self, workspace: &str, kind: &'static str, id: &str) -> Result<Option<String>, StoreError> {
+        if let Some(row) = self.mine.row(workspace, kind, id).or_else(|| self.done.row(workspace, kind, id)) {
+            return Ok(Some(row.data.clone()));
+        }
+        self.rows.load(workspace, kind, id).await
+    }
+
+    async fn remembered(&mut self, workspace: &str, once: &Once) -> Result<Option<(String, Vec<Seq>)>, StoreError> {
+        // A key written in this very commit is within any window.
+        if let Some(r) = self.mine.key(workspace, &once.key).or_else(|| self.done.key(workspace, &once.key)) {
+            return Ok(Some((r.hash.clone(), r.seqs.clone())));
+        }
+        self.rows.remembered(workspace, once).await
+    }
+
+    async fn logged(&mut self, seqs: &[Seq]) -> Result<Vec<(Seq, String)>, StoreError> {
+        let mut found = Vec::with_capacity(seqs.len());
+        let mut stored = Vec::new();
+        for &seq in seqs {
+            match self.mine.frame(seq).or_else(|| self.done.frame(seq)) {
+                Some(frame) => found.push((seq, frame.to_string())),
+                None => stored.push(seq),
+            }
+        }
+        if !stored.is_empty() {
+            found.extend(self.rows.logged(&stored).await?);
+            found.sort_by_key(|(seq, _)| *seq);
+        }
+        Ok(found)
+    }
+
+    fn save(&mut self, workspace: &Arc<str>, row: Row) {
+        self.mine.rows.insert((workspace.clone(), row.kind, row.id.clone()), row);
+    }
+
+    fn remember(&mut self, workspace: &Arc<str>, once: &Once, seqs: &[Seq], ts: &str) {
+        let remembered = Remembered { hash: once.hash.clone(), seqs: seqs.to_vec(), ts: ts.to_string() };
+        self.mine.keys.insert((workspace.clone(), once.key.clone()), remembered);
+    }
 }
 
 /// Applies and logs every event of one batch; `head` is the seq before the first of them.
-pub async fn apply_batch(rows: &mut dyn Rows, batch: Batch, head: Seq, ts: &str) -> Result<Vec<Committed>, StoreError> {
+async fn apply_batch(rows: &mut View<'_>, batch: Batch, head: Seq, ts: &str) -> Result<Vec<Committed>, StoreError> {
     if let Some(once) = &batch.once {
         if let Some(first) = replay(rows, &batch.workspace, once).await? {
             return Ok(first);
@@ -48,20 +187,27 @@ pub async fn apply_batch(rows: &mut dyn Rows, batch: Batch, head: Seq, ts: &str)
         seq += 1;
         let at = Stamp { seq, ts: ts.to_string() };
         for row in project(rows, &workspace, &mut body, &at).await? {
-            rows.save(&workspace, &row).await?;
+            rows.save(&workspace, row);
         }
         // Topics after projecting: a created task only has its id from here on.
         let event = Event { seq: at.seq, ts: at.ts, topics: body.topics(), body };
-        let frame = serde_json::to_string(&event).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        rows.append(&workspace, &event, &frame).await?;
+        let frame: Arc<str> = serde_json::to_string(&event).map_err(|e| StoreError::Corrupt(e.to_string()))?.into();
+        rows.mine.events.push(Appended {
+            seq: event.seq,
+            workspace: workspace.clone(),
+            kind: event.body.kind(),
+            ts: event.ts.clone(),
+            frame: frame.clone(),
+            topics: event.topics.clone(),
+        });
         if let Some(key) = &key {
-            rows.remember(&workspace, key, &[event.seq], ts).await?;
+            rows.remember(&workspace, key, &[event.seq], ts);
         }
         committed.push(Committed {
             seq: event.seq,
             workspace: workspace.clone(),
             topics: event.topics,
-            frame: frame.into(),
+            frame,
             ts: event.ts,
             replayed: false,
             body: event.body,
@@ -70,14 +216,14 @@ pub async fn apply_batch(rows: &mut dyn Rows, batch: Batch, head: Seq, ts: &str)
     if let Some(once) = &once {
         // A retry of the whole request is answered with these seqs, first commits and replays alike.
         let seqs: Vec<Seq> = committed.iter().map(|c| c.seq).collect();
-        rows.remember(&workspace, once, &seqs, ts).await?;
+        rows.remember(&workspace, once, &seqs, ts);
     }
     Ok(committed)
 }
 
 /// The batch an earlier request with the same key committed, as it was committed; a refusal when
 /// the key comes back with another body; `None` when the key is new (or older than the window).
-async fn replay(rows: &mut dyn Rows, workspace: &str, once: &Once) -> Result<Option<Vec<Committed>>, StoreError> {
+async fn replay(rows: &mut View<'_>, workspace: &str, once: &Once) -> Result<Option<Vec<Committed>>, StoreError> {
     let Some((hash, seqs)) = rows.remembered(workspace, once).await? else { return Ok(None) };
     if hash != once.hash {
         return Err(StoreError::KeyReused(format!(
@@ -114,7 +260,7 @@ async fn replay(rows: &mut dyn Rows, workspace: &str, once: &Once) -> Result<Opt
 /// Runs the event's projection, loading each row it asks for and starting over, until it
 /// completes or refuses. Returns the rows to write; `body` gets what the projection filled in.
 async fn project(
-    rows: &mut dyn Rows,
+    rows: &mut View<'_>,
     workspace: &str,
     body: &mut EventBody,
     at: &Stamp,

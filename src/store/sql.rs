@@ -1,10 +1,14 @@
 //! The queries both backends speak the same way, built once for any sqlx database: a page of the
-//! log and a list of entity rows. Each backend runs them on its own connections.
+//! log, a list of entity rows, and the writes of a commit. Each backend runs them on its own
+//! connections.
 
 use app::domain::entity::Query;
 use sqlx::{Database, Encode, QueryBuilder, Type};
 
-use super::LogQuery;
+use super::{
+    project::{Appended, Writes},
+    LogQuery,
+};
 
 /// `SELECT seq, frame` for one page of the log, oldest first (the newest `limit` when asked, then
 /// to be reversed by the caller).
@@ -88,4 +92,77 @@ where
     sql.push(if q.newest_first { " ORDER BY sort DESC, id" } else { " ORDER BY sort, id" });
     sql.push(" LIMIT ").push_bind(i64::from(q.limit));
     sql
+}
+
+/// Rows per multi-row statement: well under SQLite's 32,766 bound parameters and PostgreSQL's
+/// 65,535, whatever the column count.
+const ROWS_PER_STATEMENT: usize = 1_000;
+
+/// The statements that write one commit's [`Writes`]: entity upserts, events, their topics and
+/// idempotency keys, each as few multi-row statements as the parameter bound allows.
+pub fn writes<'a, DB>(w: &'a Writes) -> Vec<QueryBuilder<'a, DB>>
+where
+    DB: Database,
+    i64: Encode<'a, DB> + Type<DB>,
+    &'a str: Encode<'a, DB> + Type<DB>,
+    Option<&'a str>: Encode<'a, DB> + Type<DB>,
+    String: Encode<'a, DB> + Type<DB>,
+{
+    let mut statements = Vec::new();
+    let rows: Vec<_> = w.rows.iter().collect();
+    for chunk in rows.chunks(ROWS_PER_STATEMENT) {
+        let mut sql = QueryBuilder::<DB>::new("INSERT INTO entities (workspace, kind, id, parent, status, sort, data) ");
+        sql.push_values(chunk, |mut b, ((workspace, kind, id), row)| {
+            b.push_bind(&**workspace)
+                .push_bind(*kind)
+                .push_bind(id.as_str())
+                .push_bind(row.index.parent.as_deref())
+                .push_bind(row.index.status.as_deref())
+                .push_bind(row.index.sort)
+                .push_bind(row.data.as_str());
+        });
+        sql.push(
+            " ON CONFLICT (workspace, kind, id) DO UPDATE SET parent = excluded.parent, status = excluded.status, \
+             sort = excluded.sort, data = excluded.data",
+        );
+        statements.push(sql);
+    }
+    for chunk in w.events.chunks(ROWS_PER_STATEMENT) {
+        let mut sql = QueryBuilder::<DB>::new("INSERT INTO events (seq, workspace, type, ts, frame) ");
+        sql.push_values(chunk, |mut b, e| {
+            b.push_bind(e.seq as i64)
+                .push_bind(&*e.workspace)
+                .push_bind(e.kind)
+                .push_bind(e.ts.as_str())
+                .push_bind(&*e.frame);
+        });
+        statements.push(sql);
+    }
+    let topics: Vec<(&Appended, &String)> = w.events.iter().flat_map(|e| e.topics.iter().map(move |t| (e, t))).collect();
+    for chunk in topics.chunks(ROWS_PER_STATEMENT) {
+        let mut sql = QueryBuilder::<DB>::new("INSERT INTO event_topics (workspace, topic, seq) ");
+        sql.push_values(chunk, |mut b, (e, topic)| {
+            b.push_bind(&*e.workspace).push_bind(topic.as_str()).push_bind(e.seq as i64);
+        });
+        statements.push(sql);
+    }
+    let keys: Vec<_> = w.keys.iter().collect();
+    for chunk in keys.chunks(ROWS_PER_STATEMENT) {
+        let mut sql = QueryBuilder::<DB>::new("INSERT INTO idempotency (workspace, key, hash, seqs, created_at) ");
+        sql.push_values(chunk, |mut b, ((workspace, key), r)| {
+            let seqs = serde_json::to_string(&r.seqs).unwrap_or_else(|_| "[]".into());
+            b.push_bind(&**workspace)
+                .push_bind(key.as_str())
+                .push_bind(r.hash.as_str())
+                .push_bind(seqs)
+                .push_bind(r.ts.as_str());
+        });
+        // A key older than the window is replaced: its first commit is forgotten.
+        sql.push(
+            " ON CONFLICT (workspace, key) DO UPDATE SET hash = excluded.hash, seqs = excluded.seqs, \
+             created_at = excluded.created_at",
+        );
+        statements.push(sql);
+    }
+    statements
 }

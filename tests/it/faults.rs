@@ -115,6 +115,10 @@ impl Store for Faulty {
     async fn revoke_token(&self, id: &str) -> Result<bool, StoreError> {
         self.inner.revoke_token(id).await
     }
+
+    fn shared_limits(&self) -> Option<Arc<dyn flightdeck::limits::SharedLimits>> {
+        self.inner.shared_limits()
+    }
 }
 
 #[tokio::test]

@@ -228,3 +228,46 @@ async fn a_batch_over_the_limit_is_refused_whole() {
     assert!(body["message"].as_str().unwrap().contains("at most 1000"));
     assert_eq!(server.head().await, 0);
 }
+
+#[tokio::test]
+async fn the_batches_of_one_commit_see_each_other_and_a_refused_one_leaves_no_trace() {
+    use flightdeck::store::{Batch, Once};
+    let server = TestServer::start().await;
+    let store = server.running.state.store.clone();
+    let batch = |events: Vec<serde_json::Value>| {
+        Batch::new("default".into(), events.into_iter().map(|e| serde_json::from_value(e).unwrap()).collect())
+    };
+    let once = Once { key: "k1".into(), hash: "h1".into(), not_before: "2000-01-01T00:00:00Z".into() };
+    let mut keyed = batch(vec![task_created("b", "Keyed")]);
+    keyed.once = Some(once.clone());
+    let mut retried = batch(vec![task_created("b", "Keyed")]);
+    retried.once = Some(once);
+    let batches = vec![
+        batch(vec![task_created("a", "First")]),
+        // Refused as a whole: `a` exists, made by the batch before in this same commit.
+        batch(vec![task_progress("a", 30), task_created("a", "Again")]),
+        // Applied over the first batch's row, not over the refused one's progress.
+        batch(vec![task_progress("a", 60)]),
+        keyed,
+        // The same key in the same commit: answered with the keyed batch's seq, stored once.
+        retried,
+    ];
+    let results = store.commit(batches, "2026-12-02T00:00:00Z").await.expect("the commit goes through");
+    let seqs: Vec<Result<Vec<(u64, bool)>, String>> = results
+        .into_iter()
+        .map(|r| r.map(|c| c.iter().map(|c| (c.seq, c.replayed)).collect()).map_err(|e| e.to_string()))
+        .collect();
+    assert_eq!(seqs[0], Ok(vec![(1, false)]));
+    assert!(matches!(&seqs[1], Err(m) if m.contains("already exists")), "{:?}", seqs[1]);
+    assert_eq!(seqs[2], Ok(vec![(2, false)]));
+    assert_eq!(seqs[3], Ok(vec![(3, false)]));
+    assert_eq!(seqs[4], Ok(vec![(3, true)]));
+    assert_eq!(store.head().await.unwrap(), 3);
+    let board = server.board().await;
+    let a = board.tasks.iter().find(|t| t.id == "a").expect("task a");
+    assert_eq!((a.title.as_str(), a.progress), ("First", 60));
+    assert!(board.tasks.iter().any(|t| t.id == "b"));
+    // The log holds exactly the three accepted events, and a new commit goes on from there.
+    let (status, body) = server.post(&task_progress("a", 70)).await;
+    assert_eq!((status, body["seqs"][0].as_u64()), (201, Some(4)));
+}

@@ -158,3 +158,53 @@ async fn every_event_an_instance_acknowledged_before_it_was_killed_reaches_a_cli
     assert!(acked.len() >= 200);
     survivor.stop().await;
 }
+
+#[tokio::test]
+async fn per_token_limits_hold_across_instances() {
+    use tokio_tungstenite::{connect_async, tungstenite::Error as WsError};
+    let schema = shared_database().await;
+    let limited = |c: &mut ServeConfig| {
+        c.max_connections_per_token = 2;
+        c.ingest_rate = 1;
+        c.ingest_burst = 10;
+    };
+    let a = instance(&schema, limited).await;
+    let b = instance(&schema, limited).await;
+    let url = |r: &Running| format!("ws://{}/ws?token={TOKEN}", r.addr);
+
+    // Two sockets of one token, one on each instance: its limit is reached on both.
+    let (_on_a, _) = WsClient::connect_to(&url(&a)).await;
+    let (on_b, _) = WsClient::connect_to(&url(&b)).await;
+    for r in [&a, &b] {
+        match connect_async(url(r)).await {
+            Err(WsError::Http(response)) => assert_eq!(response.status(), 429),
+            other => panic!("expected 429 from {}, got {:?}", r.addr, other.map(|_| ())),
+        }
+    }
+    // A socket closed on B frees the slot for A.
+    drop(on_b);
+    let mut reopened = None;
+    for _ in 0..50 {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        if let Ok(socket) = connect_async(url(&a)).await {
+            reopened = Some(socket);
+            break;
+        }
+    }
+    assert!(reopened.is_some(), "the slot closed on B is free on A");
+
+    // The ingest rate is one bucket for the token: 6 events on A and 4 on B take the burst of 10,
+    // and the next event is refused by either instance, with nothing stored.
+    let batch = |n: usize, from: usize| {
+        serde_json::Value::Array((from..from + n).map(|i| task_created(&format!("r{i}"), "rate")).collect())
+    };
+    post(a.addr, &batch(6, 0)).await.expect("within the burst on A");
+    post(b.addr, &batch(4, 6)).await.expect("within the burst on B");
+    for r in [&a, &b] {
+        let refused = post(r.addr, &task_created("over", "rate")).await.expect_err("over the shared rate");
+        assert!(refused.contains("rate_limited"), "{refused}");
+    }
+    assert_eq!(a.state.store.head().await.unwrap(), 10, "nothing over the rate was stored");
+    a.stop().await;
+    b.stop().await;
+}

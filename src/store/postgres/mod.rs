@@ -4,9 +4,10 @@
 //! transaction, so seqs stay gapless and in commit order whichever instance commits. This module
 //! holds SQL only: what an event does to rows is decided in [`super::project`].
 
+mod limits;
 mod rows;
 
-use std::{collections::BTreeMap, str::FromStr, time::Duration};
+use std::{str::FromStr, time::Duration};
 
 use app::domain::{
     entity::{Query, Snapshot},
@@ -14,7 +15,7 @@ use app::domain::{
 };
 use sqlx::{
     postgres::{PgConnectOptions, PgListener, PgPoolOptions},
-    Connection, PgPool, Postgres,
+    PgPool, Postgres,
 };
 
 use super::{project, sql, Batch, Committed, LogQuery, Logged, Store, StoreError, TokenListing, TokenRecord};
@@ -27,6 +28,9 @@ pub struct PgStore {
     /// Token checks have connections of their own, so long replays never hold up authentication.
     auth: PgPool,
     epoch: String,
+    /// Per-token limits, counted on the authentication connections: both are quick checks made
+    /// before a request's work.
+    limits: std::sync::Arc<limits::PgLimits>,
 }
 
 impl PgStore {
@@ -39,10 +43,11 @@ impl PgStore {
             .await?;
         // Several instances may start at once: sqlx takes an advisory lock around the migrations.
         sqlx::migrate!("./migrations/postgres").run(&pool).await?;
-        let auth = PgPoolOptions::new().max_connections(2).connect_with(options).await?;
+        let auth = PgPoolOptions::new().max_connections(4).connect_with(options).await?;
         let epoch = sqlx::query_scalar("SELECT epoch FROM log_state WHERE id = 1").fetch_one(&pool).await?;
         let schema: String = sqlx::query_scalar("SELECT current_schema()").fetch_one(&pool).await?;
-        Ok(PgStore { pool, channel: format!("flightdeck_commits_{schema}"), auth, epoch })
+        let limits = std::sync::Arc::new(limits::PgLimits { pool: auth.clone() });
+        Ok(PgStore { pool, channel: format!("flightdeck_commits_{schema}"), auth, epoch, limits })
     }
 }
 
@@ -55,37 +60,17 @@ impl Store for PgStore {
     ) -> Result<Vec<Result<Vec<Committed>, StoreError>>, StoreError> {
         let mut tx = self.pool.begin().await?;
         // The lock every instance's commit takes: seqs are assigned one commit after another.
-        let mut head: i64 =
+        let head: i64 =
             sqlx::query_scalar("SELECT head FROM log_state WHERE id = 1 FOR UPDATE").fetch_one(&mut *tx).await?;
-        let mut results = Vec::with_capacity(batches.len());
-        let mut added: BTreeMap<String, i64> = BTreeMap::new();
-        for batch in batches {
-            let workspace = batch.workspace.clone();
-            // A savepoint per batch: a refused batch rolls back alone, the others still commit.
-            let mut savepoint = Connection::begin(&mut *tx).await?;
-            let applied = project::apply_batch(&mut rows::PgRows(&mut savepoint), batch, head as Seq, ts).await;
-            match applied {
-                Ok(committed) => {
-                    savepoint.commit().await?;
-                    let new = committed.iter().filter(|c| !c.replayed).count() as i64;
-                    head += new;
-                    *added.entry(workspace).or_default() += new;
-                    results.push(Ok(committed));
-                }
-                Err(e) if e.is_rejection() => {
-                    savepoint.rollback().await?;
-                    results.push(Err(e));
-                }
-                Err(e) => return Err(e),
-            }
-        }
-        for (workspace, new) in added.into_iter().filter(|(_, new)| *new > 0) {
+        let applied = project::commit(&mut rows::PgRows(&mut tx), batches, head as Seq, ts).await?;
+        let head = applied.head as i64;
+        for (workspace, new) in applied.added.into_iter().filter(|(_, new)| *new > 0) {
             sqlx::query(
                 "INSERT INTO workspace_log (workspace, events, pruned_upto) VALUES ($1, $2, 0) \
                  ON CONFLICT (workspace) DO UPDATE SET events = workspace_log.events + excluded.events",
             )
             .bind(workspace)
-            .bind(new)
+            .bind(new as i64)
             .execute(&mut *tx)
             .await?;
         }
@@ -93,7 +78,7 @@ impl Store for PgStore {
         // Delivered to every instance's listener when (and only if) the transaction commits.
         sqlx::query("SELECT pg_notify($1, $2)").bind(&self.channel).bind(head.to_string()).execute(&mut *tx).await?;
         tx.commit().await?;
-        Ok(results)
+        Ok(applied.results)
     }
 
     fn epoch(&self) -> &str {
@@ -305,5 +290,9 @@ impl Store for PgStore {
     async fn count_tokens(&self) -> Result<u64, StoreError> {
         let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM tokens").fetch_one(&self.pool).await?;
         Ok(n as u64)
+    }
+
+    fn shared_limits(&self) -> Option<std::sync::Arc<dyn crate::limits::SharedLimits>> {
+        Some(self.limits.clone())
     }
 }

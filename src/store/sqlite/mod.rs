@@ -14,7 +14,7 @@ use app::domain::{
 };
 use sqlx::{
     sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous},
-    Connection, Sqlite, SqlitePool,
+    Sqlite, SqlitePool,
 };
 
 use super::{project, sql, Batch, Committed, LogQuery, Logged, Store, StoreError, TokenListing, TokenRecord};
@@ -59,44 +59,22 @@ impl Store for SqliteStore {
         // IMMEDIATE: take the write lock up front, so a read-then-write never meets another
         // connection's commit halfway (SQLITE_BUSY that no busy timeout retries).
         let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
-        let mut head: i64 = sqlx::query_scalar("SELECT head FROM log_state WHERE id = 1").fetch_one(&mut *tx).await?;
-        let mut results = Vec::with_capacity(batches.len());
-        // New events per workspace, for its retention count.
-        let mut added: std::collections::BTreeMap<String, i64> = Default::default();
-        for batch in batches {
-            let workspace = batch.workspace.clone();
-            // A savepoint per batch: a refused batch rolls back alone, the others still commit.
-            let mut savepoint = Connection::begin(&mut *tx).await?;
-            let applied = project::apply_batch(&mut rows::SqliteRows(&mut savepoint), batch, head as Seq, ts).await;
-            match applied {
-                Ok(committed) => {
-                    savepoint.commit().await?;
-                    // A replay appended nothing: the head stays.
-                    let new = committed.iter().filter(|c| !c.replayed).count() as i64;
-                    head += new;
-                    *added.entry(workspace).or_default() += new;
-                    results.push(Ok(committed));
-                }
-                Err(e) if e.is_rejection() => {
-                    savepoint.rollback().await?;
-                    results.push(Err(e));
-                }
-                Err(e) => return Err(e),
-            }
-        }
-        for (workspace, new) in added.into_iter().filter(|(_, new)| *new > 0) {
+        let head: i64 = sqlx::query_scalar("SELECT head FROM log_state WHERE id = 1").fetch_one(&mut *tx).await?;
+        let applied = project::commit(&mut rows::SqliteRows(&mut tx), batches, head as Seq, ts).await?;
+        let head = applied.head as i64;
+        for (workspace, new) in applied.added.into_iter().filter(|(_, new)| *new > 0) {
             sqlx::query(
                 "INSERT INTO workspace_log (workspace, events, pruned_upto) VALUES (?, ?, 0)
                  ON CONFLICT (workspace) DO UPDATE SET events = events + excluded.events",
             )
             .bind(workspace)
-            .bind(new)
+            .bind(new as i64)
             .execute(&mut *tx)
             .await?;
         }
         sqlx::query("UPDATE log_state SET head = ? WHERE id = 1").bind(head).execute(&mut *tx).await?;
         tx.commit().await?;
-        Ok(results)
+        Ok(applied.results)
     }
 
     fn epoch(&self) -> &str {

@@ -1,11 +1,12 @@
-//! Rows and log appends inside an open SQLite transaction: the SQL behind [`Rows`].
-
-use app::domain::{entity::Row, Event};
-use sqlx::SqliteConnection;
+//! Reads and the commit's writes inside an open SQLite transaction: the SQL behind [`Rows`].
 
 use app::domain::Seq;
+use sqlx::{Sqlite, SqliteConnection};
 
-use crate::store::{project::Rows, Once, StoreError};
+use crate::store::{
+    project::{Rows, Writes},
+    sql, Once, StoreError,
+};
 
 pub struct SqliteRows<'a>(pub &'a mut SqliteConnection);
 
@@ -20,45 +21,6 @@ impl Rows for SqliteRows<'_> {
             .await?)
     }
 
-    async fn save(&mut self, workspace: &str, row: &Row) -> Result<(), StoreError> {
-        sqlx::query(
-            "INSERT INTO entities (workspace, kind, id, parent, status, sort, data) VALUES (?, ?, ?, ?, ?, ?, ?) \
-             ON CONFLICT (workspace, kind, id) DO UPDATE SET parent = excluded.parent, status = excluded.status, \
-             sort = excluded.sort, data = excluded.data",
-        )
-        .bind(workspace)
-        .bind(row.kind)
-        .bind(&row.id)
-        .bind(&row.index.parent)
-        .bind(&row.index.status)
-        .bind(row.index.sort)
-        .bind(&row.data)
-        .execute(&mut *self.0)
-        .await?;
-        Ok(())
-    }
-
-    async fn append(&mut self, workspace: &str, event: &Event, frame: &str) -> Result<(), StoreError> {
-        let seq = event.seq as i64;
-        sqlx::query("INSERT INTO events (seq, workspace, type, ts, frame) VALUES (?, ?, ?, ?, ?)")
-            .bind(seq)
-            .bind(workspace)
-            .bind(event.body.kind())
-            .bind(&event.ts)
-            .bind(frame)
-            .execute(&mut *self.0)
-            .await?;
-        // One statement for all of the event's topics.
-        let topics = serde_json::to_string(&event.topics).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        sqlx::query("INSERT INTO event_topics (workspace, topic, seq) SELECT ?, value, ? FROM json_each(?)")
-            .bind(workspace)
-            .bind(seq)
-            .bind(topics)
-            .execute(&mut *self.0)
-            .await?;
-        Ok(())
-    }
-
     async fn remembered(&mut self, workspace: &str, once: &Once) -> Result<Option<(String, Vec<Seq>)>, StoreError> {
         let row: Option<(String, String)> =
             sqlx::query_as("SELECT hash, seqs FROM idempotency WHERE workspace = ? AND key = ? AND created_at >= ?")
@@ -71,21 +33,6 @@ impl Rows for SqliteRows<'_> {
             .transpose()
     }
 
-    async fn remember(&mut self, workspace: &str, once: &Once, seqs: &[Seq], ts: &str) -> Result<(), StoreError> {
-        let seqs = serde_json::to_string(seqs).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        sqlx::query(
-            "INSERT OR REPLACE INTO idempotency (workspace, key, hash, seqs, created_at) VALUES (?, ?, ?, ?, ?)",
-        )
-        .bind(workspace)
-        .bind(&once.key)
-        .bind(&once.hash)
-        .bind(seqs)
-        .bind(ts)
-        .execute(&mut *self.0)
-        .await?;
-        Ok(())
-    }
-
     async fn logged(&mut self, seqs: &[Seq]) -> Result<Vec<(Seq, String)>, StoreError> {
         let seqs = serde_json::to_string(seqs).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         let rows: Vec<(i64, String)> =
@@ -94,5 +41,12 @@ impl Rows for SqliteRows<'_> {
                 .fetch_all(&mut *self.0)
                 .await?;
         Ok(rows.into_iter().map(|(seq, frame)| (seq as Seq, frame)).collect())
+    }
+
+    async fn write(&mut self, writes: &Writes) -> Result<(), StoreError> {
+        for mut statement in sql::writes::<Sqlite>(writes) {
+            statement.build().execute(&mut *self.0).await?;
+        }
+        Ok(())
     }
 }

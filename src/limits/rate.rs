@@ -1,4 +1,4 @@
-//! Per-token ingest rate limit: a token bucket per token, counted in events, not requests.
+//! The ingest rate of one process: a token bucket per token, counted in events, not requests.
 
 use std::{collections::HashMap, sync::Mutex, time::Instant};
 

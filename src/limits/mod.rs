@@ -1,0 +1,109 @@
+//! Per-token limits: the ingest rate and the connections open at once.
+//!
+//! One process counts in memory. Instances that share a database count there too (through
+//! [`SharedLimits`], which such a store provides), so a token's limits hold across all of them
+//! rather than once per instance.
+
+mod rate;
+
+use std::{sync::Arc, time::Duration};
+
+pub use rate::RateLimiter;
+
+use crate::{
+    hub::{ConnectionGuard, Hub},
+    store::StoreError,
+};
+
+/// An instance that has not said it is alive for this long no longer counts: its connections
+/// were dropped with it.
+pub const INSTANCE_STALE_AFTER: Duration = Duration::from_secs(10);
+
+/// Counters kept where every instance sees them. Each call is atomic across instances.
+#[async_trait::async_trait]
+pub trait SharedLimits: Send + Sync {
+    /// Takes `events` from the bucket `key` (full at `burst`, refilled at `rate` a second), or
+    /// says in how many seconds enough will be there. Same rules as [`RateLimiter::take`].
+    async fn take(&self, key: &str, events: u32, rate: u32, burst: u32) -> Result<Result<(), u64>, StoreError>;
+    /// Counts a connection of `token_id` on `instance` if the token's connections on every live
+    /// instance are fewer than `limit`; says whether it was counted.
+    async fn open(&self, instance: &str, token_id: &str, limit: u32) -> Result<bool, StoreError>;
+    /// Uncounts one connection of `token_id` on `instance`.
+    async fn close(&self, instance: &str, token_id: &str) -> Result<(), StoreError>;
+    /// Says `instance` is alive, and forgets instances silent for long (with their connections).
+    async fn beat(&self, instance: &str) -> Result<(), StoreError>;
+}
+
+pub struct Limits {
+    local: RateLimiter,
+    rate: u32,
+    burst: u32,
+    max_connections: u32,
+    shared: Option<Arc<dyn SharedLimits>>,
+    /// This process among the instances: made at start, so a restarted one is a new instance and
+    /// what its predecessor held expires with it.
+    instance: Arc<str>,
+}
+
+/// Why a connection was not opened.
+pub enum Refused {
+    /// The token has its limit open already.
+    Full(u32),
+    Store(StoreError),
+}
+
+impl Limits {
+    pub fn new(rate: u32, burst: u32, max_connections: usize, shared: Option<Arc<dyn SharedLimits>>) -> Limits {
+        Limits {
+            local: RateLimiter::new(rate, burst),
+            rate,
+            burst,
+            max_connections: max_connections.min(u32::MAX as usize) as u32,
+            shared,
+            instance: uuid::Uuid::new_v4().simple().to_string().into(),
+        }
+    }
+
+    /// Takes `events` from the token's ingest rate, or says in how many seconds to retry.
+    pub async fn take_ingest(&self, token_id: &str, events: usize) -> Result<Result<(), u64>, StoreError> {
+        match &self.shared {
+            None => Ok(self.local.take(token_id, events)),
+            Some(shared) => {
+                let events = events.min(u32::MAX as usize) as u32;
+                shared.take(&format!("ingest:{token_id}"), events, self.rate, self.burst).await
+            }
+        }
+    }
+
+    /// Opens a connection slot of `token_id`, held until the guard is dropped.
+    pub async fn connect(&self, hub: &Hub, token_id: &str) -> Result<ConnectionGuard, Refused> {
+        // This process's own count first: it is what revocation closes, and it costs nothing.
+        let Some(mut guard) = hub.connect(token_id) else { return Err(Refused::Full(self.max_connections)) };
+        let Some(shared) = &self.shared else { return Ok(guard) };
+        match shared.open(&self.instance, token_id, self.max_connections).await {
+            Ok(true) => {}
+            Ok(false) => return Err(Refused::Full(self.max_connections)),
+            Err(e) => return Err(Refused::Store(e)),
+        }
+        let (shared, instance, token_id) = (shared.clone(), self.instance.clone(), token_id.to_string());
+        guard.on_release(move || {
+            // Dropped outside a runtime only at exit, when the instance expires anyway.
+            if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+                runtime.spawn(async move {
+                    if let Err(e) = shared.close(&instance, &token_id).await {
+                        tracing::warn!(error = %e, "a closed connection could not be uncounted; it expires with this instance");
+                    }
+                });
+            }
+        });
+        Ok(guard)
+    }
+
+    /// Keeps this instance counted among the live ones; a no-op for a single process.
+    pub async fn beat(&self) -> Result<usize, StoreError> {
+        if let Some(shared) = &self.shared {
+            shared.beat(&self.instance).await?;
+        }
+        Ok(0)
+    }
+}

@@ -1,0 +1,122 @@
+//! Per-token limits counted in the database, so they hold across every instance on it. SQL only:
+//! the rules are [`crate::limits`]'s.
+
+use sqlx::PgPool;
+
+use crate::{
+    limits::{SharedLimits, INSTANCE_STALE_AFTER},
+    store::StoreError,
+};
+
+pub struct PgLimits {
+    pub pool: PgPool,
+}
+
+/// Seconds after which an instance's connections stop counting.
+fn stale_secs() -> f64 {
+    INSTANCE_STALE_AFTER.as_secs_f64()
+}
+
+#[async_trait::async_trait]
+impl SharedLimits for PgLimits {
+    async fn take(&self, key: &str, events: u32, rate: u32, burst: u32) -> Result<Result<(), u64>, StoreError> {
+        let (rate, burst, events) = (f64::from(rate.max(1)), f64::from(burst.max(1)), f64::from(events));
+        // One statement: the refill, the check and the take happen atomically under the row lock.
+        let taken: Option<f64> = sqlx::query_scalar(
+            "INSERT INTO rate_buckets AS b (key, tokens, updated) VALUES ($1, $3 - $4, clock_timestamp())
+             ON CONFLICT (key) DO UPDATE
+                SET tokens = LEAST($3, b.tokens + EXTRACT(EPOCH FROM clock_timestamp() - b.updated) * $2) - $4,
+                    updated = clock_timestamp()
+              WHERE LEAST($3, b.tokens + EXTRACT(EPOCH FROM clock_timestamp() - b.updated) * $2) >= LEAST($4, $3)
+             RETURNING tokens",
+        )
+        .bind(key)
+        .bind(rate)
+        .bind(burst)
+        .bind(events)
+        .fetch_optional(&self.pool)
+        .await?;
+        if taken.is_some() {
+            return Ok(Ok(()));
+        }
+        let have: f64 = sqlx::query_scalar(
+            "SELECT LEAST($2, tokens + EXTRACT(EPOCH FROM clock_timestamp() - updated) * $3) FROM rate_buckets WHERE key = $1",
+        )
+        .bind(key)
+        .bind(burst)
+        .bind(rate)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(Err(((events.min(burst) - have) / rate).ceil().max(1.0) as u64))
+    }
+
+    async fn open(&self, instance: &str, token_id: &str, limit: u32) -> Result<bool, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        // One opening per token at a time, across instances: the count and the increment agree.
+        sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))").bind(token_id).execute(&mut *tx).await?;
+        sqlx::query(
+            "INSERT INTO instances (id, seen_at) VALUES ($1, clock_timestamp())
+             ON CONFLICT (id) DO UPDATE SET seen_at = excluded.seen_at",
+        )
+        .bind(instance)
+        .execute(&mut *tx)
+        .await?;
+        let open: i64 = sqlx::query_scalar(
+            "SELECT COALESCE(SUM(c.open), 0) FROM open_connections c JOIN instances i ON i.id = c.instance
+             WHERE c.token_id = $1 AND i.seen_at > clock_timestamp() - make_interval(secs => $2)",
+        )
+        .bind(token_id)
+        .bind(stale_secs())
+        .fetch_one(&mut *tx)
+        .await?;
+        if open >= i64::from(limit) {
+            return Ok(false);
+        }
+        sqlx::query(
+            "INSERT INTO open_connections (instance, token_id, open) VALUES ($1, $2, 1)
+             ON CONFLICT (token_id, instance) DO UPDATE SET open = open_connections.open + 1",
+        )
+        .bind(instance)
+        .bind(token_id)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    async fn close(&self, instance: &str, token_id: &str) -> Result<(), StoreError> {
+        sqlx::query("UPDATE open_connections SET open = open - 1 WHERE instance = $1 AND token_id = $2 AND open > 0")
+            .bind(instance)
+            .bind(token_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn beat(&self, instance: &str) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(
+            "INSERT INTO instances (id, seen_at) VALUES ($1, clock_timestamp())
+             ON CONFLICT (id) DO UPDATE SET seen_at = excluded.seen_at",
+        )
+        .bind(instance)
+        .execute(&mut *tx)
+        .await?;
+        // Long gone: six times the staleness, so a paused instance that comes back still finds its rows.
+        let gone = stale_secs() * 6.0;
+        sqlx::query(
+            "DELETE FROM open_connections c USING instances i
+             WHERE i.id = c.instance AND i.seen_at < clock_timestamp() - make_interval(secs => $1)",
+        )
+        .bind(gone)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query("DELETE FROM instances WHERE seen_at < clock_timestamp() - make_interval(secs => $1)")
+            .bind(gone)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("DELETE FROM open_connections WHERE instance = $1 AND open = 0").bind(instance).execute(&mut *tx).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+}
