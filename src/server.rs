@@ -30,7 +30,7 @@ use crate::{
     config::ServeConfig,
     hub::{relay::Relay, Hub, HubSettings},
     jobs,
-    state::AppState,
+    state::{AppState, Shared},
     store::{self, LogQuery, Role, Store, TokenRecord},
     writer::{QueueLimits, Writer},
 };
@@ -111,7 +111,7 @@ pub async fn start_with_store(
         .site_pkg_dir("pkg")
         .site_addr(addr)
         .build();
-    let state = AppState {
+    let state = AppState::new(Shared {
         leptos_options,
         store: store.clone(),
         hub: hub.clone(),
@@ -127,7 +127,7 @@ pub async fn start_with_store(
         health: Arc::new(config.health_rules()),
         idempotency_window: std::time::Duration::from_millis(config.idempotency_window_ms),
         metrics,
-    };
+    });
     jobs::health::spawn(&state, config.health_check());
     jobs::approvals::spawn(&state, config.approval_check());
     jobs::prune::spawn(&state, config.prune_every(), config.retain_events);

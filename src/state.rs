@@ -8,8 +8,33 @@ use leptos::prelude::LeptosOptions;
 
 use crate::{clock::SharedClock, hub::Hub, limits::Limits, store::Store, writer::Writer};
 
-#[derive(Clone, FromRef)]
-pub struct AppState {
+/// A handle: every extractor and middleware takes one per request, so a clone is one reference
+/// count, not a copy of every field (it was a visible share of a request's time).
+#[derive(Clone)]
+pub struct AppState(Arc<Shared>);
+
+impl AppState {
+    pub fn new(shared: Shared) -> AppState {
+        AppState(Arc::new(shared))
+    }
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+/// The pages' renderer takes its options from the state.
+impl FromRef<AppState> for LeptosOptions {
+    fn from_ref(state: &AppState) -> LeptosOptions {
+        state.leptos_options.clone()
+    }
+}
+
+pub struct Shared {
     pub leptos_options: LeptosOptions,
     pub store: Arc<dyn Store>,
     pub hub: Hub,
