@@ -83,8 +83,9 @@ impl Metrics {
     }
 
     /// A live frame was written to a follower, `since` it went live.
-    pub fn delivered(&self, since: tokio::time::Instant) {
-        self.fanout.record(since.elapsed().as_secs_f64());
+    /// A live frame written `after` it was published.
+    pub fn delivered(&self, after: std::time::Duration) {
+        self.fanout.record(after.as_secs_f64());
     }
 
     pub fn committed(&self, events: usize) {

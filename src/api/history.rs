@@ -133,7 +133,7 @@ pub async fn stream(
                         None => {
                             // Handed to the response body; the write itself is hyper's.
                             if let Some(live) = live {
-                                watch.metrics.delivered(live);
+                                watch.metrics.delivered(live.elapsed());
                             }
                             break SseEvent::default().id(seq.to_string()).data(frame.as_str());
                         }

@@ -188,7 +188,7 @@ impl Feed {
                     self.caught_up();
                     match self.live.recv().await {
                         Ok(frame) => {
-                            if let Some(item) = self.take_live(&frame, deadline) {
+                            if let Some(item) = self.take_live(&frame, deadline, Instant::now()) {
                                 return Ok(item);
                             }
                         }
@@ -202,9 +202,10 @@ impl Feed {
 
     /// The next frame if it is at hand without waiting (owed from a page already read, or on the
     /// live ring): the transport writes these together and flushes once.
-    pub fn ready(&mut self) -> Option<Item> {
+    /// `now` is the caller's reading of the clock, taken once for a whole batch.
+    pub fn ready(&mut self, now: Instant) -> Option<Item> {
         let deadline = self.hub.settings().lag_deadline;
-        if self.behind_since.is_some_and(|since| since.elapsed() > deadline) {
+        if self.behind_since.is_some_and(|since| now.saturating_duration_since(since) > deadline) {
             return None;
         }
         if let Some((seq, frame)) = self.pending.pop_front() {
@@ -213,7 +214,7 @@ impl Feed {
         while matches!(self.catchup, CatchUp::Idle) {
             match self.live.try_recv() {
                 Ok(frame) => {
-                    if let Some(item) = self.take_live(&frame, deadline) {
+                    if let Some(item) = self.take_live(&frame, deadline, now) {
                         return Some(item);
                     }
                 }
@@ -226,8 +227,8 @@ impl Feed {
 
     /// What a frame off the live ring means for this feed: one to send, or `None` when it is
     /// skipped (not ours, sent already) or starts a catch-up from the log.
-    fn take_live(&mut self, frame: &LiveFrame, deadline: std::time::Duration) -> Option<Item> {
-        if frame.published.elapsed() > deadline {
+    fn take_live(&mut self, frame: &LiveFrame, deadline: std::time::Duration, now: Instant) -> Option<Item> {
+        if now.saturating_duration_since(frame.published) > deadline {
             self.fall_behind(frame.published);
             return None;
         }

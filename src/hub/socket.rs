@@ -206,12 +206,16 @@ pub async fn serve(socket: WebSocket, conn: Connection) {
             }, if sub.feed.is_some() => {
                 match item {
                     Ok(Item::Frame(_, text, live)) => {
-                        // Frames already at hand go out in one write and one flush, not one each.
-                        let mut written = out.frame(sub.dialect, text, live, &conn.hub).await;
+                        // Frames already at hand go out in one write and one flush, not one each,
+                        // and the clock is read once for all of them.
+                        let now = Instant::now();
+                        let mut written = out.frame(sub.dialect, text, live, now, &conn.hub).await;
                         let mut batch = 1;
                         while written.is_ok() && batch < WRITE_BATCH {
-                            let Some(Item::Frame(_, text, live)) = sub.feed.as_mut().and_then(Feed::ready) else { break };
-                            written = out.frame(sub.dialect, text, live, &conn.hub).await;
+                            let Some(Item::Frame(_, text, live)) = sub.feed.as_mut().and_then(|f| f.ready(now)) else {
+                                break;
+                            };
+                            written = out.frame(sub.dialect, text, live, now, &conn.hub).await;
                             batch += 1;
                         }
                         match written {
@@ -394,12 +398,15 @@ impl Outbox {
         }
     }
 
-    /// Writes an event frame (in the subscription's dialect) without flushing it.
+    /// Writes an event frame (in the subscription's dialect) without flushing it. No timer of its
+    /// own: it only reaches the socket past the write buffer's size, and a socket write that makes
+    /// no progress fails after the send timeout anyway (`net::Guarded`).
     async fn frame(
         &mut self,
         dialect: Option<&'static Dialect>,
         text: Utf8Bytes,
         live: Option<Instant>,
+        now: Instant,
         hub: &Hub,
     ) -> Result<(), Gone> {
         let text = match dialect {
@@ -409,12 +416,11 @@ impl Outbox {
                 None => return Ok(()),
             },
         };
-        match timeout(self.send_timeout, self.sink.feed(Message::Text(text))).await {
-            Ok(Ok(())) => {}
-            _ => return Err(Gone),
+        if self.sink.feed(Message::Text(text)).await.is_err() {
+            return Err(Gone);
         }
         if let Some(live) = live {
-            hub.metrics().delivered(live);
+            hub.metrics().delivered(now.saturating_duration_since(live));
         }
         Ok(())
     }
