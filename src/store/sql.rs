@@ -2,12 +2,12 @@
 //! log, a list of entity rows, and the writes of a commit. Each backend runs them on its own
 //! connections.
 
-use app::domain::entity::Query;
+use app::domain::{entity::Query, Seq};
 use sqlx::{Database, Encode, QueryBuilder, Type};
 
 use super::{
     project::{Appended, Writes},
-    LogQuery,
+    LogQuery, StoreError,
 };
 
 /// `SELECT seq, frame` for one page of the log, oldest first (the newest `limit` when asked, then
@@ -18,15 +18,54 @@ where
     i64: Encode<'a, DB> + Type<DB>,
     &'a str: Encode<'a, DB> + Type<DB>,
 {
+    let mut sql = QueryBuilder::<DB>::new("");
+    push_log_page(&mut sql, q);
+    sql
+}
+
+/// The same page (oldest first) as one text of `seq:frame` lines, or NULL when it is empty:
+/// `aggregate` is the backend's string aggregate of `seq || ':' || frame` with a newline, in seq
+/// order. A replay page then crosses the driver as one value, not a row (and two copies) per
+/// event. A frame is compact JSON, so it holds no newline.
+pub fn log_page_joined<'a, DB>(q: &'a LogQuery, aggregate: &'static str) -> QueryBuilder<'a, DB>
+where
+    DB: Database,
+    i64: Encode<'a, DB> + Type<DB>,
+    &'a str: Encode<'a, DB> + Type<DB>,
+{
+    let mut sql = QueryBuilder::<DB>::new("SELECT ");
+    sql.push(aggregate).push(" FROM (");
+    push_log_page(&mut sql, q);
+    sql.push(") AS joined");
+    sql
+}
+
+/// Splits what [`log_page_joined`] selected back into `(seq, frame)`.
+pub fn split_joined(text: Option<String>) -> Result<Vec<(Seq, String)>, StoreError> {
+    let Some(text) = text else { return Ok(Vec::new()) };
+    text.split('\n')
+        .map(|line| {
+            let (seq, frame) = line.split_once(':').ok_or_else(|| StoreError::Corrupt("a log line without its seq".into()))?;
+            let seq = seq.parse().map_err(|_| StoreError::Corrupt(format!("a log line with seq `{seq}`")))?;
+            Ok((seq, frame.to_string()))
+        })
+        .collect()
+}
+
+fn push_log_page<'a, DB>(sql: &mut QueryBuilder<'a, DB>, q: &'a LogQuery)
+where
+    DB: Database,
+    i64: Encode<'a, DB> + Type<DB>,
+    &'a str: Encode<'a, DB> + Type<DB>,
+{
     // With a byte bound, the page (at most `limit` rows) is cut where its running size passes it.
     let bounded = q.max_bytes.filter(|_| !q.newest);
-    let mut sql = QueryBuilder::<DB>::new(match bounded {
-        Some(_) => {
+    if bounded.is_some() {
+        sql.push(
             "SELECT seq, frame FROM (SELECT seq, frame, SUM(LENGTH(frame)) OVER (ORDER BY seq) - LENGTH(frame) \
-             AS before FROM ("
-        }
-        None => "",
-    });
+             AS before FROM (",
+        );
+    }
     match q.topics.as_deref().unwrap_or_default() {
         [] => {
             sql.push("SELECT seq, frame FROM events WHERE workspace = ").push_bind(q.workspace.as_str());
@@ -63,7 +102,6 @@ where
     if let Some(max) = bounded {
         sql.push(") AS page) AS sized WHERE before < ").push_bind(max.max(1) as i64).push(" ORDER BY seq");
     }
-    sql
 }
 
 /// `SELECT data` for the rows one [`Query`] selects in `workspace`.

@@ -20,6 +20,9 @@ use sqlx::{
 
 use super::{project, sql, Batch, Committed, LogQuery, Logged, Store, StoreError, TokenListing, TokenRecord};
 
+/// The page of the log as one text, for [`sql::log_page_joined`].
+const JOINED: &str = "string_agg(seq::text || ':' || frame, E'\\n' ORDER BY seq)";
+
 pub struct PgStore {
     pool: PgPool,
     /// The notification channel commits announce themselves on: one per schema, so two logs in one
@@ -102,10 +105,15 @@ impl Store for PgStore {
     }
 
     async fn read_log(&self, q: &LogQuery) -> Result<Vec<(Seq, String)>, StoreError> {
-        let mut rows: Vec<(i64, String)> = sql::log_page::<Postgres>(q).build_query_as().fetch_all(&self.pool).await?;
-        if q.newest {
-            rows.reverse();
+        if !q.newest {
+            // Oldest first, as replay reads it: the page as one value.
+            let joined: Option<String> =
+                sql::log_page_joined::<Postgres>(q, JOINED).build_query_scalar().fetch_one(&self.pool).await?;
+            return sql::split_joined(joined);
         }
+        let mut rows: Vec<(i64, String)> = sql::log_page::<Postgres>(q).build_query_as().fetch_all(&self.pool).await?;
+        // The newest `limit`, read newest first: put back in seq order.
+        rows.reverse();
         Ok(rows.into_iter().map(|(seq, frame)| (seq as Seq, frame)).collect())
     }
 

@@ -19,6 +19,9 @@ use sqlx::{
 
 use super::{project, sql, Batch, Committed, LogQuery, Logged, Store, StoreError, TokenListing, TokenRecord};
 
+/// The page of the log as one text, for [`sql::log_page_joined`].
+const JOINED: &str = "group_concat(seq || ':' || frame, char(10) ORDER BY seq)";
+
 pub struct SqliteStore {
     /// Exactly one connection: SQLite allows one writer at a time, so queueing happens here, in order.
     writer: SqlitePool,
@@ -98,10 +101,15 @@ impl Store for SqliteStore {
     }
 
     async fn read_log(&self, q: &LogQuery) -> Result<Vec<(Seq, String)>, StoreError> {
-        let mut rows: Vec<(i64, String)> = sql::log_page::<Sqlite>(q).build_query_as().fetch_all(&self.reader).await?;
-        if q.newest {
-            rows.reverse();
+        if !q.newest {
+            // Oldest first, as replay reads it: the page as one value.
+            let joined: Option<String> =
+                sql::log_page_joined::<Sqlite>(q, JOINED).build_query_scalar().fetch_one(&self.reader).await?;
+            return sql::split_joined(joined);
         }
+        let mut rows: Vec<(i64, String)> = sql::log_page::<Sqlite>(q).build_query_as().fetch_all(&self.reader).await?;
+        // The newest `limit`, read newest first: put back in seq order.
+        rows.reverse();
         Ok(rows.into_iter().map(|(seq, frame)| (seq as Seq, frame)).collect())
     }
 
