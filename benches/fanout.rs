@@ -206,7 +206,9 @@ async fn receive(sockets: Vec<Socket>, expect: usize, epoch: Instant) -> (Instan
                 let message = match next {
                     Ok(Some(Ok(message))) => message,
                     Ok(other) => panic!("a subscriber's socket ended after {} of {expect}: {other:?}", latencies.len()),
-                    Err(_) => panic!("a subscriber got {} of {expect} frames and then nothing for 30 s", latencies.len()),
+                    Err(_) => {
+                        panic!("a subscriber got {} of {expect} frames and then nothing for 30 s", latencies.len())
+                    }
                 };
                 let Message::Text(text) = message else { continue };
                 let Some(sent) = text.split("t=").nth(1).and_then(|t| t.split(';').next()?.parse::<u64>().ok()) else {

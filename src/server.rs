@@ -23,13 +23,12 @@ use tokio::{net::TcpListener, sync::oneshot, task::JoinHandle};
 use tower_http::trace::TraceLayer;
 
 use crate::{
-    api,
-    limits::Limits,
-    auth,
+    api, auth,
     clock::{self, SharedClock},
     config::ServeConfig,
     hub::{relay::Relay, Hub, HubSettings},
     jobs,
+    limits::Limits,
     state::{AppState, Shared},
     store::{self, LogQuery, Role, Store, TokenRecord},
     writer::{QueueLimits, Writer},

@@ -45,7 +45,8 @@ pub fn split_joined(text: Option<String>) -> Result<Vec<(Seq, String)>, StoreErr
     let Some(text) = text else { return Ok(Vec::new()) };
     text.split('\n')
         .map(|line| {
-            let (seq, frame) = line.split_once(':').ok_or_else(|| StoreError::Corrupt("a log line without its seq".into()))?;
+            let (seq, frame) =
+                line.split_once(':').ok_or_else(|| StoreError::Corrupt("a log line without its seq".into()))?;
             let seq = seq.parse().map_err(|_| StoreError::Corrupt(format!("a log line with seq `{seq}`")))?;
             Ok((seq, frame.to_string()))
         })
@@ -149,7 +150,8 @@ where
     let mut statements = Vec::new();
     let rows: Vec<_> = w.rows.iter().collect();
     for chunk in rows.chunks(ROWS_PER_STATEMENT) {
-        let mut sql = QueryBuilder::<DB>::new("INSERT INTO entities (workspace, kind, id, parent, status, sort, data) ");
+        let mut sql =
+            QueryBuilder::<DB>::new("INSERT INTO entities (workspace, kind, id, parent, status, sort, data) ");
         sql.push_values(chunk, |mut b, ((workspace, kind, id), row)| {
             b.push_bind(&**workspace)
                 .push_bind(*kind)
@@ -176,7 +178,8 @@ where
         });
         statements.push(sql);
     }
-    let topics: Vec<(&Appended, &String)> = w.events.iter().flat_map(|e| e.topics.iter().map(move |t| (e, t))).collect();
+    let topics: Vec<(&Appended, &String)> =
+        w.events.iter().flat_map(|e| e.topics.iter().map(move |t| (e, t))).collect();
     for chunk in topics.chunks(ROWS_PER_STATEMENT) {
         let mut sql = QueryBuilder::<DB>::new("INSERT INTO event_topics (workspace, topic, seq) ");
         sql.push_values(chunk, |mut b, (e, topic)| {

@@ -12,6 +12,18 @@ pub struct PgLimits {
     pub pool: PgPool,
 }
 
+/// Marks `instance` alive now.
+async fn seen(tx: &mut sqlx::PgConnection, instance: &str) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO instances (id, seen_at) VALUES ($1, clock_timestamp())
+         ON CONFLICT (id) DO UPDATE SET seen_at = excluded.seen_at",
+    )
+    .bind(instance)
+    .execute(tx)
+    .await?;
+    Ok(())
+}
+
 /// Seconds after which an instance's connections stop counting.
 fn stale_secs() -> f64 {
     INSTANCE_STALE_AFTER.as_secs_f64()
@@ -54,13 +66,7 @@ impl SharedLimits for PgLimits {
         let mut tx = self.pool.begin().await?;
         // One opening per token at a time, across instances: the count and the increment agree.
         sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))").bind(token_id).execute(&mut *tx).await?;
-        sqlx::query(
-            "INSERT INTO instances (id, seen_at) VALUES ($1, clock_timestamp())
-             ON CONFLICT (id) DO UPDATE SET seen_at = excluded.seen_at",
-        )
-        .bind(instance)
-        .execute(&mut *tx)
-        .await?;
+        seen(&mut tx, instance).await?;
         let open: i64 = sqlx::query_scalar(
             "SELECT COALESCE(SUM(c.open), 0) FROM open_connections c JOIN instances i ON i.id = c.instance
              WHERE c.token_id = $1 AND i.seen_at > clock_timestamp() - make_interval(secs => $2)",
@@ -95,13 +101,7 @@ impl SharedLimits for PgLimits {
 
     async fn beat(&self, instance: &str) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await?;
-        sqlx::query(
-            "INSERT INTO instances (id, seen_at) VALUES ($1, clock_timestamp())
-             ON CONFLICT (id) DO UPDATE SET seen_at = excluded.seen_at",
-        )
-        .bind(instance)
-        .execute(&mut *tx)
-        .await?;
+        seen(&mut tx, instance).await?;
         // Long gone: six times the staleness, so a paused instance that comes back still finds its rows.
         let gone = stale_secs() * 6.0;
         sqlx::query(
@@ -115,7 +115,10 @@ impl SharedLimits for PgLimits {
             .bind(gone)
             .execute(&mut *tx)
             .await?;
-        sqlx::query("DELETE FROM open_connections WHERE instance = $1 AND open = 0").bind(instance).execute(&mut *tx).await?;
+        sqlx::query("DELETE FROM open_connections WHERE instance = $1 AND open = 0")
+            .bind(instance)
+            .execute(&mut *tx)
+            .await?;
         tx.commit().await?;
         Ok(())
     }
