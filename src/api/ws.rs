@@ -17,7 +17,7 @@ use crate::{
 
 /// Small socket buffers: tungstenite's default of 128 KiB each would cost far more per idle socket
 /// than the frames we send.
-const READ_BUFFER: usize = 4 * 1024;
+const READ_BUFFER: usize = 1024;
 const WRITE_BUFFER: usize = 8 * 1024;
 const MAX_WRITE_BUFFER: usize = 256 * 1024;
 

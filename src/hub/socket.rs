@@ -1,8 +1,8 @@
 //! One WebSocket connection at `/ws`, after the upgrade (which `api::ws` handles).
 //!
-//! A reader task turns client frames into [`Inbound`] messages; the connection task owns the
-//! socket's sending half and runs one `select!` over shutdown, client frames, the heartbeat and the
-//! feed. Every send has a time limit: a client that stops reading is dropped, never waited on
+//! One task per connection runs one `select!` over shutdown, client frames (read in place, as
+//! [`Inbound`]: no reader task or channel of their own, which an idle socket would pay for), the
+//! heartbeat and the feed. Every send has a time limit: a client that stops reading is dropped, never waited on
 //! forever, and a failed send just ends the connection quietly.
 
 use std::{sync::Arc, time::Duration};
@@ -13,14 +13,8 @@ use app::{
     topics::{self, TopicSet},
 };
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
-use futures::{
-    stream::{SplitSink, SplitStream},
-    SinkExt, StreamExt,
-};
-use tokio::{
-    sync::mpsc,
-    time::{interval_at, sleep_until, timeout, Instant, MissedTickBehavior},
-};
+use futures::{stream::SplitSink, SinkExt, StreamExt};
+use tokio::time::{interval_at, sleep_until, timeout, Instant, MissedTickBehavior};
 
 use super::{
     feed::{Feed, Item, Start},
@@ -125,9 +119,7 @@ enum Inbound {
 pub async fn serve(socket: WebSocket, conn: Connection) {
     let workspace = conn.token.workspace.clone();
     let settings = conn.hub.settings().clone();
-    let (mut sink, stream) = socket.split();
-    let (inbound_tx, mut inbound) = mpsc::channel(16);
-    let reader = tokio::spawn(read_frames(stream, inbound_tx));
+    let (mut sink, mut stream) = socket.split();
     let mut shutdown = conn.hub.shutdown_signal();
 
     let head = match conn.store.head().await {
@@ -168,7 +160,7 @@ pub async fn serve(socket: WebSocket, conn: Connection) {
                 out.close(close::GOING_AWAY, "server shutting down").await;
                 break;
             }
-            message = inbound.recv() => match message {
+            message = stream.next() => match inbound(message) {
                 None => break,
                 Some(Inbound::Alive) => {
                     pong_due = None;
@@ -241,7 +233,6 @@ pub async fn serve(socket: WebSocket, conn: Connection) {
             break;
         }
     }
-    reader.abort();
 }
 
 async fn handle(
@@ -350,29 +341,22 @@ fn in_dialect(
     }
 }
 
-async fn read_frames(mut stream: SplitStream<WebSocket>, inbound: mpsc::Sender<Inbound>) {
-    while let Some(message) = stream.next().await {
-        let item = match message {
-            Ok(Message::Text(text)) => match ClientOp::parse(&text) {
-                Ok(op) => Inbound::Op(op),
-                Err(e) => Inbound::Invalid(format!("not a valid client frame: {e}")),
-            },
-            Ok(Message::Binary(_)) => Inbound::Invalid("binary frames are not supported; send JSON text".into()),
-            Ok(Message::Ping(_) | Message::Pong(_)) => Inbound::Alive,
-            Ok(Message::Close(_)) => break,
-            Err(e) => {
-                let too_big = e
-                    .into_inner()
-                    .downcast_ref::<tungstenite::Error>()
-                    .is_some_and(|e| matches!(e, tungstenite::Error::Capacity(_)));
-                if too_big {
-                    let _ = inbound.send(Inbound::TooBig).await;
-                }
-                break;
-            }
-        };
-        if inbound.send(item).await.is_err() {
-            break;
+/// What a client frame asks for; `None` once the client has closed the socket or broken it.
+fn inbound(message: Option<Result<Message, axum::Error>>) -> Option<Inbound> {
+    match message? {
+        Ok(Message::Text(text)) => Some(match ClientOp::parse(&text) {
+            Ok(op) => Inbound::Op(op),
+            Err(e) => Inbound::Invalid(format!("not a valid client frame: {e}")),
+        }),
+        Ok(Message::Binary(_)) => Some(Inbound::Invalid("binary frames are not supported; send JSON text".into())),
+        Ok(Message::Ping(_) | Message::Pong(_)) => Some(Inbound::Alive),
+        Ok(Message::Close(_)) => None,
+        Err(e) => {
+            let too_big = e
+                .into_inner()
+                .downcast_ref::<tungstenite::Error>()
+                .is_some_and(|e| matches!(e, tungstenite::Error::Capacity(_)));
+            too_big.then_some(Inbound::TooBig)
         }
     }
 }
