@@ -207,3 +207,19 @@ where
     }
     statements
 }
+
+#[cfg(test)]
+mod tests {
+    use super::split_joined;
+
+    #[test]
+    fn a_joined_page_splits_back_into_its_events_and_a_broken_line_is_an_error() {
+        assert_eq!(split_joined(None).unwrap(), vec![]);
+        let page = r#"7:{"seq":7,"a":"x:y"}
+9:{"seq":9}"#;
+        let split = split_joined(Some(page.into())).unwrap();
+        assert_eq!(split, vec![(7, r#"{"seq":7,"a":"x:y"}"#.to_string()), (9, r#"{"seq":9}"#.to_string())]);
+        assert!(split_joined(Some("no seq here".into())).is_err());
+        assert!(split_joined(Some("x:{}".into())).is_err());
+    }
+}

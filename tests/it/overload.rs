@@ -23,6 +23,15 @@ async fn small_window(server: &TestServer) -> TcpStream {
     socket.connect(server.running.addr).await.unwrap()
 }
 
+/// An SSE stream of the whole log, asked for over a small-window TCP connection.
+async fn stream_on_small_window(server: &TestServer) -> TcpStream {
+    let mut tcp = small_window(server).await;
+    let request =
+        format!("GET /api/events/stream?since=0 HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {TOKEN}\r\n\r\n");
+    tcp.write_all(request.as_bytes()).await.unwrap();
+    tcp
+}
+
 /// Posts `n` events of about 10 KB each, in batches.
 async fn flood(server: &TestServer, n: usize) {
     let text = "x".repeat(10_000);
@@ -55,10 +64,7 @@ async fn a_stream_whose_client_stopped_reading_is_dropped_after_the_send_timeout
     })
     .await;
     server.post(&task_created("t", "Flooded")).await;
-    let mut tcp = small_window(&server).await;
-    let request =
-        format!("GET /api/events/stream?since=0 HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {TOKEN}\r\n\r\n");
-    tcp.write_all(request.as_bytes()).await.unwrap();
+    let mut tcp = stream_on_small_window(&server).await;
     let mut head = [0u8; 12];
     tcp.read_exact(&mut head).await.unwrap();
     assert_eq!(&head, b"HTTP/1.1 200");
@@ -210,10 +216,7 @@ async fn a_stream_reading_a_trickle_ends_after_the_lag_deadline() {
     })
     .await;
     server.post(&task_created("t", "Flooded")).await;
-    let mut tcp = small_window(&server).await;
-    let request =
-        format!("GET /api/events/stream?since=0 HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {TOKEN}\r\n\r\n");
-    tcp.write_all(request.as_bytes()).await.unwrap();
+    let mut tcp = stream_on_small_window(&server).await;
     let reader = tokio::spawn(async move {
         // 1 KiB every 20 ms, for as long as the server sends: far slower than the flood.
         let mut buffer = [0u8; 1024];
