@@ -8,6 +8,7 @@ pub mod pages;
 pub mod protocol;
 pub mod server_fns;
 pub mod topics;
+pub mod wire;
 
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};

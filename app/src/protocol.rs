@@ -74,8 +74,8 @@ impl ClientOp {
     }
 }
 
-/// A server frame that is not an event.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+/// A server frame that is not an event. Read back by `crate::wire`.
+#[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Control {
     /// First frame on every connection.
@@ -99,7 +99,6 @@ pub enum Control {
         topics: Vec<String>,
     },
     Pong {
-        #[serde(default)]
         id: Option<serde_json::Value>,
         server_time: String,
     },
@@ -134,9 +133,8 @@ impl Control {
     }
 }
 
-/// Any frame the server sends, as the browser reads it.
-#[derive(Clone, Debug, PartialEq, Deserialize)]
-#[serde(untagged)]
+/// Any frame the server sends, as the browser reads it (in one pass: `crate::wire`).
+#[derive(Clone, Debug, PartialEq)]
 // One frame lives at a time, parsed and applied at once: boxing the larger variant buys nothing.
 #[allow(clippy::large_enum_variant)]
 pub enum ServerFrame {

@@ -50,8 +50,9 @@ pub trait Payload {
 
 macro_rules! canonical_events {
     ($($name:literal => $variant:ident($payload:ty),)+) => {
-        /// What happened. `type` strings are namespaced `entity:verb`.
-        #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+        /// What happened. `type` strings are namespaced `entity:verb`. Read through
+        /// [`EventBody::from_json`] (posted) or [`EventBody::payload_of`] (stored frames, `crate::wire`).
+        #[derive(Clone, Debug, PartialEq, Serialize)]
         #[serde(tag = "type", content = "payload")]
         pub enum EventBody {
             $(#[serde(rename = $name)] $variant($payload),)+
@@ -80,6 +81,25 @@ macro_rules! canonical_events {
                 match kind {
                     $($name => Some(serde_path_to_error::deserialize::<_, $payload>(payload).map(EventBody::$variant)),)+
                     _ => None,
+                }
+            }
+
+            /// The decoder of a `kind` event's payload, to hand the payload to as it is read.
+            pub fn payload_of(kind: &'static str) -> PayloadOf {
+                PayloadOf(kind)
+            }
+        }
+
+        /// Decodes the payload of the event type it names straight from the deserializer.
+        pub struct PayloadOf(&'static str);
+
+        impl<'de> serde::de::DeserializeSeed<'de> for PayloadOf {
+            type Value = EventBody;
+
+            fn deserialize<D: serde::Deserializer<'de>>(self, deserializer: D) -> Result<EventBody, D::Error> {
+                match self.0 {
+                    $($name => <$payload>::deserialize(deserializer).map(EventBody::$variant),)+
+                    other => Err(serde::de::Error::unknown_variant(other, EVENT_TYPES)),
                 }
             }
         }
@@ -184,14 +204,13 @@ impl EventBody {
 /// `error` is `run:error` here, so it can never be taken for the socket's own `error` frame.
 pub const ALIASES: &[(&str, &str)] = &[("error", "run:error")];
 
-/// An event as stored in the log and pushed to subscribers.
-#[derive(Clone, Debug, PartialEq, Deserialize)]
+/// An event as stored in the log and pushed to subscribers; read back by `crate::wire`.
+#[derive(Clone, Debug, PartialEq)]
 pub struct Event {
     pub seq: Seq,
     /// Commit time, RFC 3339 in UTC.
     pub ts: String,
     pub topics: Vec<String>,
-    #[serde(flatten)]
     pub body: EventBody,
 }
 

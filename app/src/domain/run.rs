@@ -10,11 +10,37 @@ use super::{check, entity::Index, Entity, EntitySet, EventBody, Invalid, Payload
 use crate::topics;
 
 /// How many cycles a batch may run: a number, or `"all"`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(untagged)]
 pub enum MaxCycles {
     Count(u32),
     All(All),
+}
+
+impl<'de> Deserialize<'de> for MaxCycles {
+    /// Told apart by the token's type, with no buffering (see `crate::wire`).
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<MaxCycles, D::Error> {
+        struct Cycles;
+        impl serde::de::Visitor<'_> for Cycles {
+            type Value = MaxCycles;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a number of cycles or \"all\"")
+            }
+
+            fn visit_u64<E: serde::de::Error>(self, n: u64) -> Result<MaxCycles, E> {
+                u32::try_from(n).map(MaxCycles::Count).map_err(|_| E::invalid_value(serde::de::Unexpected::Unsigned(n), &self))
+            }
+
+            fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<MaxCycles, E> {
+                match text {
+                    "all" => Ok(MaxCycles::All(All::All)),
+                    _ => Err(E::invalid_value(serde::de::Unexpected::Str(text), &self)),
+                }
+            }
+        }
+        deserializer.deserialize_any(Cycles)
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]

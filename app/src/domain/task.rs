@@ -1,7 +1,10 @@
 //! Tasks: the cards of the board, from inbox to done or failed, with their progress, pull request,
 //! VM, error details, token usage and timing.
 
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::{
+    de::{value::MapAccessDeserializer, MapAccess, Visitor},
+    Deserialize, Deserializer, Serialize,
+};
 use serde_json::Value;
 
 use super::{check, entity::Index, generated_id, Entity, EntitySet, EventBody, Invalid, Payload, Seq, Stamp, Step};
@@ -79,6 +82,7 @@ impl From<&str> for ErrorDetails {
 }
 
 impl<'de> Deserialize<'de> for ErrorDetails {
+    /// A string or an object, told apart by the first token: no buffering (see `crate::wire`).
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<ErrorDetails, D::Error> {
         #[derive(Deserialize)]
         #[serde(deny_unknown_fields)]
@@ -89,18 +93,24 @@ impl<'de> Deserialize<'de> for ErrorDetails {
             #[serde(default)]
             context: Option<Value>,
         }
-        #[derive(Deserialize)]
-        #[serde(untagged)]
-        enum Either {
-            Text(String),
-            Full(Full),
+        struct Either;
+        impl<'de> Visitor<'de> for Either {
+            type Value = ErrorDetails;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a message string or {\"message\", \"kind\"?, \"context\"?}")
+            }
+
+            fn visit_str<E: serde::de::Error>(self, message: &str) -> Result<ErrorDetails, E> {
+                Ok(ErrorDetails::from(message))
+            }
+
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<ErrorDetails, A::Error> {
+                let f = Full::deserialize(MapAccessDeserializer::new(map))?;
+                Ok(ErrorDetails { message: f.message, kind: f.kind, context: f.context })
+            }
         }
-        match Either::deserialize(deserializer).map_err(|_| {
-            serde::de::Error::custom("expected a message string or {\"message\", \"kind\"?, \"context\"?}")
-        })? {
-            Either::Text(message) => Ok(ErrorDetails { message, kind: None, context: None }),
-            Either::Full(f) => Ok(ErrorDetails { message: f.message, kind: f.kind, context: f.context }),
-        }
+        deserializer.deserialize_any(Either)
     }
 }
 

@@ -36,7 +36,7 @@ impl Roster {
     }
 }
 
-#[server]
+#[server(output = super::JsonAnswer)]
 pub async fn get_agents() -> Result<Page<Roster>, ServerFnError> {
     use crate::domain::entity::{decode_rows, Query};
     let read = super::ssr::read_page(vec![Query::all::<Agent>()]).await?;

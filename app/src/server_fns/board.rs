@@ -108,7 +108,7 @@ pub struct Column {
 }
 
 /// The Kanban board and the `seq` it was read at.
-#[server]
+#[server(output = super::JsonAnswer)]
 pub async fn get_board() -> Result<Page<Board>, ServerFnError> {
     use crate::domain::{
         agent::Agent,

@@ -115,7 +115,7 @@ impl EventLog {
     }
 }
 
-#[server]
+#[server(output = super::JsonAnswer)]
 pub async fn get_events() -> Result<Page<EventLog>, ServerFnError> {
     use crate::domain::entity::{decode_rows, Query};
     let source = expect_context::<super::ssr::ReadSource>();

@@ -8,9 +8,42 @@ pub mod runs;
 pub mod sessions;
 pub mod task;
 
-use serde::{Deserialize, Serialize};
+use leptos::server_fn::{codec::Post, Bytes, ContentType, Decodes, Encodes, Format, FormatType};
+use serde::{de::DeserializeOwned, Deserialize, Serialize};
 
 use crate::domain::{session::Session, Seq};
+
+/// How every server function answers: JSON, as Leptos's default, but read from text. The page's
+/// resources read their server-rendered values from text too, so the browser bundle carries one
+/// decoder per type instead of one for text and one for bytes.
+pub type JsonAnswer = Post<JsonText>;
+
+pub struct JsonText;
+
+impl ContentType for JsonText {
+    const CONTENT_TYPE: &'static str = "application/json";
+}
+
+impl FormatType for JsonText {
+    const FORMAT_TYPE: Format = Format::Text;
+}
+
+impl<T: Serialize> Encodes<T> for JsonText {
+    type Error = serde_json::Error;
+
+    fn encode(output: &T) -> Result<Bytes, serde_json::Error> {
+        serde_json::to_vec(output).map(Bytes::from)
+    }
+}
+
+impl<T: DeserializeOwned> Decodes<T> for JsonText {
+    type Error = String;
+
+    fn decode(bytes: Bytes) -> Result<T, String> {
+        let text = std::str::from_utf8(&bytes).map_err(|e| e.to_string())?;
+        serde_json::from_str(text).map_err(|e| e.to_string())
+    }
+}
 
 /// What every page gets besides its own data: the seq it was read at and what the header shows.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]

@@ -8,7 +8,7 @@ use crate::domain::run::Runs;
 /// Batches the history shows.
 pub const HISTORY: u32 = 20;
 
-#[server]
+#[server(output = super::JsonAnswer)]
 pub async fn get_runs() -> Result<Page<Runs>, ServerFnError> {
     use crate::domain::{
         entity::{decode_rows, Query},

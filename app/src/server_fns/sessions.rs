@@ -85,7 +85,7 @@ impl SessionDetail {
     }
 }
 
-#[server]
+#[server(output = super::JsonAnswer)]
 pub async fn get_sessions() -> Result<Page<SessionList>, ServerFnError> {
     use crate::domain::entity::{decode_rows, Query};
     let queries = vec![
@@ -102,7 +102,7 @@ pub async fn get_sessions() -> Result<Page<SessionList>, ServerFnError> {
     Ok(read.page(list))
 }
 
-#[server]
+#[server(output = super::JsonAnswer)]
 pub async fn get_session(id: String) -> Result<Page<Option<SessionDetail>>, ServerFnError> {
     use crate::domain::entity::{decode_rows, Query};
     let queries = vec![
@@ -129,7 +129,7 @@ pub async fn get_session(id: String) -> Result<Page<Option<SessionDetail>>, Serv
 }
 
 /// Posts a message to the session as the signed-in person.
-#[server]
+#[server(output = super::JsonAnswer)]
 pub async fn send_message(session_id: String, text: String) -> Result<(), ServerFnError> {
     use crate::domain::session::{Role, SessionMessage};
     let author = super::ssr::viewer().await?.name;
@@ -139,7 +139,7 @@ pub async fn send_message(session_id: String, text: String) -> Result<(), Server
 }
 
 /// Approves or rejects an approval as the signed-in person; refused when it is already resolved.
-#[server]
+#[server(output = super::JsonAnswer)]
 pub async fn decide(approval_id: String, approve: bool) -> Result<(), ServerFnError> {
     use crate::domain::approval::ApprovalResolved;
     let by = super::ssr::viewer().await?.name;

@@ -67,7 +67,7 @@ impl TaskDetail {
 }
 
 /// The task with this id, or `None` when there is none.
-#[server]
+#[server(output = super::JsonAnswer)]
 pub async fn get_task(id: String) -> Result<Page<Option<TaskDetail>>, ServerFnError> {
     use crate::domain::{
         agent::Agent,
