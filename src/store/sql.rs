@@ -137,9 +137,46 @@ where
 /// 65,535, whatever the column count.
 const ROWS_PER_STATEMENT: usize = 1_000;
 
+/// How a backend takes several statements.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Statements {
+    /// One query each (PostgreSQL prepares one statement at a time).
+    Apart,
+    /// All in one query, separated by `;`: SQLite runs them in one call into its worker thread,
+    /// binding each statement's parameters in turn, where one query each costs a thread hop each.
+    Joined,
+}
+
+/// Queries built under [`Statements`].
+pub struct Batched<'a, DB: Database> {
+    how: Statements,
+    queries: Vec<QueryBuilder<'a, DB>>,
+}
+
+impl<'a, DB: Database> Batched<'a, DB> {
+    pub fn new(how: Statements) -> Self {
+        Batched { how, queries: Vec::new() }
+    }
+
+    /// Starts a statement with `sql` and returns the query to push the rest of it onto.
+    pub fn statement(&mut self, sql: &str) -> &mut QueryBuilder<'a, DB> {
+        match self.queries.last_mut() {
+            Some(query) if self.how == Statements::Joined => {
+                query.push("; ").push(sql);
+            }
+            _ => self.queries.push(QueryBuilder::new(sql)),
+        }
+        self.queries.last_mut().expect("a query was just pushed")
+    }
+
+    pub fn into_queries(self) -> Vec<QueryBuilder<'a, DB>> {
+        self.queries
+    }
+}
+
 /// The statements that write one commit's [`Writes`]: entity upserts, events, their topics and
 /// idempotency keys, each as few multi-row statements as the parameter bound allows.
-pub fn writes<'a, DB>(w: &'a Writes) -> Vec<QueryBuilder<'a, DB>>
+pub fn writes<'a, DB>(w: &'a Writes, how: Statements) -> Vec<QueryBuilder<'a, DB>>
 where
     DB: Database,
     i64: Encode<'a, DB> + Type<DB>,
@@ -147,11 +184,10 @@ where
     Option<&'a str>: Encode<'a, DB> + Type<DB>,
     String: Encode<'a, DB> + Type<DB>,
 {
-    let mut statements = Vec::new();
+    let mut out = Batched::new(how);
     let rows: Vec<_> = w.rows.iter().collect();
     for chunk in rows.chunks(ROWS_PER_STATEMENT) {
-        let mut sql =
-            QueryBuilder::<DB>::new("INSERT INTO entities (workspace, kind, id, parent, status, sort, data) ");
+        let sql = out.statement("INSERT INTO entities (workspace, kind, id, parent, status, sort, data) ");
         sql.push_values(chunk, |mut b, ((workspace, kind, id), row)| {
             b.push_bind(&**workspace)
                 .push_bind(*kind)
@@ -165,10 +201,9 @@ where
             " ON CONFLICT (workspace, kind, id) DO UPDATE SET parent = excluded.parent, status = excluded.status, \
              sort = excluded.sort, data = excluded.data",
         );
-        statements.push(sql);
     }
     for chunk in w.events.chunks(ROWS_PER_STATEMENT) {
-        let mut sql = QueryBuilder::<DB>::new("INSERT INTO events (seq, workspace, type, ts, frame) ");
+        let sql = out.statement("INSERT INTO events (seq, workspace, type, ts, frame) ");
         sql.push_values(chunk, |mut b, e| {
             b.push_bind(e.seq as i64)
                 .push_bind(&*e.workspace)
@@ -176,20 +211,18 @@ where
                 .push_bind(e.ts.as_str())
                 .push_bind(&*e.frame);
         });
-        statements.push(sql);
     }
     let topics: Vec<(&Appended, &String)> =
         w.events.iter().flat_map(|e| e.topics.iter().map(move |t| (e, t))).collect();
     for chunk in topics.chunks(ROWS_PER_STATEMENT) {
-        let mut sql = QueryBuilder::<DB>::new("INSERT INTO event_topics (workspace, topic, seq) ");
+        let sql = out.statement("INSERT INTO event_topics (workspace, topic, seq) ");
         sql.push_values(chunk, |mut b, (e, topic)| {
             b.push_bind(&*e.workspace).push_bind(topic.as_str()).push_bind(e.seq as i64);
         });
-        statements.push(sql);
     }
     let keys: Vec<_> = w.keys.iter().collect();
     for chunk in keys.chunks(ROWS_PER_STATEMENT) {
-        let mut sql = QueryBuilder::<DB>::new("INSERT INTO idempotency (workspace, key, hash, seqs, created_at) ");
+        let sql = out.statement("INSERT INTO idempotency (workspace, key, hash, seqs, created_at) ");
         sql.push_values(chunk, |mut b, ((workspace, key), r)| {
             let seqs = serde_json::to_string(&r.seqs).unwrap_or_else(|_| "[]".into());
             b.push_bind(&**workspace)
@@ -203,9 +236,8 @@ where
             " ON CONFLICT (workspace, key) DO UPDATE SET hash = excluded.hash, seqs = excluded.seqs, \
              created_at = excluded.created_at",
         );
-        statements.push(sql);
     }
-    statements
+    out.into_queries()
 }
 
 #[cfg(test)]

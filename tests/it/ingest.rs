@@ -220,6 +220,25 @@ async fn sessions_cannot_start_twice_or_end_unknown_or_twice() {
 }
 
 #[tokio::test]
+async fn a_full_batch_is_stored_whole_across_several_statements() {
+    // 1,000 tasks: their rows, events and topics (three per event) span several multi-row
+    // statements, which SQLite runs joined in one query and PostgreSQL one by one.
+    let server = TestServer::start().await;
+    let batch: Vec<serde_json::Value> = (0..1_000).map(|i| task_created(&format!("t{i}"), "Many")).collect();
+    let (status, body) = server.post(&json!(batch)).await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(body["seqs"].as_array().unwrap().len(), 1_000);
+    assert_eq!(body["seqs"][999], 1_000);
+    assert_eq!(server.head().await, 1_000);
+    let board = server.board().await;
+    assert_eq!(board.tasks.len(), 1_000);
+    let (_, page) = server.get("/api/events?topic=task:t777").await;
+    let events = page["events"].as_array().unwrap();
+    assert_eq!(events.len(), 1, "{page}");
+    assert_eq!(events[0]["seq"], 778);
+}
+
+#[tokio::test]
 async fn a_batch_over_the_limit_is_refused_whole() {
     let server = TestServer::start().await;
     let batch: Vec<serde_json::Value> = (0..1_001).map(|i| task_created(&format!("t{i}"), "Too many")).collect();

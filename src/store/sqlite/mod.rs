@@ -41,12 +41,14 @@ impl SqliteStore {
             .synchronous(SqliteSynchronous::Full)
             .busy_timeout(Duration::from_secs(10))
             .foreign_keys(true);
-        let writer =
-            SqlitePoolOptions::new().max_connections(1).min_connections(1).connect_with(options.clone()).await?;
+        // No ping before each use: an embedded database's connection does not go stale, and the
+        // ping is one more round trip through the driver's worker thread on every request.
+        let pool = || SqlitePoolOptions::new().test_before_acquire(false);
+        let writer = pool().max_connections(1).min_connections(1).connect_with(options.clone()).await?;
         sqlx::migrate!("./migrations/sqlite").run(&writer).await?;
         let options = options.read_only(true);
-        let reader = SqlitePoolOptions::new().max_connections(4).connect_with(options.clone()).await?;
-        let auth = SqlitePoolOptions::new().max_connections(2).connect_with(options).await?;
+        let reader = pool().max_connections(4).connect_with(options.clone()).await?;
+        let auth = pool().max_connections(2).connect_with(options).await?;
         let epoch = sqlx::query_scalar("SELECT epoch FROM log_state WHERE id = 1").fetch_one(&writer).await?;
         Ok(SqliteStore { writer, reader, auth, epoch })
     }
@@ -64,18 +66,19 @@ impl Store for SqliteStore {
         let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
         let head: i64 = sqlx::query_scalar("SELECT head FROM log_state WHERE id = 1").fetch_one(&mut *tx).await?;
         let applied = project::commit(&mut rows::SqliteRows(&mut tx), batches, head as Seq, ts).await?;
-        let head = applied.head as i64;
-        for (workspace, new) in applied.added.into_iter().filter(|(_, new)| *new > 0) {
-            sqlx::query(
-                "INSERT INTO workspace_log (workspace, events, pruned_upto) VALUES (?, ?, 0)
-                 ON CONFLICT (workspace) DO UPDATE SET events = events + excluded.events",
-            )
-            .bind(workspace)
-            .bind(new as i64)
-            .execute(&mut *tx)
-            .await?;
+        // The log's counts and head in the same call into the driver as each other.
+        let mut log = sql::Batched::<Sqlite>::new(sql::Statements::Joined);
+        for (workspace, new) in applied.added.iter().filter(|(_, new)| **new > 0) {
+            log.statement("INSERT INTO workspace_log (workspace, events, pruned_upto) VALUES (")
+                .push_bind(workspace.as_str())
+                .push(", ")
+                .push_bind(*new as i64)
+                .push(", 0) ON CONFLICT (workspace) DO UPDATE SET events = events + excluded.events");
         }
-        sqlx::query("UPDATE log_state SET head = ? WHERE id = 1").bind(head).execute(&mut *tx).await?;
+        log.statement("UPDATE log_state SET head = ").push_bind(applied.head as i64).push(" WHERE id = 1");
+        for mut query in log.into_queries() {
+            query.build().execute(&mut *tx).await?;
+        }
         tx.commit().await?;
         Ok(applied.results)
     }

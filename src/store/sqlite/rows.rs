@@ -44,7 +44,7 @@ impl Rows for SqliteRows<'_> {
     }
 
     async fn write(&mut self, writes: &Writes) -> Result<(), StoreError> {
-        for mut statement in sql::writes::<Sqlite>(writes) {
+        for mut statement in sql::writes::<Sqlite>(writes, sql::Statements::Joined) {
             statement.build().execute(&mut *self.0).await?;
         }
         Ok(())
