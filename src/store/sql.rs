@@ -140,36 +140,71 @@ const ROWS_PER_STATEMENT: usize = 1_000;
 /// How a backend takes several statements.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub enum Statements {
-    /// One query each (PostgreSQL prepares one statement at a time).
-    Apart,
     /// All in one query, separated by `;`: SQLite runs them in one call into its worker thread,
     /// binding each statement's parameters in turn, where one query each costs a thread hop each.
     Joined,
+    /// As the data-modifying parts of one `WITH … SELECT 1`: PostgreSQL prepares one statement per
+    /// query, and one query saves a round trip per statement. Up to [`PG_MAX_BINDS`] parameters a
+    /// query; the parts see one snapshot, so no two of them may write the same row.
+    Chained,
 }
+
+/// PostgreSQL's bound on the parameters of one statement.
+const PG_MAX_BINDS: usize = 65_535;
 
 /// Queries built under [`Statements`].
 pub struct Batched<'a, DB: Database> {
     how: Statements,
     queries: Vec<QueryBuilder<'a, DB>>,
+    /// Parts in the last query, and the parameters they bind.
+    parts: usize,
+    binds: usize,
 }
 
 impl<'a, DB: Database> Batched<'a, DB> {
     pub fn new(how: Statements) -> Self {
-        Batched { how, queries: Vec::new() }
+        Batched { how, queries: Vec::new(), parts: 0, binds: 0 }
     }
 
-    /// Starts a statement with `sql` and returns the query to push the rest of it onto.
-    pub fn statement(&mut self, sql: &str) -> &mut QueryBuilder<'a, DB> {
+    /// Starts a statement with `sql` that will bind `binds` parameters, and returns the query to
+    /// push the rest of it onto.
+    pub fn statement(&mut self, sql: &str, binds: usize) -> &mut QueryBuilder<'a, DB> {
+        let fits = match self.how {
+            Statements::Joined => true,
+            Statements::Chained => self.binds + binds <= PG_MAX_BINDS,
+        };
         match self.queries.last_mut() {
-            Some(query) if self.how == Statements::Joined => {
-                query.push("; ").push(sql);
+            Some(query) if fits => match self.how {
+                Statements::Joined => {
+                    query.push("; ").push(sql);
+                }
+                Statements::Chained => {
+                    query.push(format!("), w{} AS (", self.parts)).push(sql);
+                }
+            },
+            _ => {
+                self.close();
+                self.queries.push(QueryBuilder::new(match self.how {
+                    Statements::Joined => sql.to_string(),
+                    Statements::Chained => format!("WITH w0 AS ({sql}"),
+                }));
+                (self.parts, self.binds) = (0, 0);
             }
-            _ => self.queries.push(QueryBuilder::new(sql)),
         }
+        self.parts += 1;
+        self.binds += binds;
         self.queries.last_mut().expect("a query was just pushed")
     }
 
-    pub fn into_queries(self) -> Vec<QueryBuilder<'a, DB>> {
+    /// Ends the last query's chain, if it has one.
+    fn close(&mut self) {
+        if let (Statements::Chained, Some(query)) = (self.how, self.queries.last_mut()) {
+            query.push(") SELECT 1");
+        }
+    }
+
+    pub fn into_queries(mut self) -> Vec<QueryBuilder<'a, DB>> {
+        self.close();
         self.queries
     }
 }
@@ -187,7 +222,7 @@ where
     let mut out = Batched::new(how);
     let rows: Vec<_> = w.rows.iter().collect();
     for chunk in rows.chunks(ROWS_PER_STATEMENT) {
-        let sql = out.statement("INSERT INTO entities (workspace, kind, id, parent, status, sort, data) ");
+        let sql = out.statement("INSERT INTO entities (workspace, kind, id, parent, status, sort, data) ", chunk.len() * 7);
         sql.push_values(chunk, |mut b, ((workspace, kind, id), row)| {
             b.push_bind(&**workspace)
                 .push_bind(*kind)
@@ -203,7 +238,7 @@ where
         );
     }
     for chunk in w.events.chunks(ROWS_PER_STATEMENT) {
-        let sql = out.statement("INSERT INTO events (seq, workspace, type, ts, frame) ");
+        let sql = out.statement("INSERT INTO events (seq, workspace, type, ts, frame) ", chunk.len() * 5);
         sql.push_values(chunk, |mut b, e| {
             b.push_bind(e.seq as i64)
                 .push_bind(&*e.workspace)
@@ -215,14 +250,14 @@ where
     let topics: Vec<(&Appended, &String)> =
         w.events.iter().flat_map(|e| e.topics.iter().map(move |t| (e, t))).collect();
     for chunk in topics.chunks(ROWS_PER_STATEMENT) {
-        let sql = out.statement("INSERT INTO event_topics (workspace, topic, seq) ");
+        let sql = out.statement("INSERT INTO event_topics (workspace, topic, seq) ", chunk.len() * 3);
         sql.push_values(chunk, |mut b, (e, topic)| {
             b.push_bind(&*e.workspace).push_bind(topic.as_str()).push_bind(e.seq as i64);
         });
     }
     let keys: Vec<_> = w.keys.iter().collect();
     for chunk in keys.chunks(ROWS_PER_STATEMENT) {
-        let sql = out.statement("INSERT INTO idempotency (workspace, key, hash, seqs, created_at) ");
+        let sql = out.statement("INSERT INTO idempotency (workspace, key, hash, seqs, created_at) ", chunk.len() * 5);
         sql.push_values(chunk, |mut b, ((workspace, key), r)| {
             let seqs = serde_json::to_string(&r.seqs).unwrap_or_else(|_| "[]".into());
             b.push_bind(&**workspace)
@@ -242,7 +277,32 @@ where
 
 #[cfg(test)]
 mod tests {
-    use super::split_joined;
+    use sqlx::{Postgres, Sqlite};
+
+    use super::{split_joined, Batched, Statements, PG_MAX_BINDS};
+
+    #[test]
+    fn statements_are_joined_or_chained_and_a_chain_stays_within_the_parameter_bound() {
+        let mut joined = Batched::<Sqlite>::new(Statements::Joined);
+        joined.statement("INSERT INTO a VALUES (", 1).push_bind(1_i64).push(")");
+        joined.statement("UPDATE b SET c = ", 1).push_bind(2_i64);
+        let sql: Vec<String> = joined.into_queries().iter().map(|q| q.sql().to_string()).collect();
+        assert_eq!(sql, vec!["INSERT INTO a VALUES (?); UPDATE b SET c = ?"]);
+
+        let mut chained = Batched::<Postgres>::new(Statements::Chained);
+        chained.statement("INSERT INTO a VALUES (", 1).push_bind(1_i64).push(")");
+        chained.statement("INSERT INTO b VALUES (", 1).push_bind(2_i64).push(")");
+        // Declared to bind more than the rest of the bound: starts a query of its own.
+        chained.statement("INSERT INTO c VALUES (", PG_MAX_BINDS - 1).push_bind(3_i64).push(")");
+        let sql: Vec<String> = chained.into_queries().iter().map(|q| q.sql().to_string()).collect();
+        assert_eq!(
+            sql,
+            vec![
+                "WITH w0 AS (INSERT INTO a VALUES ($1)), w1 AS (INSERT INTO b VALUES ($2)) SELECT 1",
+                "WITH w0 AS (INSERT INTO c VALUES ($1)) SELECT 1",
+            ]
+        );
+    }
 
     #[test]
     fn a_joined_page_splits_back_into_its_events_and_a_broken_line_is_an_error() {

@@ -66,20 +66,23 @@ impl Store for PgStore {
         let head: i64 =
             sqlx::query_scalar("SELECT head FROM log_state WHERE id = 1 FOR UPDATE").fetch_one(&mut *tx).await?;
         let applied = project::commit(&mut rows::PgRows(&mut tx), batches, head as Seq, ts).await?;
-        let head = applied.head as i64;
-        for (workspace, new) in applied.added.into_iter().filter(|(_, new)| *new > 0) {
-            sqlx::query(
-                "INSERT INTO workspace_log (workspace, events, pruned_upto) VALUES ($1, $2, 0) \
-                 ON CONFLICT (workspace) DO UPDATE SET events = workspace_log.events + excluded.events",
-            )
-            .bind(workspace)
-            .bind(new as i64)
-            .execute(&mut *tx)
-            .await?;
+        // The log's counts, the head and the notification as one statement: one round trip.
+        // The notification is delivered to every instance's listener when (and only if) the
+        // transaction commits.
+        let mut log = sqlx::QueryBuilder::<Postgres>::new("WITH ");
+        for (i, (workspace, new)) in applied.added.iter().filter(|(_, new)| **new > 0).enumerate() {
+            log.push(format!("w{i} AS (INSERT INTO workspace_log (workspace, events, pruned_upto) VALUES ("))
+                .push_bind(workspace.as_str())
+                .push(", ")
+                .push_bind(*new as i64)
+                .push(", 0) ON CONFLICT (workspace) DO UPDATE SET events = workspace_log.events + excluded.events), ");
         }
-        sqlx::query("UPDATE log_state SET head = $1 WHERE id = 1").bind(head).execute(&mut *tx).await?;
-        // Delivered to every instance's listener when (and only if) the transaction commits.
-        sqlx::query("SELECT pg_notify($1, $2)").bind(&self.channel).bind(head.to_string()).execute(&mut *tx).await?;
+        log.push("moved AS (UPDATE log_state SET head = ")
+            .push_bind(applied.head as i64)
+            .push(" WHERE id = 1 RETURNING head) SELECT pg_notify(")
+            .push_bind(self.channel.as_str())
+            .push(", head::text) FROM moved");
+        log.build().execute(&mut *tx).await?;
         tx.commit().await?;
         Ok(applied.results)
     }

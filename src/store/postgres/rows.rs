@@ -43,7 +43,7 @@ impl Rows for PgRows<'_> {
     }
 
     async fn write(&mut self, writes: &Writes) -> Result<(), StoreError> {
-        for mut statement in sql::writes::<Postgres>(writes, sql::Statements::Apart) {
+        for mut statement in sql::writes::<Postgres>(writes, sql::Statements::Chained) {
             statement.build().execute(&mut *self.0).await?;
         }
         Ok(())

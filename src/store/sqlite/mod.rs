@@ -69,13 +69,13 @@ impl Store for SqliteStore {
         // The log's counts and head in the same call into the driver as each other.
         let mut log = sql::Batched::<Sqlite>::new(sql::Statements::Joined);
         for (workspace, new) in applied.added.iter().filter(|(_, new)| **new > 0) {
-            log.statement("INSERT INTO workspace_log (workspace, events, pruned_upto) VALUES (")
+            log.statement("INSERT INTO workspace_log (workspace, events, pruned_upto) VALUES (", 2)
                 .push_bind(workspace.as_str())
                 .push(", ")
                 .push_bind(*new as i64)
                 .push(", 0) ON CONFLICT (workspace) DO UPDATE SET events = events + excluded.events");
         }
-        log.statement("UPDATE log_state SET head = ").push_bind(applied.head as i64).push(" WHERE id = 1");
+        log.statement("UPDATE log_state SET head = ", 1).push_bind(applied.head as i64).push(" WHERE id = 1");
         for mut query in log.into_queries() {
             query.build().execute(&mut *tx).await?;
         }
