@@ -56,7 +56,7 @@ impl Kind {
         }
         match CONTROLS.iter().find(|c| **c == name) {
             Some(control) => Ok(Kind::Control(control)),
-            None => Err(E::unknown_variant(name, CONTROLS)),
+            None => Err(E::custom(format!("unknown frame type `{name}`: neither an event type nor a control frame"))),
         }
     }
 }
