@@ -580,3 +580,18 @@ fn upsert<T: Entity>(rows: &mut Vec<T>, data: &str, newest_first: bool) {
         None => rows.push(row),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::{All, MaxCycles};
+
+    #[test]
+    fn max_cycles_is_a_number_or_all_and_anything_else_is_refused() {
+        assert_eq!(serde_json::from_str::<MaxCycles>("3").unwrap(), MaxCycles::Count(3));
+        assert_eq!(serde_json::from_str::<MaxCycles>(r#""all""#).unwrap(), MaxCycles::All(All::All));
+        for bad in [r#""some""#, "-1", "4294967296", "1.5", "null"] {
+            let err = serde_json::from_str::<MaxCycles>(bad).unwrap_err().to_string();
+            assert!(err.contains("a number of cycles or \"all\""), "{bad}: {err}");
+        }
+    }
+}

@@ -593,6 +593,10 @@ mod tests {
             serde_json::from_str(r#"{"message":"m","kind":"timeout","context":{"step":3}}"#).unwrap();
         assert_eq!(full.kind.as_deref(), Some("timeout"));
         assert!(serde_json::from_str::<ErrorDetails>(r#"{"mesage":"m"}"#).is_err());
+        let misspelt = serde_json::from_str::<ErrorDetails>(r#"{"mesage":"m"}"#).unwrap_err().to_string();
+        assert!(misspelt.contains("mesage"), "{misspelt}");
+        let number = serde_json::from_str::<ErrorDetails>("5").unwrap_err().to_string();
+        assert!(number.contains("a message string or"), "{number}");
     }
 
     #[test]
