@@ -40,6 +40,55 @@ pub enum Command {
     Token(TokenCommand),
     /// Post one event: `flightdeck emit task:progress --id t1 --progress 50`.
     Emit(EmitCommand),
+    /// Print (or install) the settings that wire an agent tool's hooks to Flightdeck.
+    Hooks(HooksCommand),
+    /// Forward an agent tool's notification to Flightdeck: `flightdeck notify codex '<json>'`.
+    Notify(NotifyCommand),
+}
+
+#[derive(Args, Clone, Debug)]
+pub struct HooksCommand {
+    #[command(subcommand)]
+    pub tool: HooksTool,
+}
+
+#[derive(Subcommand, Clone, Debug)]
+pub enum HooksTool {
+    /// Claude Code: every hook event posted to `/api/feeds/claude-code`, the token read from
+    /// `FLIGHTDECK_TOKEN` when the hook runs.
+    ClaudeCode {
+        /// Base URL of the server, as the agent's machine reaches it.
+        #[arg(long, env = "FLIGHTDECK_URL", default_value = "http://127.0.0.1:3000")]
+        url: String,
+        /// The agent's id on the dashboard (default: `claude-code:<project directory>`).
+        #[arg(long)]
+        agent: Option<String>,
+        /// Merge into this settings file (such as `.claude/settings.json`) instead of printing,
+        /// keeping the hooks it has.
+        #[arg(long)]
+        install: Option<std::path::PathBuf>,
+    },
+}
+
+#[derive(Args, Clone, Debug)]
+pub struct NotifyCommand {
+    /// Base URL of the server.
+    #[arg(long, env = "FLIGHTDECK_URL", default_value = "http://127.0.0.1:3000", global = true)]
+    pub url: String,
+    /// An ingest or admin token.
+    #[arg(long, env = "FLIGHTDECK_TOKEN", hide_env_values = true, global = true)]
+    pub token: Option<String>,
+    #[command(subcommand)]
+    pub tool: NotifyTool,
+}
+
+#[derive(Subcommand, Clone, Debug)]
+pub enum NotifyTool {
+    /// Codex's `notify` program: `notify = ["flightdeck", "notify", "codex"]` in its config.toml.
+    Codex {
+        /// The notification, as Codex passes it.
+        json: String,
+    },
 }
 
 #[derive(Args, Clone, Debug)]

@@ -42,6 +42,8 @@ async fn main() -> anyhow::Result<()> {
         Command::Demo(config) => demo::run(config).await?,
         Command::Token(command) => cli::token::run(command, &mut std::io::stdout()).await?,
         Command::Emit(command) => cli::emit::run(command, &mut std::io::stdout()).await?,
+        Command::Hooks(command) => cli::hooks::run(command, &mut std::io::stdout())?,
+        Command::Notify(command) => cli::notify::run(command).await?,
     }
     Ok(())
 }

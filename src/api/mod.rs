@@ -5,6 +5,7 @@ pub mod artifacts;
 pub mod compat;
 pub mod error;
 pub mod failures;
+pub mod feeds;
 pub mod health;
 pub mod history;
 pub mod ingest;
@@ -26,6 +27,9 @@ pub fn routes() -> Router<AppState> {
         .route("/api/rooms", get(rooms::rooms))
         .route("/api/errors/summary", get(failures::summary))
         .route("/api/internal/ticket-event", post(tickets::ticket_event))
+        .route("/api/feeds/claude-code", post(feeds::claude_code::post))
+        .route("/api/feeds/observability", post(feeds::observability::post))
+        .route("/api/feeds/codex", post(feeds::codex::post))
         .route("/api/tasks", get(mc::list_tasks).post(mc::create_task))
         .route("/api/tasks/{id}", axum::routing::patch(mc::update_task))
         .route("/api/tasks/{id}/activities", get(mc::list_activities).post(mc::log_activity))

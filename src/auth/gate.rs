@@ -36,6 +36,12 @@ fn credential(request: &Request) -> Credential {
     if let Some(token) = cookie(request.headers(), COOKIE) {
         return Credential::Browser(token);
     }
+    // Some hook scripts can change only the URL they post to: feeds take `?token=` as a program's.
+    if request.uri().path().starts_with("/api/feeds/") {
+        if let Some(token) = query_param(request.uri().query().unwrap_or_default(), "token") {
+            return Credential::Header(token);
+        }
+    }
     // Browsers cannot set headers on a WebSocket: the socket also takes `?token=`.
     if request.uri().path() == "/ws" {
         if let Some(token) = query_param(request.uri().query().unwrap_or_default(), "token") {

@@ -1,4 +1,7 @@
-//! Commands besides `serve`: `token` manages a database directly, `emit` posts to a running server.
+//! Commands besides `serve`: `token` manages a database directly, `emit` and `notify` post to a
+//! running server, `hooks` writes the settings that make an agent tool post to it.
 
 pub mod emit;
+pub mod hooks;
+pub mod notify;
 pub mod token;

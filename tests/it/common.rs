@@ -220,6 +220,12 @@ impl TestServer {
         self.board_of(workspace).await.tasks
     }
 
+    /// The rows a query selects in the default workspace, as stored.
+    pub async fn rows<T: app::domain::Entity>(&self, query: Query) -> Vec<T> {
+        let snapshot = self.running.state.store.read("default", &[query]).await.expect("read");
+        decode_rows(&snapshot.rows[0]).expect("rows decode")
+    }
+
     pub async fn head(&self) -> u64 {
         self.running.state.store.head().await.expect("head")
     }

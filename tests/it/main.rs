@@ -8,6 +8,7 @@ mod compat;
 mod docs;
 mod domain;
 mod faults;
+mod feeds;
 mod fuzz;
 mod health;
 mod history;

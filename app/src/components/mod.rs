@@ -1,5 +1,6 @@
 //! Widgets shared by the pages.
 
+pub mod activity;
 pub mod approval;
 pub mod card;
 pub mod clock;

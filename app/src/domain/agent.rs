@@ -256,7 +256,10 @@ pub fn follow(body: &EventBody, set: &mut EntitySet, at: &Stamp) -> Result<(), S
             None => Ok(()),
         },
         EventBody::ActivityLogged(e) => {
-            let assignee = set.require::<Task>(&e.task_id)?.assignee;
+            let assignee = match &e.task_id {
+                Some(task_id) => set.require::<Task>(task_id)?.assignee,
+                None => None,
+            };
             for name in assignee.iter().chain(e.actor.iter()) {
                 touch(set, name, at, progress)?;
             }

@@ -114,6 +114,7 @@ canonical_events! {
     "task:completed" => TaskCompleted(task::TaskCompleted),
     "task:failed" => TaskFailed(task::TaskFailed),
     "activity:logged" => ActivityLogged(activity::ActivityLogged),
+    "activity:updated" => ActivityUpdated(activity::ActivityUpdated),
     "deliverable:added" => DeliverableAdded(deliverable::DeliverableAdded),
     "agent:status" => AgentStatus(agent::AgentStatus),
     "agent:heartbeat" => AgentHeartbeat(agent::AgentHeartbeat),

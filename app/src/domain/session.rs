@@ -55,6 +55,9 @@ pub struct Session {
     pub kind: SessionKind,
     pub task_id: Option<String>,
     pub agent: Option<String>,
+    /// The session that started this one (a sub-agent's parent).
+    #[serde(default)]
+    pub parent_id: Option<String>,
     pub started_at: String,
     pub ended_at: Option<String>,
     pub outcome: Option<SessionOutcome>,
@@ -108,6 +111,7 @@ impl Session {
             kind: e.kind,
             task_id: e.task_id.clone(),
             agent: e.agent.clone(),
+            parent_id: e.parent_id.clone(),
             started_at: at.ts.clone(),
             ended_at: None,
             outcome: None,
@@ -174,17 +178,20 @@ impl Session {
     }
 }
 
-fn session_topics(id: &str, task_id: Option<&str>, agent: Option<&str>) -> Vec<String> {
+/// Where a session's events go: the session, its task, its agent, and its parent session, whose
+/// page lists its sub-agents.
+fn session_topics(id: &str, task_id: Option<&str>, agent: Option<&str>, parent_id: Option<&str>) -> Vec<String> {
     let mut topics = vec![topics::AGENTS.to_string(), topics::session(id)];
     topics.extend(task_id.map(topics::task));
     topics.extend(agent.map(topics::agent));
+    topics.extend(parent_id.map(topics::session));
     topics
 }
 
-/// The task and agent of a stored session, which later events carry.
-fn owners(set: &EntitySet, id: &str) -> Result<(Option<String>, Option<String>), Step> {
+/// The task, agent and parent of a stored session, which later events carry.
+fn owners(set: &EntitySet, id: &str) -> Result<(Option<String>, Option<String>, Option<String>), Step> {
     let session = set.require::<Session>(id)?;
-    Ok((session.task_id, session.agent))
+    Ok((session.task_id, session.agent, session.parent_id))
 }
 
 /// Applies a later session event (its task and agent filled in): the session must exist and still
@@ -216,6 +223,9 @@ pub struct SessionStarted {
     pub task_id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub agent: Option<String>,
+    /// The session that started this one: a sub-agent's parent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent_id: Option<String>,
 }
 
 impl Payload for SessionStarted {
@@ -223,10 +233,15 @@ impl Payload for SessionStarted {
         check::id("id", &self.id)?;
         check::name("agent", self.agent.as_deref())?;
         check::text("title", self.title.as_deref(), check::MAX_TITLE)?;
-        check::opt_id("task_id", self.task_id.as_deref())
+        check::opt_id("task_id", self.task_id.as_deref())?;
+        check::opt_id("parent_id", self.parent_id.as_deref())?;
+        if self.parent_id.as_deref() == Some(&self.id) {
+            return Err(check::field("parent_id", "a session cannot be its own parent"));
+        }
+        Ok(())
     }
     fn topics(&self) -> Vec<String> {
-        session_topics(&self.id, self.task_id.as_deref(), self.agent.as_deref())
+        session_topics(&self.id, self.task_id.as_deref(), self.agent.as_deref(), self.parent_id.as_deref())
     }
     fn task_id(&self) -> Option<&str> {
         self.task_id.as_deref()
@@ -235,6 +250,9 @@ impl Payload for SessionStarted {
         set.absent::<Session>(&self.id)?;
         if let Some(task_id) = &self.task_id {
             set.require::<Task>(task_id)?;
+        }
+        if let Some(parent_id) = &self.parent_id {
+            set.require::<Session>(parent_id)?;
         }
         set.put(&Session::started(self, at));
         Ok(())
@@ -257,6 +275,9 @@ macro_rules! later_session_event {
             /// Filled in by the server from the session.
             #[serde(default, skip_serializing_if = "Option::is_none")]
             pub agent: Option<String>,
+            /// Filled in by the server from the session.
+            #[serde(default, skip_serializing_if = "Option::is_none")]
+            pub parent_id: Option<String>,
         }
 
         impl Payload for $name {
@@ -264,17 +285,18 @@ macro_rules! later_session_event {
                 check::id("id", &self.id)?;
                 check::opt_id("task_id", self.task_id.as_deref())?;
                 check::name("agent", self.agent.as_deref())?;
+                check::opt_id("parent_id", self.parent_id.as_deref())?;
                 let check: fn(&$name) -> Result<(), Invalid> = $check;
                 check(self)
             }
             fn topics(&self) -> Vec<String> {
-                session_topics(&self.id, self.task_id.as_deref(), self.agent.as_deref())
+                session_topics(&self.id, self.task_id.as_deref(), self.agent.as_deref(), self.parent_id.as_deref())
             }
             fn task_id(&self) -> Option<&str> {
                 self.task_id.as_deref()
             }
             fn project(&mut self, set: &mut EntitySet, at: &Stamp) -> Result<(), Step> {
-                (self.task_id, self.agent) = owners(set, &self.id)?;
+                (self.task_id, self.agent, self.parent_id) = owners(set, &self.id)?;
                 project_later(EventBody::$name(self.clone()), &self.id.clone(), set, at)
             }
         }

@@ -1,13 +1,14 @@
-//! `/sessions`: every session; `/sessions/:id`: one design session — its chat, live in every open
-//! tab, a message box that posts as you, its state and progress, the spec, its approvals with a
-//! countdown and Approve / Reject, and the tickets it generated.
+//! `/sessions`: every session; `/sessions/:id`: one session — its activity (a coding agent's tool
+//! calls and turns), its chat, live in every open tab, a message box that posts as you, its state
+//! and progress, the spec, its approvals with a countdown and Approve / Reject, its sub-agents and
+//! the tickets it generated.
 
 use leptos::prelude::*;
 use leptos_router::hooks::use_params_map;
 
 use super::{live_page, LoadFailed, NotFound};
 use crate::{
-    components::{approval::ApprovalCard, clock::Ago, header::Header},
+    components::{activity::ActivityList, approval::ApprovalCard, clock::Ago, header::Header},
     server_fns::{
         sessions::{get_session, get_sessions, send_message, SessionDetail, SessionList},
         Me, Page,
@@ -104,6 +105,10 @@ fn LiveSession(page: Page<Option<SessionDetail>>, id: String) -> impl IntoView {
     let state = move || session().and_then(|s| s.state).unwrap_or_else(|| "started".into());
     let progress = move || session().and_then(|s| s.progress).unwrap_or(0).min(100);
     let spec = move || session().and_then(|s| s.spec);
+    let activities =
+        Signal::derive(move || detail.with(|d| d.as_ref().map(|d| d.activities.clone()).unwrap_or_default()));
+    let children = move || detail.with(|d| d.as_ref().map(|d| d.children.clone()).unwrap_or_default());
+    let ended = move || session().is_some_and(|s| !s.is_active());
     view! {
         <Header/>
         <main class="page session-page">
@@ -116,8 +121,23 @@ fn LiveSession(page: Page<Option<SessionDetail>>, id: String) -> impl IntoView {
                     <span class="progress-fill" style:width=move || format!("{}%", progress())></span>
                 </span>
                 <span data-testid="session-progress">{move || format!("{}%", progress())}</span>
+                {move || session().and_then(|s| s.agent).map(|agent| view! {
+                    <a class="session-agent" href=format!("/agents#{agent}")>{agent.clone()}</a>
+                })}
+                {move || session().and_then(|s| s.parent_id).map(|parent| view! {
+                    <span>"sub-agent of "<a href=format!("/sessions/{parent}")>{parent.clone()}</a></span>
+                })}
+                <Show when=ended>
+                    <span class="status" data-testid="session-ended">"ended"</span>
+                </Show>
             </p>
+            {move || session().and_then(|s| s.message).map(|m| view! { <p class="session-message" data-testid="session-message">{m}</p> })}
             <div class="session-layout">
+                <div class="session-main">
+                <section class="session-activity" aria-label="Session activity">
+                    <h2>"Activity"</h2>
+                    <ActivityList entries=activities empty="No tool call or turn yet."/>
+                </section>
                 <section class="chat" aria-label="Chat">
                     <ol class="messages" data-testid="messages">
                         <For
@@ -134,6 +154,7 @@ fn LiveSession(page: Page<Option<SessionDetail>>, id: String) -> impl IntoView {
                     </ol>
                     <MessageBox session_id=id.clone() me=me.clone()/>
                 </section>
+                </div>
                 <aside class="session-side">
                     <section class="spec-card" aria-label="Spec">
                         <h2>"Spec"</h2>
@@ -156,6 +177,19 @@ fn LiveSession(page: Page<Option<SessionDetail>>, id: String) -> impl IntoView {
                                     .map(|approval| view! { <ApprovalCard approval me=me.clone()/> })
                                     .collect_view()
                             }}
+                        </ul>
+                    </section>
+                    <section aria-label="Sub-agents">
+                        <h2>"Sub-agents"</h2>
+                        <ul class="subagents" data-testid="subagents">
+                            {move || children().into_iter().map(|s| {
+                                let state = if s.is_active() { "running".to_string() } else {
+                                    s.outcome.map_or("ended", |o| o.as_str()).to_string()
+                                };
+                                view! {
+                                    <li><a href=format!("/sessions/{}", s.id)>{s.title.clone().unwrap_or(s.id.clone())}</a>" · "{state}</li>
+                                }
+                            }).collect_view()}
                         </ul>
                     </section>
                     <section aria-label="Tickets">

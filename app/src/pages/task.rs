@@ -7,6 +7,7 @@ use leptos_router::hooks::{use_params_map, use_query_map};
 use super::{live_page, LoadFailed, NotFound};
 use crate::{
     components::{
+        activity::ActivityList,
         approval::ApprovalCard,
         card::PrLink,
         clock::{running, Ago, Now},
@@ -191,28 +192,8 @@ fn Overview(detail: RwSignal<Option<TaskDetail>>) -> impl IntoView {
 
 #[component]
 fn Activity(detail: RwSignal<Option<TaskDetail>>) -> impl IntoView {
-    let entries = move || detail.with(|d| d.as_ref().map(|d| d.activities.clone()).unwrap_or_default());
-    view! {
-        <ol class="timeline" aria-label="Activity" data-testid="timeline">
-            <For
-                each=entries
-                key=|a| a.id.clone()
-                children=|a| {
-                    view! {
-                        <li class="entry" data-category=a.category.clone()>
-                            <span class="category">{a.category.clone()}</span>
-                            <span class="message">{a.message.clone()}</span>
-                            <span class="actor">{a.actor.clone().unwrap_or_default()}</span>
-                            <Ago ts=Signal::stored(Some(a.created_at.clone()))/>
-                        </li>
-                    }
-                }
-            />
-        </ol>
-        <Show when=move || entries().is_empty()>
-            <p class="empty">"Nothing has happened yet."</p>
-        </Show>
-    }
+    let entries = Signal::derive(move || detail.with(|d| d.as_ref().map(|d| d.activities.clone()).unwrap_or_default()));
+    view! { <ActivityList entries empty="Nothing has happened yet."/> }
 }
 
 #[component]

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use super::Page;
 use crate::domain::{
+    activity::Activity,
     approval::{Approval, ApprovalStatus},
     session::{Message, Session},
     task::Task,
@@ -53,6 +54,12 @@ pub struct SessionDetail {
     pub approvals: Vec<Approval>,
     /// The tasks this session generated.
     pub tickets: Vec<Task>,
+    /// Its timeline entries that belong to no task (a coding agent's tool calls), newest first.
+    #[serde(default)]
+    pub activities: Vec<Activity>,
+    /// The sessions it started (sub-agents), oldest first.
+    #[serde(default)]
+    pub children: Vec<Session>,
 }
 
 impl SessionDetail {
@@ -66,6 +73,12 @@ impl SessionDetail {
         self.session.apply(&event.body, &at);
         match &event.body {
             EventBody::SessionMessage(e) if e.id == id => self.messages.push(Message::said(e, &at)),
+            EventBody::ActivityLogged(e) if e.session_id.as_deref() == Some(&id) && e.task_id.is_none() => {
+                self.activities.insert(0, Activity::logged(e, &at))
+            }
+            EventBody::SessionStarted(e) if e.parent_id.as_deref() == Some(&id) => {
+                self.children.push(Session::started(e, &at))
+            }
             EventBody::ApprovalRequested(e) if e.session_id.as_deref() == Some(&id) => {
                 self.approvals.push(Approval::requested(e, &at))
             }
@@ -76,6 +89,8 @@ impl SessionDetail {
             body => {
                 self.approvals.iter_mut().for_each(|a| a.apply(body, &at));
                 self.tickets.iter_mut().for_each(|t| t.apply(body, &at));
+                self.activities.iter_mut().for_each(|a| a.apply(body, &at));
+                self.children.iter_mut().for_each(|s| s.apply(body, &at));
             }
         }
     }
@@ -110,6 +125,9 @@ pub async fn get_session(id: String) -> Result<Page<Option<SessionDetail>>, Serv
         Query::children::<Message>(&id),
         Query::children::<Approval>(&id),
         Query::children::<Task>(&id),
+        Query::children::<Activity>(&crate::domain::activity::session_parent(&id)).newest(super::task::TIMELINE),
+        // Sessions are indexed by task, not by parent: the children are among the recent ones.
+        Query::all::<Session>().newest(LISTED),
     ];
     let read = super::ssr::read_page(queries).await?;
     let rows = &read.snapshot.rows;
@@ -118,12 +136,17 @@ pub async fn get_session(id: String) -> Result<Page<Option<SessionDetail>>, Serv
         return Ok(read.page(None));
     };
     let tickets = decode_rows::<Task>(&rows[3]).map_err(fail)?;
+    let mut children = decode_rows::<Session>(&rows[5]).map_err(fail)?;
+    children.retain(|s| s.parent_id.as_deref() == Some(&id));
+    children.reverse();
     let detail = SessionDetail {
         seq: read.snapshot.seq,
         session,
         messages: decode_rows(&rows[1]).map_err(fail)?,
         approvals: decode_rows(&rows[2]).map_err(fail)?,
         tickets,
+        activities: decode_rows(&rows[4]).map_err(fail)?,
+        children,
     };
     Ok(read.page(Some(detail)))
 }

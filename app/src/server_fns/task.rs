@@ -42,6 +42,11 @@ impl TaskDetail {
         self.task.apply(&event.body, &at);
         match &event.body {
             EventBody::ActivityLogged(e) => self.activities.insert(0, Activity::logged(e, &at)),
+            EventBody::ActivityUpdated(e) => {
+                if let Some(entry) = self.activities.iter_mut().find(|a| a.id == e.id) {
+                    entry.apply(&event.body, &at);
+                }
+            }
             EventBody::DeliverableAdded(e) => self.deliverables.push(Deliverable::added(e, &at)),
             EventBody::SessionStarted(e) => self.sessions.push(Session::started(e, &at)),
             EventBody::TestStarted(e) => self.tests.push(TestRun::started(e, &at)),

@@ -145,12 +145,12 @@ pub async fn log_activity(
     let a: NewActivity = posted.json()?;
     stored_task(&state, &caller, &id).await?;
     let logged = ActivityLogged {
-        id: None,
-        task_id: id,
+        task_id: Some(id),
         category: a.activity_type,
         message: a.message,
         actor: a.agent_id,
         metadata: a.metadata,
+        ..ActivityLogged::default()
     };
     let committed = submit(&state, &caller, EventBody::ActivityLogged(logged), &posted).await?;
     let EventBody::ActivityLogged(e) = &committed.body else { unreachable!("committed as logged") };
@@ -233,6 +233,7 @@ pub async fn register_subagent(
         title: None,
         task_id: Some(id),
         agent: Some(s.agent_name),
+        parent_id: None,
     };
     let committed = submit(&state, &caller, EventBody::SessionStarted(started), &posted).await?;
     let EventBody::SessionStarted(e) = &committed.body else { unreachable!("committed as started") };

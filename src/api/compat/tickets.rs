@@ -220,12 +220,12 @@ fn first_sight(ticket: &str, r: &Map<String, Value>) -> Result<EventBody, ApiErr
 
 fn activity(id: &str, category: &str, message: String, actor: Option<String>, metadata: Option<Value>) -> EventBody {
     EventBody::ActivityLogged(ActivityLogged {
-        id: None,
-        task_id: id.to_string(),
+        task_id: Some(id.to_string()),
         category: category.to_string(),
         message,
         actor,
         metadata,
+        ..ActivityLogged::default()
     })
 }
 

@@ -1,0 +1,468 @@
+//! Claude Code's hooks, `POST /api/feeds/claude-code`: the JSON object a hook gets on its stdin
+//! (or, as an http hook, in its request body), taken as it is. Answered 204 with no body.
+//!
+//! - A session per `session_id`, of the agent `claude-code:<project>` (the last part of `cwd`;
+//!   `?agent=` names it instead). Events fired inside a sub-agent (`agent_id`) go to a child
+//!   session of it, started by `SubagentStart` and ended by `SubagentStop`.
+//! - A tool call is one activity `tool-<tool_use_id>`: running from `PreToolUse`, then succeeded or
+//!   failed with its duration from `PostToolUse` / `PostToolUseFailure`.
+//! - `PermissionRequest`, or a `Notification` of type `permission_prompt`, asks an approval. It is
+//!   answered in the terminal, so the next hook tells which way: the tool ran (approved), or the
+//!   agent stopped or got a new prompt without running it (rejected).
+//! - `TaskCreated` / `TaskCompleted` are tasks on the board, `cc-<team or session>-<task_id>`.
+//! - `UserPromptSubmit` and tool calls make the agent working, a permission wait blocked, `Stop`
+//!   and `SessionEnd` idle, `StopFailure` (an API error ended the turn) error; every hook is a
+//!   heartbeat.
+//! - Any other hook, and every field not read here, is kept in an activity's metadata.
+
+use app::domain::{
+    activity::{Activity, ActivityLogged, ActivityStatus, ActivityUpdated},
+    agent::{AgentHeartbeat, AgentState, AgentStatus},
+    approval::{Approval, ApprovalRequested, ApprovalResolved, ApprovalStatus},
+    check,
+    entity::Query,
+    session::{Session, SessionEnded, SessionHeartbeat, SessionKind, SessionStarted, SessionUpdated},
+    task::{Task, TaskCompleted, TaskCreated},
+    time, EventBody,
+};
+use axum::{
+    extract::{Query as UrlQuery, State},
+    http::StatusCode,
+};
+use serde::Deserialize;
+use serde_json::{Map, Value};
+
+use super::{clip, commit, id_of, metadata, object, project_of, session, text, DONE};
+use crate::{
+    api::{compat, error::ApiError, ingest::Intake, ingest::Posted},
+    auth::Caller,
+    state::AppState,
+    store::TokenRecord,
+};
+
+/// Fields every hook has, which the session and agent already say.
+const COMMON: &[&str] = &["session_id", "transcript_path", "cwd", "hook_event_name", "permission_mode"];
+
+/// Longest prompt or reply kept as a session's latest message.
+const HEADLINE: usize = 500;
+
+/// What the feed URL may say: the agent's name, for when the project's directory name will not do.
+#[derive(Debug, Default, Deserialize)]
+pub struct FeedParams {
+    pub agent: Option<String>,
+}
+
+pub async fn post(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    UrlQuery(params): UrlQuery<FeedParams>,
+    posted: Posted,
+) -> Result<StatusCode, ApiError> {
+    let hook = Hook::read(object(&posted.body)?, params.agent.as_deref())?;
+    deliver(&state, &caller, &hook, posted.intake()).await
+}
+
+/// Commits what one hook stands for.
+pub async fn deliver(state: &AppState, caller: &TokenRecord, hook: &Hook, intake: Intake) -> Result<StatusCode, ApiError> {
+    commit(state, caller, intake, || async {
+        let known = Known::look(state, caller, hook).await?;
+        Ok(hook.events(&known, state.clock.now_millis()))
+    })
+    .await?;
+    Ok(DONE)
+}
+
+/// One hook's input.
+#[derive(Debug)]
+pub struct Hook {
+    pub event: String,
+    pub session: String,
+    /// The main agent's id.
+    pub agent: String,
+    pub project: Option<String>,
+    pub body: Map<String, Value>,
+}
+
+impl Hook {
+    /// Reads a hook's input; only `hook_event_name` and `session_id` are required.
+    pub fn read(body: Map<String, Value>, agent: Option<&str>) -> Result<Hook, ApiError> {
+        let missing = |field: &str| {
+            ApiError::Invalid(format!("field `{field}`: a Claude Code hook input names it; nothing was stored"))
+        };
+        let event = text(&body, "hook_event_name").ok_or_else(|| missing("hook_event_name"))?.to_string();
+        let session = id_of(text(&body, "session_id").ok_or_else(|| missing("session_id"))?);
+        let project = project_of(text(&body, "cwd"));
+        let agent = match agent {
+            Some(name) => {
+                check::id("agent", name).map_err(|e| ApiError::Invalid(format!("query {e}; nothing was stored")))?;
+                name.to_string()
+            }
+            None => format!("claude-code:{}", project.as_deref().unwrap_or("unknown")),
+        };
+        Ok(Hook { event, session, agent, project, body })
+    }
+
+    fn field(&self, name: &str) -> Option<&str> {
+        text(&self.body, name)
+    }
+
+    /// The sub-agent this hook fired in, if any: its session id and its agent's id.
+    fn subagent(&self) -> Option<(String, String)> {
+        let agent_id = self.field("agent_id")?;
+        let kind = self.field("agent_type").unwrap_or("subagent");
+        Some((id_of(&format!("{}:{agent_id}", self.session)), id_of(&format!("{}:{kind}", self.agent))))
+    }
+
+    fn tool_activity_id(&self) -> Option<String> {
+        self.field("tool_use_id").map(|id| id_of(&format!("tool-{id}")))
+    }
+
+    fn task_id(&self) -> Option<String> {
+        let task = self.body.get("task_id").map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_string))?;
+        let scope = self.field("team_name").map_or_else(|| self.session.chars().take(8).collect(), str::to_string);
+        Some(id_of(&format!("cc-{scope}-{task}")))
+    }
+
+    /// What the hook says beyond the common fields, less what `skip` names.
+    fn rest(&self, skip: &[&str]) -> Option<Value> {
+        let fields = self.body.iter().filter(|(k, _)| !COMMON.contains(&k.as_str()) && !skip.contains(&k.as_str()));
+        metadata(fields.map(|(k, v)| (k.clone(), v.clone())).collect())
+    }
+
+    /// The canonical events this hook stands for, given what is stored.
+    pub fn events(&self, known: &Known, now_ms: i64) -> Vec<EventBody> {
+        let mut out = Vec::new();
+        let main = self.session.clone();
+        if known.session.is_none() {
+            out.push(EventBody::SessionStarted(SessionStarted {
+                id: main.clone(),
+                kind: SessionKind::Persistent,
+                title: Some(format!("Claude Code · {}", self.project.as_deref().unwrap_or("session"))),
+                task_id: None,
+                agent: Some(self.agent.clone()),
+                parent_id: None,
+            }));
+        }
+        let main_active = known.session.as_ref().is_none_or(Session::is_active);
+        // Where this hook happened: the sub-agent's session, or the main one.
+        let sub = self.subagent();
+        let (here, actor) = match &sub {
+            Some((id, agent)) => (id.clone(), agent.clone()),
+            None => (main.clone(), self.agent.clone()),
+        };
+        let here_active = match &sub {
+            Some(_) => known.sub.as_ref().is_none_or(Session::is_active),
+            None => main_active,
+        };
+        if let (Some((id, agent)), None) = (&sub, &known.sub) {
+            out.push(EventBody::SessionStarted(SessionStarted {
+                id: id.clone(),
+                kind: SessionKind::Subagent,
+                title: self.field("agent_type").map(str::to_string),
+                task_id: None,
+                agent: Some(agent.clone()),
+                parent_id: Some(main.clone()),
+            }));
+        }
+        out.push(EventBody::AgentHeartbeat(AgentHeartbeat { id: actor.clone(), task_id: None }));
+        if here_active {
+            out.push(EventBody::SessionHeartbeat(SessionHeartbeat { id: here.clone(), ..Default::default() }));
+        }
+        let status = |state: AgentState, id: &str| {
+            let name = (id == self.agent).then(|| format!("Claude Code ({})", self.project.as_deref().unwrap_or("?")));
+            EventBody::AgentStatus(AgentStatus { id: id.to_string(), status: state, name, task_id: None })
+        };
+        let entry = |category: &str, message: String, meta: Option<Value>| {
+            EventBody::ActivityLogged(ActivityLogged {
+                session_id: Some(here.clone()),
+                category: category.to_string(),
+                message,
+                actor: Some(actor.clone()),
+                metadata: meta,
+                ..ActivityLogged::default()
+            })
+        };
+        let resolve = |status: ApprovalStatus, comment: &'static str| {
+            known.pending.iter().map(move |a| {
+                EventBody::ApprovalResolved(ApprovalResolved {
+                    id: a.id.clone(),
+                    status,
+                    by: Some("terminal".into()),
+                    comment: Some(comment.to_string()),
+                    ..Default::default()
+                })
+            })
+        };
+        match self.event.as_str() {
+            "SessionStart" => {
+                out.push(status(AgentState::Idle, &self.agent));
+                let source = self.field("source").unwrap_or("startup");
+                out.push(entry("session", format!("Session started ({source})"), self.rest(&[])));
+            }
+            "UserPromptSubmit" => {
+                out.extend(resolve(ApprovalStatus::Rejected, "a new prompt came instead"));
+                out.push(status(AgentState::Working, &actor));
+                let prompt = self.field("prompt").unwrap_or("(empty prompt)");
+                if here_active {
+                    let message = Some(clip(prompt, HEADLINE));
+                    out.push(EventBody::SessionUpdated(SessionUpdated { id: here.clone(), message, ..Default::default() }));
+                }
+                let mut prompt_entry = entry("prompt", clip(prompt, check::MAX_TEXT / 2), self.rest(&["prompt"]));
+                if let EventBody::ActivityLogged(a) = &mut prompt_entry {
+                    a.actor = Some("user".into());
+                }
+                out.push(prompt_entry);
+            }
+            "PreToolUse" => {
+                out.push(status(AgentState::Working, &actor));
+                if known.tool.is_none() {
+                    out.push(self.tool_call(&here, &actor, ActivityStatus::Running, None));
+                }
+            }
+            "PostToolUse" | "PostToolUseFailure" => {
+                out.extend(resolve(ApprovalStatus::Approved, "the tool ran"));
+                let failed = self.event == "PostToolUseFailure";
+                let outcome = if failed { ActivityStatus::Failed } else { ActivityStatus::Succeeded };
+                let duration = self.body.get("duration_ms").and_then(Value::as_u64).or_else(|| {
+                    let started = time::millis(&known.tool.as_ref()?.created_at)?;
+                    u64::try_from(now_ms - started).ok()
+                });
+                match (&known.tool, self.tool_activity_id()) {
+                    (Some(_), Some(id)) => out.push(EventBody::ActivityUpdated(ActivityUpdated {
+                        id,
+                        status: Some(outcome),
+                        duration_ms: duration,
+                        metadata: self.rest(&["tool_name", "tool_input", "tool_use_id", "duration_ms"]),
+                        ..Default::default()
+                    })),
+                    _ => out.push(self.tool_call(&here, &actor, outcome, duration)),
+                }
+            }
+            "PermissionRequest" => {
+                out.push(status(AgentState::Blocked, &actor));
+                let tool = self.field("tool_name").unwrap_or("a tool");
+                let title = clip(&format!("Allow {tool}: {}?", self.tool_summary()), check::MAX_TITLE - 10);
+                out.push(self.ask(&here, &actor, title, known));
+            }
+            "Notification" => {
+                let message = self.field("message").unwrap_or("Notification").to_string();
+                match self.field("notification_type") {
+                    Some("permission_prompt") => {
+                        out.push(status(AgentState::Blocked, &actor));
+                        if known.pending.is_empty() {
+                            out.push(self.ask(&here, &actor, clip(&message, check::MAX_TITLE - 10), known));
+                        }
+                    }
+                    Some("agent_needs_input") => out.push(status(AgentState::Blocked, &actor)),
+                    Some("idle_prompt" | "agent_completed") => out.push(status(AgentState::Idle, &actor)),
+                    _ => {}
+                }
+                out.push(entry("notification", clip(&message, check::MAX_TEXT / 2), self.rest(&["message"])));
+            }
+            "Stop" => {
+                out.extend(resolve(ApprovalStatus::Rejected, "the agent stopped without running it"));
+                out.push(status(AgentState::Idle, &actor));
+                let reply = self.field("last_assistant_message");
+                if let (Some(reply), true) = (reply, here_active) {
+                    let message = Some(clip(reply, HEADLINE));
+                    out.push(EventBody::SessionUpdated(SessionUpdated { id: here.clone(), message, ..Default::default() }));
+                }
+                let said = reply.map_or_else(|| "Finished its turn".to_string(), |r| clip(r, check::MAX_TEXT / 2));
+                out.push(entry("turn", said, self.rest(&["last_assistant_message"])));
+            }
+            "StopFailure" => {
+                out.push(status(AgentState::Error, &actor));
+                let error = self.field("error").unwrap_or("the turn failed");
+                out.push(entry("error", clip(error, check::MAX_TEXT / 2), self.rest(&["error"])));
+            }
+            "SubagentStart" => {
+                out.push(status(AgentState::Working, &actor));
+                let kind = self.field("agent_type").unwrap_or("sub-agent");
+                out.push(EventBody::ActivityLogged(ActivityLogged {
+                    session_id: Some(main.clone()),
+                    category: "spawned".into(),
+                    message: format!("Started sub-agent {kind}"),
+                    actor: Some(self.agent.clone()),
+                    metadata: self.rest(&[]),
+                    ..ActivityLogged::default()
+                }));
+            }
+            "SubagentStop" => {
+                out.push(status(AgentState::Idle, &actor));
+                if here_active && sub.is_some() {
+                    let summary = self.field("last_assistant_message").map(|m| clip(m, check::MAX_TEXT / 2));
+                    out.push(EventBody::SessionEnded(SessionEnded { id: here.clone(), summary, ..Default::default() }));
+                }
+            }
+            "TaskCreated" | "TaskCompleted" => {
+                let Some(task_id) = self.task_id() else {
+                    out.push(entry("task", format!("{} without a task_id", self.event), self.rest(&[])));
+                    return out;
+                };
+                if known.task.is_none() {
+                    let subject = self.field("task_subject").unwrap_or(&task_id);
+                    out.push(EventBody::TaskCreated(TaskCreated {
+                        id: Some(task_id.clone()),
+                        title: clip(subject, check::MAX_TITLE - 10),
+                        description: self.field("task_description").map(|d| clip(d, check::MAX_TEXT / 2)),
+                        assignee: self.field("teammate_name").map(id_of),
+                        session_id: Some(main.clone()),
+                        ..TaskCreated::default()
+                    }));
+                }
+                let finished = known.task.as_ref().is_some_and(|t| t.status.finished());
+                if self.event == "TaskCompleted" && !finished {
+                    out.push(EventBody::TaskCompleted(TaskCompleted { id: task_id, ..Default::default() }));
+                }
+            }
+            "SessionEnd" => {
+                out.push(status(AgentState::Idle, &self.agent));
+                if main_active {
+                    let reason = self.field("reason").unwrap_or("exit");
+                    let summary = Some(format!("Claude Code session ended ({reason})"));
+                    out.push(EventBody::SessionEnded(SessionEnded { id: main.clone(), summary, ..Default::default() }));
+                }
+            }
+            other => {
+                let category = category_of(other);
+                let trigger = self.field("trigger").or(self.field("reason")).or(self.field("source"));
+                let message = trigger.map_or_else(|| other.to_string(), |t| format!("{other} ({t})"));
+                out.push(entry(&category, clip(&message, check::MAX_TEXT / 2), self.rest(&[])));
+            }
+        }
+        out
+    }
+
+    /// A tool call's activity, when it is first heard of.
+    fn tool_call(&self, session: &str, actor: &str, status: ActivityStatus, duration_ms: Option<u64>) -> EventBody {
+        let tool = self.field("tool_name").unwrap_or("tool");
+        EventBody::ActivityLogged(ActivityLogged {
+            id: self.tool_activity_id(),
+            session_id: Some(session.to_string()),
+            category: "tool".into(),
+            message: clip(&format!("{tool}: {}", self.tool_summary()), check::MAX_TEXT / 4),
+            actor: Some(actor.to_string()),
+            metadata: self.rest(&["duration_ms"]),
+            status: Some(status),
+            duration_ms,
+            ..ActivityLogged::default()
+        })
+    }
+
+    /// What a tool call is about, in a line: the command, the file, the pattern, the URL.
+    fn tool_summary(&self) -> String {
+        let input = self.body.get("tool_input").and_then(Value::as_object);
+        let named = ["command", "file_path", "path", "pattern", "url", "query", "description", "prompt"]
+            .iter()
+            .find_map(|k| input.and_then(|i| i.get(*k)).and_then(Value::as_str));
+        let line = named.or_else(|| input.and_then(|i| i.values().find_map(Value::as_str))).unwrap_or("");
+        clip(line.lines().next().unwrap_or(""), 200)
+    }
+
+    fn ask(&self, session: &str, actor: &str, title: String, known: &Known) -> EventBody {
+        let id = self.tool_activity_id().map(|t| id_of(&format!("perm-{t}")));
+        // The same request heard twice (a PermissionRequest and its notification) is asked once.
+        let id = id.filter(|id| !known.pending.iter().any(|a| &a.id == id));
+        EventBody::ApprovalRequested(ApprovalRequested {
+            id,
+            session_id: Some(session.to_string()),
+            title,
+            description: self.body.get("tool_input").map(|i| clip(&i.to_string(), 2_000)),
+            requested_by: Some(actor.to_string()),
+            ..Default::default()
+        })
+    }
+}
+
+/// `PreCompact` → `pre_compact`: an unknown hook's name as an activity category.
+fn category_of(event: &str) -> String {
+    let mut word = String::new();
+    for (i, c) in event.chars().enumerate() {
+        if c.is_ascii_uppercase() && i > 0 {
+            word.push('_');
+        }
+        if c.is_ascii_alphanumeric() {
+            word.push(c.to_ascii_lowercase());
+        } else {
+            word.push('_');
+        }
+    }
+    let word: String = word.chars().take(64).collect();
+    if word.is_empty() {
+        "hook".into()
+    } else {
+        word
+    }
+}
+
+/// What is stored already of what a hook names.
+#[derive(Debug, Default)]
+pub struct Known {
+    pub session: Option<Session>,
+    pub sub: Option<Session>,
+    pub tool: Option<Activity>,
+    /// Approvals of the hook's session still waiting.
+    pub pending: Vec<Approval>,
+    pub task: Option<Task>,
+}
+
+impl Known {
+    pub async fn look(state: &AppState, caller: &TokenRecord, hook: &Hook) -> Result<Known, ApiError> {
+        let mut known = Known { session: session(state, caller, &hook.session).await?, ..Known::default() };
+        let here = match hook.subagent() {
+            Some((id, _)) => {
+                known.sub = session(state, caller, &id).await?;
+                id
+            }
+            None => hook.session.clone(),
+        };
+        if let Some(id) = hook.tool_activity_id() {
+            known.tool = compat::find::<Activity>(state, &caller.workspace, &id).await?;
+        }
+        if let Some(id) = hook.task_id() {
+            known.task = compat::find::<Task>(state, &caller.workspace, &id).await?;
+        }
+        let waiting = Query::children::<Approval>(&here).with_status(&[ApprovalStatus::Pending.as_str()]);
+        known.pending = compat::list::<Approval>(state, &caller.workspace, waiting).await?;
+        Ok(known)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn hook(body: Value) -> Hook {
+        let Value::Object(map) = body else { panic!("an object") };
+        Hook::read(map, None).unwrap()
+    }
+
+    #[test]
+    fn a_first_hook_starts_the_session_of_the_project_agent() {
+        let h = hook(json!({"hook_event_name": "SessionStart", "session_id": "s-1", "cwd": "/src/shop", "source": "startup"}));
+        let events = h.events(&Known::default(), 0);
+        let kinds: Vec<&str> = events.iter().map(EventBody::kind).collect();
+        assert_eq!(kinds, ["session:started", "agent:heartbeat", "session:heartbeat", "agent:status", "activity:logged"]);
+        let EventBody::SessionStarted(s) = &events[0] else { unreachable!() };
+        assert_eq!(s.agent.as_deref(), Some("claude-code:shop"));
+        assert!(events.iter().all(|e| e.validate().is_ok()), "{events:?}");
+    }
+
+    #[test]
+    fn unknown_hooks_become_activities_with_everything_they_said() {
+        let h = hook(json!({"hook_event_name": "PreCompact", "session_id": "s", "trigger": "auto", "novel": {"x": 1}}));
+        let events = h.events(&Known::default(), 0);
+        let Some(EventBody::ActivityLogged(a)) = events.last() else { panic!("{events:?}") };
+        assert_eq!(a.category, "pre_compact");
+        assert_eq!(a.message, "PreCompact (auto)");
+        assert_eq!(a.metadata, Some(json!({"trigger": "auto", "novel": {"x": 1}})));
+    }
+
+    #[test]
+    fn a_hook_without_its_names_is_refused() {
+        let Value::Object(map) = json!({"session_id": "s"}) else { unreachable!() };
+        let err = Hook::read(map, None).unwrap_err();
+        assert!(err.to_string().contains("hook_event_name"), "{err}");
+    }
+}
