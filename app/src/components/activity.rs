@@ -15,7 +15,7 @@ pub fn ActivityList(#[prop(into)] entries: Signal<Vec<Activity>>, #[prop(into)] 
                 key=|a| (a.id.clone(), a.last_seq)
                 children=|a| {
                     let status = a.status.map(|s| s.as_str());
-                    let took = a.duration_ms.map(|ms| time::duration(ms as i64));
+                    let took = a.duration_ms.map(|ms| if ms < 1_000 { format!("{ms} ms") } else { time::duration(ms as i64) });
                     view! {
                         <li class="entry" data-category=a.category.clone() data-status=status>
                             <span class="category">{a.category.clone()}</span>

@@ -9,6 +9,7 @@ use leptos_router::hooks::use_params_map;
 use super::{live_page, LoadFailed, NotFound};
 use crate::{
     components::{activity::ActivityList, approval::ApprovalCard, clock::Ago, header::Header},
+    domain::session::SessionKind,
     server_fns::{
         sessions::{get_session, get_sessions, send_message, SessionDetail, SessionList},
         Me, Page,
@@ -102,9 +103,24 @@ fn LiveSession(page: Page<Option<SessionDetail>>, id: String) -> impl IntoView {
     );
     let session = move || detail.with(|d| d.as_ref().map(|d| d.session.clone()));
     let title = move || session().map(|s| s.title.unwrap_or(s.id)).unwrap_or_default();
-    let state = move || session().and_then(|s| s.state).unwrap_or_else(|| "started".into());
+    // A design session is a conversation with a spec; any other is an agent at work, whose page
+    // leads with what it did.
+    let design = move || session().is_some_and(|s| s.kind == SessionKind::Design);
+    let state = move || {
+        session().map(|s| match (s.state, s.kind, s.outcome) {
+            (Some(state), _, _) => state,
+            (None, SessionKind::Design, _) => "started".into(),
+            (None, _, Some(outcome)) => outcome.as_str().into(),
+            (None, _, None) => "running".into(),
+        })
+    };
     let progress = move || session().and_then(|s| s.progress).unwrap_or(0).min(100);
+    let shows_progress = move || design() || session().is_some_and(|s| s.progress.is_some());
     let spec = move || session().and_then(|s| s.spec);
+    let shows_spec = move || design() || spec().is_some();
+    let shows_chat = move || design() || detail.with(|d| d.as_ref().is_some_and(|d| !d.messages.is_empty()));
+    let shows_activity = move || !design() || detail.with(|d| d.as_ref().is_some_and(|d| !d.activities.is_empty()));
+    let (chat_id, chat_me) = (id.clone(), me.clone());
     let activities =
         Signal::derive(move || detail.with(|d| d.as_ref().map(|d| d.activities.clone()).unwrap_or_default()));
     let children = move || detail.with(|d| d.as_ref().map(|d| d.children.clone()).unwrap_or_default());
@@ -116,11 +132,13 @@ fn LiveSession(page: Page<Option<SessionDetail>>, id: String) -> impl IntoView {
             <h1>{title}</h1>
             <p class="status-line">
                 <span class="status" data-testid="session-state">{state}</span>
-                <span class="progress session-progress" role="progressbar" aria-label="Session progress" aria-valuemin="0"
-                    aria-valuemax="100" aria-valuenow=progress>
-                    <span class="progress-fill" style:width=move || format!("{}%", progress())></span>
-                </span>
-                <span data-testid="session-progress">{move || format!("{}%", progress())}</span>
+                <Show when=shows_progress>
+                    <span class="progress session-progress" role="progressbar" aria-label="Session progress" aria-valuemin="0"
+                        aria-valuemax="100" aria-valuenow=progress>
+                        <span class="progress-fill" style:width=move || format!("{}%", progress())></span>
+                    </span>
+                    <span data-testid="session-progress">{move || format!("{}%", progress())}</span>
+                </Show>
                 {move || session().and_then(|s| s.agent).map(|agent| view! {
                     <a class="session-agent" href=format!("/agents#{agent}")>{agent.clone()}</a>
                 })}
@@ -134,10 +152,13 @@ fn LiveSession(page: Page<Option<SessionDetail>>, id: String) -> impl IntoView {
             {move || session().and_then(|s| s.message).map(|m| view! { <p class="session-message" data-testid="session-message">{m}</p> })}
             <div class="session-layout">
                 <div class="session-main">
+                <Show when=shows_activity>
                 <section class="session-activity" aria-label="Session activity">
                     <h2>"Activity"</h2>
                     <ActivityList entries=activities empty="No tool call or turn yet."/>
                 </section>
+                </Show>
+                <Show when=shows_chat>
                 <section class="chat" aria-label="Chat">
                     <ol class="messages" data-testid="messages">
                         <For
@@ -152,10 +173,12 @@ fn LiveSession(page: Page<Option<SessionDetail>>, id: String) -> impl IntoView {
                             }
                         />
                     </ol>
-                    <MessageBox session_id=id.clone() me=me.clone()/>
+                    <MessageBox session_id=chat_id.clone() me=chat_me.clone()/>
                 </section>
+                </Show>
                 </div>
                 <aside class="session-side">
+                    <Show when=shows_spec>
                     <section class="spec-card" aria-label="Spec">
                         <h2>"Spec"</h2>
                         {move || match spec() {
@@ -166,6 +189,7 @@ fn LiveSession(page: Page<Option<SessionDetail>>, id: String) -> impl IntoView {
                             None => view! { <p class="empty">"No spec yet."</p> }.into_any(),
                         }}
                     </section>
+                    </Show>
                     <section aria-label="Approvals">
                         <h2>"Approvals"</h2>
                         <ul class="approvals">
