@@ -36,6 +36,11 @@ const DESCRIBED: &[(&str, Kind, &str)] = &[
     ("flightdeck_replays_total", Kind::Counter, "Subscriptions that began with a replay from the log."),
     ("flightdeck_resets_total", Kind::Counter, "Resumes answered with `reset` (the log could not serve them)."),
     ("flightdeck_commits_total", Kind::Counter, "Group commits."),
+    (
+        crate::api::feeds::otlp::RECORDS,
+        Kind::Counter,
+        "OTLP records (spans, log records, data points) by signal and outcome: mapped, unmapped (dropped), rejected.",
+    ),
 ];
 
 #[derive(Clone, Copy)]

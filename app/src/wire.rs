@@ -262,7 +262,8 @@ mod tests {
             let err = serde_json::from_str::<ServerFrame>(frame).unwrap_err().to_string();
             assert!(err.contains(named), "{frame}: {err}");
         }
-        let hello = r#"{"type":"hello","connection_id":1,"server_time":"t","seq":1,"epoch":"e","heartbeat_interval_ms":1}"#;
+        let hello =
+            r#"{"type":"hello","connection_id":1,"server_time":"t","seq":1,"epoch":"e","heartbeat_interval_ms":1}"#;
         assert!(serde_json::from_str::<Event>(hello).unwrap_err().to_string().contains("control frame"));
     }
 }

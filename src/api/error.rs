@@ -27,6 +27,8 @@ pub enum ApiError {
     Unavailable(String),
     #[error("{0}")]
     TooLarge(String),
+    #[error("{0}")]
+    UnsupportedMedia(String),
     /// A limit was reached; the client may try again after `retry_after` seconds.
     #[error("{message}")]
     TooMany { message: String, retry_after: u64 },
@@ -46,6 +48,7 @@ impl ApiError {
             ApiError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
             ApiError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
             ApiError::TooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "too_large"),
+            ApiError::UnsupportedMedia(_) => (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type"),
             ApiError::TooMany { .. } => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
             ApiError::Busy { .. } => (StatusCode::SERVICE_UNAVAILABLE, "busy"),
         }

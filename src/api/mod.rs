@@ -30,6 +30,7 @@ pub fn routes() -> Router<AppState> {
         .route("/api/feeds/claude-code", post(feeds::claude_code::post))
         .route("/api/feeds/observability", post(feeds::observability::post))
         .route("/api/feeds/codex", post(feeds::codex::post))
+        .merge(otlp_routes())
         .route("/api/tasks", get(mc::list_tasks).post(mc::create_task))
         .route("/api/tasks/{id}", axum::routing::patch(mc::update_task))
         .route("/api/tasks/{id}/activities", get(mc::list_activities).post(mc::log_activity))
@@ -40,4 +41,15 @@ pub fn routes() -> Router<AppState> {
         .route("/api/session", get(health::session))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
+}
+
+/// OTLP/HTTP: exporters may gzip their bodies, so these routes take gzip. The body limit applies
+/// to the body as decompressed.
+fn otlp_routes() -> Router<AppState> {
+    use feeds::otlp;
+    Router::new()
+        .route("/v1/traces", post(otlp::post_traces))
+        .route("/v1/logs", post(otlp::post_logs))
+        .route("/v1/metrics", post(otlp::post_metrics))
+        .layer(tower_http::decompression::RequestDecompressionLayer::new())
 }

@@ -222,7 +222,8 @@ where
     let mut out = Batched::new(how);
     let rows: Vec<_> = w.rows.iter().collect();
     for chunk in rows.chunks(ROWS_PER_STATEMENT) {
-        let sql = out.statement("INSERT INTO entities (workspace, kind, id, parent, status, sort, data) ", chunk.len() * 7);
+        let sql =
+            out.statement("INSERT INTO entities (workspace, kind, id, parent, status, sort, data) ", chunk.len() * 7);
         sql.push_values(chunk, |mut b, ((workspace, kind, id), row)| {
             b.push_bind(&**workspace)
                 .push_bind(*kind)

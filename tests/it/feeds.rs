@@ -27,8 +27,10 @@ fn recorded_session() -> Vec<String> {
 
 /// Posts a body to a feed as Claude Code's http hook does; returns the status and the raw answer.
 async fn hook(server: &TestServer, path: &str, body: &str, token: Option<&str>) -> (u16, String) {
-    let mut request =
-        reqwest::Client::new().post(server.http(path)).header("content-type", "application/json").body(body.to_string());
+    let mut request = reqwest::Client::new()
+        .post(server.http(path))
+        .header("content-type", "application/json")
+        .body(body.to_string());
     if let Some(token) = token {
         request = request.bearer_auth(token);
     }
@@ -77,7 +79,11 @@ async fn a_recorded_claude_code_session_becomes_sessions_tool_calls_a_task_and_a
         assert!(categories.contains(&expected), "{expected} in {categories:?}");
     }
     let compact = entries.iter().find(|a| a.category == "pre_compact").unwrap();
-    assert_eq!(compact.metadata.as_ref().unwrap()["custom_instructions"], "keep the deploy notes", "unknown fields kept");
+    assert_eq!(
+        compact.metadata.as_ref().unwrap()["custom_instructions"],
+        "keep the deploy notes",
+        "unknown fields kept"
+    );
     assert_eq!(entries.iter().filter(|a| a.category == "tool").count(), 3, "one entry per tool call");
 
     let in_sub: Vec<Activity> = server.rows(Query::children::<Activity>(&session_parent(SUBAGENT))).await;
@@ -148,7 +154,13 @@ async fn feeds_refuse_what_they_cannot_read_and_store_nothing() {
         ("/api/feeds/claude-code", r#"{"hook_event_name": "Stop"}"#, Some(TOKEN), 422, "session_id"),
         ("/api/feeds/claude-code?agent=a%20b", good, Some(TOKEN), 422, "agent"),
         ("/api/feeds/observability", r#"{"session_id": "s", "payload": {}}"#, Some(TOKEN), 422, "hook_event_type"),
-        ("/api/feeds/observability", r#"{"hook_event_type": "Stop", "session_id": "s", "payload": 3}"#, Some(TOKEN), 422, "payload"),
+        (
+            "/api/feeds/observability",
+            r#"{"hook_event_type": "Stop", "session_id": "s", "payload": 3}"#,
+            Some(TOKEN),
+            422,
+            "payload",
+        ),
         ("/api/feeds/codex", r#"{"thread-id": "t"}"#, Some(TOKEN), 422, "type"),
     ];
     for (path, body, token, status, reason) in cases {

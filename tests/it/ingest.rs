@@ -254,7 +254,10 @@ async fn the_batches_of_one_commit_see_each_other_and_a_refused_one_leaves_no_tr
     let server = TestServer::start().await;
     let store = server.running.state.store.clone();
     let batch = |events: Vec<serde_json::Value>| {
-        Batch::new("default".into(), events.into_iter().map(|e| app::domain::EventBody::from_json(e).unwrap()).collect())
+        Batch::new(
+            "default".into(),
+            events.into_iter().map(|e| app::domain::EventBody::from_json(e).unwrap()).collect(),
+        )
     };
     let once = Once { key: "k1".into(), hash: "h1".into(), not_before: "2000-01-01T00:00:00Z".into() };
     let mut keyed = batch(vec![task_created("b", "Keyed")]);

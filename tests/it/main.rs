@@ -16,6 +16,7 @@ mod idempotency;
 mod ingest;
 mod live;
 mod operations;
+mod otlp;
 mod overload;
 mod scale;
 mod security;

@@ -20,6 +20,7 @@ pub mod session;
 pub mod task;
 pub mod test_run;
 pub mod time;
+pub mod usage;
 
 use serde::{Deserialize, Serialize};
 
@@ -131,6 +132,7 @@ canonical_events! {
     "test:started" => TestStarted(test_run::TestStarted),
     "test:completed" => TestCompleted(test_run::TestCompleted),
     "budget:updated" => BudgetUpdated(budget::BudgetUpdated),
+    "usage:reported" => UsageReported(usage::UsageReported),
     "observability:event" => Observation(observation::Observation),
     "batch:start" => BatchStart(run::BatchStart),
     "batch:end" => BatchEnd(run::BatchEnd),

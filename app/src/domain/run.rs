@@ -29,7 +29,9 @@ impl<'de> Deserialize<'de> for MaxCycles {
             }
 
             fn visit_u64<E: serde::de::Error>(self, n: u64) -> Result<MaxCycles, E> {
-                u32::try_from(n).map(MaxCycles::Count).map_err(|_| E::invalid_value(serde::de::Unexpected::Unsigned(n), &self))
+                u32::try_from(n)
+                    .map(MaxCycles::Count)
+                    .map_err(|_| E::invalid_value(serde::de::Unexpected::Unsigned(n), &self))
             }
 
             fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<MaxCycles, E> {

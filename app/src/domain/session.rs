@@ -8,7 +8,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::{
-    check, entity::Index, task::Task, Entity, EntitySet, EventBody, Invalid, Payload, Refusal, Seq, Stamp, Step,
+    check,
+    entity::Index,
+    task::{Task, Usage},
+    Entity, EntitySet, EventBody, Invalid, Payload, Refusal, Seq, Stamp, Step,
 };
 use crate::topics;
 
@@ -80,6 +83,14 @@ pub struct Session {
     pub spec: Option<Value>,
     #[serde(default)]
     pub title: Option<String>,
+    /// Tokens and cost its telemetry reported (`usage:reported`), and where they came from.
+    #[serde(default)]
+    pub usage: Usage,
+    #[serde(default)]
+    pub usage_source: Option<String>,
+    /// The last totals of each series cumulative reports continue (see `usage`).
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub usage_totals: std::collections::BTreeMap<String, Usage>,
     #[serde(default)]
     pub started_seq: Seq,
     #[serde(default)]
@@ -123,6 +134,9 @@ impl Session {
             state: None,
             spec: None,
             title: e.title.clone(),
+            usage: Usage::default(),
+            usage_source: None,
+            usage_totals: Default::default(),
             started_seq: at.seq,
             last_seq: at.seq,
         }
@@ -167,6 +181,12 @@ impl Session {
                     self.message = e.message.clone();
                 }
             }
+            EventBody::UsageReported(e) if e.session_id.as_deref() == Some(&self.id) => {
+                if self.usage_source.is_none() {
+                    self.usage_source = e.source.clone();
+                }
+                super::usage::add(&mut self.usage, &e.added());
+            }
             EventBody::SessionEnded(e) if e.id == self.id => {
                 self.ended_at = Some(at.ts.clone());
                 self.outcome = Some(e.outcome);
@@ -189,9 +209,15 @@ fn session_topics(id: &str, task_id: Option<&str>, agent: Option<&str>, parent_i
 }
 
 /// The task, agent and parent of a stored session, which later events carry.
-fn owners(set: &EntitySet, id: &str) -> Result<(Option<String>, Option<String>, Option<String>), Step> {
+struct Owners {
+    task_id: Option<String>,
+    agent: Option<String>,
+    parent_id: Option<String>,
+}
+
+fn owners(set: &EntitySet, id: &str) -> Result<Owners, Step> {
     let session = set.require::<Session>(id)?;
-    Ok((session.task_id, session.agent, session.parent_id))
+    Ok(Owners { task_id: session.task_id, agent: session.agent, parent_id: session.parent_id })
 }
 
 /// Applies a later session event (its task and agent filled in): the session must exist and still
@@ -296,7 +322,8 @@ macro_rules! later_session_event {
                 self.task_id.as_deref()
             }
             fn project(&mut self, set: &mut EntitySet, at: &Stamp) -> Result<(), Step> {
-                (self.task_id, self.agent, self.parent_id) = owners(set, &self.id)?;
+                let Owners { task_id, agent, parent_id } = owners(set, &self.id)?;
+                (self.task_id, self.agent, self.parent_id) = (task_id, agent, parent_id);
                 project_later(EventBody::$name(self.clone()), &self.id.clone(), set, at)
             }
         }

@@ -262,6 +262,9 @@ impl Task {
                 self.error = Some(e.error.clone());
             }
             EventBody::BudgetUpdated(e) => self.usage = e.usage(),
+            EventBody::UsageReported(e) if e.task_id.as_deref() == Some(&self.id) => {
+                super::usage::add(&mut self.usage, &e.added())
+            }
             _ => return,
         }
         self.updated_at = at.ts.clone();

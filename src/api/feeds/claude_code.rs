@@ -63,7 +63,12 @@ pub async fn post(
 }
 
 /// Commits what one hook stands for.
-pub async fn deliver(state: &AppState, caller: &TokenRecord, hook: &Hook, intake: Intake) -> Result<StatusCode, ApiError> {
+pub async fn deliver(
+    state: &AppState,
+    caller: &TokenRecord,
+    hook: &Hook,
+    intake: Intake,
+) -> Result<StatusCode, ApiError> {
     commit(state, caller, intake, || async {
         let known = Known::look(state, caller, hook).await?;
         Ok(hook.events(&known, state.clock.now_millis()))
@@ -205,7 +210,11 @@ impl Hook {
                 let prompt = self.field("prompt").unwrap_or("(empty prompt)");
                 if here_active {
                     let message = Some(clip(prompt, HEADLINE));
-                    out.push(EventBody::SessionUpdated(SessionUpdated { id: here.clone(), message, ..Default::default() }));
+                    out.push(EventBody::SessionUpdated(SessionUpdated {
+                        id: here.clone(),
+                        message,
+                        ..Default::default()
+                    }));
                 }
                 let mut prompt_entry = entry("prompt", clip(prompt, check::MAX_TEXT / 2), self.rest(&["prompt"]));
                 if let EventBody::ActivityLogged(a) = &mut prompt_entry {
@@ -265,7 +274,11 @@ impl Hook {
                 let reply = self.field("last_assistant_message");
                 if let (Some(reply), true) = (reply, here_active) {
                     let message = Some(clip(reply, HEADLINE));
-                    out.push(EventBody::SessionUpdated(SessionUpdated { id: here.clone(), message, ..Default::default() }));
+                    out.push(EventBody::SessionUpdated(SessionUpdated {
+                        id: here.clone(),
+                        message,
+                        ..Default::default()
+                    }));
                 }
                 let said = reply.map_or_else(|| "Finished its turn".to_string(), |r| clip(r, check::MAX_TEXT / 2));
                 out.push(entry("turn", said, self.rest(&["last_assistant_message"])));
@@ -440,10 +453,15 @@ mod tests {
 
     #[test]
     fn a_first_hook_starts_the_session_of_the_project_agent() {
-        let h = hook(json!({"hook_event_name": "SessionStart", "session_id": "s-1", "cwd": "/src/shop", "source": "startup"}));
+        let h = hook(
+            json!({"hook_event_name": "SessionStart", "session_id": "s-1", "cwd": "/src/shop", "source": "startup"}),
+        );
         let events = h.events(&Known::default(), 0);
         let kinds: Vec<&str> = events.iter().map(EventBody::kind).collect();
-        assert_eq!(kinds, ["session:started", "agent:heartbeat", "session:heartbeat", "agent:status", "activity:logged"]);
+        assert_eq!(
+            kinds,
+            ["session:started", "agent:heartbeat", "session:heartbeat", "agent:status", "activity:logged"]
+        );
         let EventBody::SessionStarted(s) = &events[0] else { unreachable!() };
         assert_eq!(s.agent.as_deref(), Some("claude-code:shop"));
         assert!(events.iter().all(|e| e.validate().is_ok()), "{events:?}");

@@ -31,7 +31,9 @@ pub async fn post(
 ) -> Result<StatusCode, ApiError> {
     let body = object(&posted.body)?;
     let kind = text(&body, "type")
-        .ok_or_else(|| ApiError::Invalid("field `type`: a Codex notification names its type; nothing was stored".into()))?
+        .ok_or_else(|| {
+            ApiError::Invalid("field `type`: a Codex notification names its type; nothing was stored".into())
+        })?
         .to_string();
     let project = project_of(text(&body, "cwd"));
     let agent = match params.agent {
@@ -51,7 +53,14 @@ pub async fn post(
 }
 
 /// The events one notification stands for.
-fn turn(body: &Map<String, Value>, kind: &str, thread: &str, agent: &str, project: Option<&str>, known: Option<&Session>) -> Vec<EventBody> {
+fn turn(
+    body: &Map<String, Value>,
+    kind: &str,
+    thread: &str,
+    agent: &str,
+    project: Option<&str>,
+    known: Option<&Session>,
+) -> Vec<EventBody> {
     let mut out = Vec::new();
     if known.is_none() {
         out.push(EventBody::SessionStarted(SessionStarted {
@@ -68,10 +77,19 @@ fn turn(body: &Map<String, Value>, kind: &str, thread: &str, agent: &str, projec
     let finished = kind == "agent-turn-complete";
     if finished {
         let name = Some(format!("Codex ({})", project.unwrap_or("?")));
-        out.push(EventBody::AgentStatus(AgentStatus { id: agent.to_string(), status: AgentState::Idle, name, task_id: None }));
+        out.push(EventBody::AgentStatus(AgentStatus {
+            id: agent.to_string(),
+            status: AgentState::Idle,
+            name,
+            task_id: None,
+        }));
         if let (Some(reply), true) = (reply, known.is_none_or(Session::is_active)) {
             let message = Some(clip(reply, 500));
-            out.push(EventBody::SessionUpdated(SessionUpdated { id: thread.to_string(), message, ..Default::default() }));
+            out.push(EventBody::SessionUpdated(SessionUpdated {
+                id: thread.to_string(),
+                message,
+                ..Default::default()
+            }));
         }
     }
     let skip = ["type", "thread-id", "cwd", "last-assistant-message"];

@@ -5,10 +5,12 @@
 //! - `claude_code`: Claude Code's hook input, `POST /api/feeds/claude-code`.
 //! - `observability`: the body of the multi-agent observability hook script, `POST /api/feeds/observability`.
 //! - `codex`: Codex's `notify` JSON, `POST /api/feeds/codex` (what `flightdeck notify codex` posts).
+//! - `otlp`: OpenTelemetry, `POST /v1/traces`, `/v1/logs`, `/v1/metrics`.
 
 pub mod claude_code;
 pub mod codex;
 pub mod observability;
+pub mod otlp;
 
 use app::domain::{check, session::Session, EventBody};
 use axum::http::StatusCode;
@@ -23,8 +25,10 @@ pub const DONE: StatusCode = StatusCode::NO_CONTENT;
 /// A tool's own identifier as one of ours: characters outside the id alphabet become `-`, and an
 /// over-long one keeps its end (where uuids and counters differ).
 pub fn id_of(raw: &str) -> String {
-    let clean: String =
-        raw.chars().map(|c| if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | ':') { c } else { '-' }).collect();
+    let clean: String = raw
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | ':') { c } else { '-' })
+        .collect();
     let clean = clean.trim_matches('-');
     let clean = if clean.is_empty() { "unnamed" } else { clean };
     let skip = clean.len().saturating_sub(check::MAX_ID);

@@ -30,7 +30,9 @@ pub async fn post(
     let mut body = match outer.get("payload") {
         Some(Value::Object(payload)) => payload.clone(),
         None | Some(Value::Null) => Default::default(),
-        Some(_) => return Err(ApiError::Invalid("field `payload`: must be the hook's JSON object; nothing was stored".into())),
+        Some(_) => {
+            return Err(ApiError::Invalid("field `payload`: must be the hook's JSON object; nothing was stored".into()))
+        }
     };
     let event = text(&outer, "hook_event_type").ok_or_else(|| {
         ApiError::Invalid("field `hook_event_type`: the script names the hook there; nothing was stored".into())

@@ -1,0 +1,436 @@
+//! OpenTelemetry in: OTLP/HTTP at `/v1/traces`, `/v1/logs` and `/v1/metrics`, protobuf or JSON
+//! (answered in the encoding it came in), gzip accepted, the token as the bearer header an
+//! exporter sends from `OTEL_EXPORTER_OTLP_HEADERS`. The types are `opentelemetry-proto`'s.
+//!
+//! Each record maps to a few canonical events (see `traces`, `logs`, `metrics`). What maps to
+//! nothing is counted (`flightdeck_otlp_records_total{outcome="unmapped"}`) and dropped: never an
+//! error, which would make an exporter retry the same data forever. A record whose events are
+//! refused is counted in the answer's `partialSuccess`, and the rest is stored.
+
+mod logs;
+mod metrics;
+mod traces;
+
+use std::collections::{HashMap, HashSet};
+
+use app::domain::{
+    activity::Activity,
+    session::{Session, SessionKind, SessionStarted},
+    EventBody,
+};
+use axum::{
+    body::Bytes,
+    extract::State,
+    http::{header, HeaderMap},
+    response::{IntoResponse, Response},
+};
+use opentelemetry_proto::tonic::common::v1::{any_value::Value as Any, KeyValue};
+use prost::Message;
+use serde::de::DeserializeOwned;
+
+use super::id_of;
+use crate::{
+    api::{compat, error::ApiError, ingest::accept_once, ingest::Intake},
+    auth::Caller,
+    state::AppState,
+    store::TokenRecord,
+};
+
+pub const RECORDS: &str = "flightdeck_otlp_records_total";
+
+/// How a request's body is encoded, and so its answer.
+#[derive(Clone, Copy, PartialEq, Debug)]
+enum Encoding {
+    Protobuf,
+    Json,
+}
+
+impl Encoding {
+    fn of(headers: &HeaderMap) -> Result<Encoding, ApiError> {
+        let kind = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default();
+        let kind = kind.split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
+        match kind.as_str() {
+            "application/x-protobuf" | "application/protobuf" => Ok(Encoding::Protobuf),
+            "application/json" => Ok(Encoding::Json),
+            other => Err(ApiError::UnsupportedMedia(format!(
+                "OTLP bodies are application/x-protobuf or application/json, not `{other}`; nothing was stored"
+            ))),
+        }
+    }
+
+    fn decode<T: Message + Default + DeserializeOwned>(self, body: &[u8]) -> Result<T, ApiError> {
+        match self {
+            Encoding::Protobuf => {
+                T::decode(body).map_err(|e| ApiError::BadJson(format!("not an OTLP protobuf message: {e}")))
+            }
+            Encoding::Json => {
+                let mut value: serde_json::Value = serde_json::from_slice(body)
+                    .map_err(|e| ApiError::BadJson(format!("the body is not valid JSON: {e}")))?;
+                enums_as_numbers(&mut value);
+                serde_json::from_value(value)
+                    .map_err(|e| ApiError::Invalid(format!("not an OTLP JSON message: {e}; nothing was stored")))
+            }
+        }
+    }
+}
+
+/// One signal's answer: the partial success, in the request's encoding.
+trait Answer: Message + Default {
+    /// The message saying `rejected` records were refused, and why.
+    fn partial(rejected: i64, why: String) -> Self;
+    /// Its JSON field for the count (`rejectedSpans`, …).
+    const COUNT: &'static str;
+}
+
+fn answer<A: Answer>(encoding: Encoding, outcome: &Outcome) -> Response {
+    let (rejected, why) = (outcome.rejected, outcome.why.clone().unwrap_or_default());
+    match encoding {
+        Encoding::Protobuf => {
+            let message = if rejected == 0 { A::default() } else { A::partial(rejected, why) };
+            ([(header::CONTENT_TYPE, "application/x-protobuf")], message.encode_to_vec()).into_response()
+        }
+        Encoding::Json => {
+            let body = if rejected == 0 {
+                serde_json::json!({})
+            } else {
+                // int64 is a string in OTLP's JSON.
+                serde_json::json!({"partialSuccess": {A::COUNT: rejected.to_string(), "errorMessage": why}})
+            };
+            ([(header::CONTENT_TYPE, "application/json")], body.to_string()).into_response()
+        }
+    }
+}
+
+pub async fn post_traces(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+    let encoding = Encoding::of(&headers)?;
+    let request: ExportTraceServiceRequest = encoding.decode(&body)?;
+    let mut plan = Plan::new(&state, &caller, "traces", body.len());
+    traces::map(&mut plan, request).await?;
+    let outcome = plan.commit().await?;
+    Ok(answer::<opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceResponse>(encoding, &outcome))
+}
+
+pub async fn post_logs(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
+    let encoding = Encoding::of(&headers)?;
+    let request: ExportLogsServiceRequest = encoding.decode(&body)?;
+    let mut plan = Plan::new(&state, &caller, "logs", body.len());
+    logs::map(&mut plan, request).await?;
+    let outcome = plan.commit().await?;
+    Ok(answer::<opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceResponse>(encoding, &outcome))
+}
+
+pub async fn post_metrics(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
+    let encoding = Encoding::of(&headers)?;
+    let request: ExportMetricsServiceRequest = encoding.decode(&body)?;
+    let mut plan = Plan::new(&state, &caller, "metrics", body.len());
+    metrics::map(&mut plan, request).await?;
+    let outcome = plan.commit().await?;
+    Ok(answer::<opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceResponse>(encoding, &outcome))
+}
+
+mod answers {
+    use opentelemetry_proto::tonic::collector::{
+        logs::v1::{ExportLogsPartialSuccess, ExportLogsServiceResponse},
+        metrics::v1::{ExportMetricsPartialSuccess, ExportMetricsServiceResponse},
+        trace::v1::{ExportTracePartialSuccess, ExportTraceServiceResponse},
+    };
+
+    use super::Answer;
+
+    impl Answer for ExportTraceServiceResponse {
+        const COUNT: &'static str = "rejectedSpans";
+        fn partial(rejected_spans: i64, error_message: String) -> Self {
+            Self { partial_success: Some(ExportTracePartialSuccess { rejected_spans, error_message }) }
+        }
+    }
+
+    impl Answer for ExportLogsServiceResponse {
+        const COUNT: &'static str = "rejectedLogRecords";
+        fn partial(rejected_log_records: i64, error_message: String) -> Self {
+            Self { partial_success: Some(ExportLogsPartialSuccess { rejected_log_records, error_message }) }
+        }
+    }
+
+    impl Answer for ExportMetricsServiceResponse {
+        const COUNT: &'static str = "rejectedDataPoints";
+        fn partial(rejected_data_points: i64, error_message: String) -> Self {
+            Self { partial_success: Some(ExportMetricsPartialSuccess { rejected_data_points, error_message }) }
+        }
+    }
+}
+
+/// What one export request turned into: a group of events per record that maps to something.
+pub struct Plan<'a> {
+    state: &'a AppState,
+    caller: &'a TokenRecord,
+    signal: &'static str,
+    bytes: usize,
+    groups: Vec<Vec<EventBody>>,
+    unmapped: u64,
+    /// Sessions looked up: whether they are stored.
+    sessions: HashMap<String, bool>,
+    /// Activities started by an earlier group of this request.
+    activities: HashSet<String>,
+}
+
+/// How a request ended: records refused, and the first reason.
+pub struct Outcome {
+    rejected: i64,
+    why: Option<String>,
+}
+
+impl<'a> Plan<'a> {
+    fn new(state: &'a AppState, caller: &'a TokenRecord, signal: &'static str, bytes: usize) -> Plan<'a> {
+        Plan {
+            state,
+            caller,
+            signal,
+            bytes,
+            groups: Vec::new(),
+            unmapped: 0,
+            sessions: HashMap::new(),
+            activities: HashSet::new(),
+        }
+    }
+
+    /// A record that maps to nothing.
+    fn unmapped(&mut self) {
+        self.unmapped += 1;
+    }
+
+    fn add(&mut self, group: Vec<EventBody>) {
+        if group.is_empty() {
+            self.unmapped += 1;
+        } else {
+            self.groups.push(group);
+        }
+    }
+
+    /// Whether the session is stored.
+    async fn has_session(&mut self, id: &str) -> Result<bool, ApiError> {
+        if let Some(known) = self.sessions.get(id) {
+            return Ok(*known);
+        }
+        let known = super::session(self.state, self.caller, id).await?.is_some();
+        self.sessions.insert(id.to_string(), known);
+        Ok(known)
+    }
+
+    /// The event starting a session, unless it is stored. Every group that needs a new session
+    /// starts it, so each stands alone; the commit keeps the first start of each.
+    async fn start(&mut self, started: SessionStarted) -> Result<Option<EventBody>, ApiError> {
+        if self.has_session(&started.id).await? {
+            return Ok(None);
+        }
+        Ok(Some(EventBody::SessionStarted(started)))
+    }
+
+    /// Whether a session the request did not start is still running (`None`: unknown).
+    async fn stored_session(&self, id: &str) -> Result<Option<Session>, ApiError> {
+        super::session(self.state, self.caller, id).await
+    }
+
+    /// Whether an activity exists (or this request logs it); afterwards it counts as existing.
+    async fn claim_activity(&mut self, id: &str) -> Result<bool, ApiError> {
+        if !self.activities.insert(id.to_string()) {
+            return Ok(true);
+        }
+        Ok(compat::find::<Activity>(self.state, &self.caller.workspace, id).await?.is_some())
+    }
+
+    /// Commits every group as one batch; when that is refused, group by group, so one bad record
+    /// costs only itself.
+    async fn commit(self) -> Result<Outcome, ApiError> {
+        let metrics = &self.state.metrics;
+        let count = |outcome: &str, n: u64| {
+            metrics.counter(RECORDS, &[("signal", self.signal), ("outcome", outcome)]).increment(n)
+        };
+        count("unmapped", self.unmapped);
+        let mut outcome = Outcome { rejected: 0, why: None };
+        let mut valid = Vec::new();
+        for group in self.groups {
+            match group.iter().find_map(|e| e.validate().err()) {
+                Some(e) => outcome.refuse(e.to_string()),
+                None => valid.push(group),
+            }
+        }
+        let intake = |groups: usize| Intake { once: None, event_keys: Vec::new(), bytes: self.bytes.max(groups) };
+        let mut started = HashSet::new();
+        let all: Vec<EventBody> = valid.iter().flat_map(|g| first_starts(g, &mut started)).collect();
+        if all.is_empty() {
+            count("rejected", outcome.rejected as u64);
+            return Ok(outcome);
+        }
+        let mapped = valid.len() as u64;
+        match accept_once(self.state, self.caller, all, intake(valid.len())).await {
+            Ok(_) => count("mapped", mapped),
+            Err(ApiError::Conflict(_) | ApiError::Invalid(_)) => {
+                let mut started = HashSet::new();
+                for group in valid {
+                    let mut tried = started.clone();
+                    let events = first_starts(&group, &mut tried);
+                    match accept_once(self.state, self.caller, events, intake(1)).await {
+                        Ok(_) => {
+                            started = tried;
+                            count("mapped", 1)
+                        }
+                        Err(e @ (ApiError::Conflict(_) | ApiError::Invalid(_))) => outcome.refuse(e.to_string()),
+                        Err(other) => return Err(other),
+                    }
+                }
+            }
+            Err(other) => return Err(other),
+        }
+        count("rejected", outcome.rejected as u64);
+        Ok(outcome)
+    }
+}
+
+/// A group's events less the starts of sessions an earlier group started; notes its own.
+fn first_starts(group: &[EventBody], started: &mut HashSet<String>) -> Vec<EventBody> {
+    group
+        .iter()
+        .filter(|e| match e {
+            EventBody::SessionStarted(s) => started.insert(s.id.clone()),
+            _ => true,
+        })
+        .cloned()
+        .collect()
+}
+
+impl Outcome {
+    fn refuse(&mut self, why: String) {
+        self.rejected += 1;
+        self.why.get_or_insert(why);
+    }
+}
+
+/// A session the telemetry names but nothing has started yet.
+fn session_of(id: &str, agent: &str, title: String, parent: Option<String>) -> SessionStarted {
+    SessionStarted {
+        id: id.to_string(),
+        kind: if parent.is_some() { SessionKind::Subagent } else { SessionKind::Persistent },
+        title: Some(title),
+        task_id: None,
+        agent: Some(id_of(agent)),
+        parent_id: parent,
+    }
+}
+
+/// An attribute's value.
+fn attr<'a>(attrs: &'a [KeyValue], key: &str) -> Option<&'a Any> {
+    attrs.iter().find(|kv| kv.key == key)?.value.as_ref()?.value.as_ref()
+}
+
+fn attr_text(attrs: &[KeyValue], key: &str) -> Option<String> {
+    attr(attrs, key).map(any_value_text).filter(|s| !s.is_empty())
+}
+
+fn attr_u64(attrs: &[KeyValue], key: &str) -> Option<u64> {
+    match attr(attrs, key)? {
+        Any::IntValue(i) => u64::try_from(*i).ok(),
+        Any::DoubleValue(d) if *d >= 0.0 => Some(*d as u64),
+        Any::StringValue(s) => s.trim().parse().ok(),
+        _ => None,
+    }
+}
+
+fn attr_f64(attrs: &[KeyValue], key: &str) -> Option<f64> {
+    match attr(attrs, key)? {
+        Any::IntValue(i) => Some(*i as f64),
+        Any::DoubleValue(d) => Some(*d),
+        Any::StringValue(s) => s.trim().parse().ok(),
+        _ => None,
+    }
+}
+
+/// Attributes as a JSON object for an activity's metadata.
+fn attrs_json(attrs: &[KeyValue]) -> serde_json::Map<String, serde_json::Value> {
+    attrs
+        .iter()
+        .filter_map(|kv| {
+            Some((kv.key.clone(), serde_json::Value::String(any_value_text(kv.value.as_ref()?.value.as_ref()?))))
+        })
+        .collect()
+}
+
+/// An attribute value as text: strings as they are, anything else as JSON-ish text.
+fn any_value_text(value: &Any) -> String {
+    match value {
+        Any::StringValue(s) => s.clone(),
+        Any::BoolValue(b) => b.to_string(),
+        Any::IntValue(i) => i.to_string(),
+        Any::DoubleValue(d) => d.to_string(),
+        Any::ArrayValue(a) => {
+            let items: Vec<String> = a.values.iter().filter_map(|v| v.value.as_ref()).map(any_value_text).collect();
+            format!("[{}]", items.join(", "))
+        }
+        Any::KvlistValue(list) => {
+            let items: Vec<String> = list
+                .values
+                .iter()
+                .filter_map(|kv| Some(format!("{}: {}", kv.key, any_value_text(kv.value.as_ref()?.value.as_ref()?))))
+                .collect();
+            format!("{{{}}}", items.join(", "))
+        }
+        Any::BytesValue(b) => format!("({} bytes)", b.len()),
+        Any::StringValueStrindex(i) => format!("(string #{i})"),
+    }
+}
+
+/// The agent a resource's telemetry comes from: its `service.name`.
+fn service(resource: Option<&opentelemetry_proto::tonic::resource::v1::Resource>) -> String {
+    resource.and_then(|r| attr_text(&r.attributes, "service.name")).unwrap_or_else(|| "otel".into())
+}
+
+/// Enum fields OTLP's JSON writes as integers, and the names some exporters send instead.
+const ENUMS: &[(&str, &str, &[&str])] = &[
+    ("aggregationTemporality", "AGGREGATION_TEMPORALITY_", &["UNSPECIFIED", "DELTA", "CUMULATIVE"]),
+    ("kind", "SPAN_KIND_", &["UNSPECIFIED", "INTERNAL", "SERVER", "CLIENT", "PRODUCER", "CONSUMER"]),
+    ("code", "STATUS_CODE_", &["UNSET", "OK", "ERROR"]),
+];
+
+/// Enum names become their numbers before decoding. The crate reads a metric's data through a
+/// flattened field, where a temporality given by name fails quietly: the metric would arrive with
+/// no data points at all.
+fn enums_as_numbers(value: &mut serde_json::Value) {
+    use serde_json::Value;
+    match value {
+        Value::Object(map) => {
+            for (key, inner) in map.iter_mut() {
+                let field = ENUMS.iter().find(|(field, _, _)| field == key);
+                let number = match (&*inner, field) {
+                    (Value::String(name), Some((_, prefix, names))) => {
+                        let short = name.strip_prefix(prefix).unwrap_or(name);
+                        names.iter().position(|n| *n == short)
+                    }
+                    _ => None,
+                };
+                match number {
+                    Some(number) => *inner = Value::from(number),
+                    None => enums_as_numbers(inner),
+                }
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(enums_as_numbers),
+        _ => {}
+    }
+}
