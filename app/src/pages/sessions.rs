@@ -150,6 +150,11 @@ fn LiveSession(page: Page<Option<SessionDetail>>, id: String) -> impl IntoView {
                 </Show>
             </p>
             {move || session().and_then(|s| s.message).map(|m| view! { <p class="session-message" data-testid="session-message">{m}</p> })}
+            {move || session().map(|s| s.usage).filter(|u| u.input_tokens + u.output_tokens > 0 || u.cost_usd > 0.0).map(|u| view! {
+                <p class="session-usage" data-testid="session-usage">
+                    {format!("{} tokens in · {} out · ${:.4}", u.input_tokens, u.output_tokens, u.cost_usd)}
+                </p>
+            })}
             <div class="session-layout">
                 <div class="session-main">
                 <Show when=shows_activity>
