@@ -32,7 +32,7 @@ use axum::{
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use super::{clip, commit, id_of, metadata, object, project_of, session, text, DONE};
+use super::{agent_param, clip, commit, id_of, metadata, object, project_of, session, text, DONE};
 use crate::{
     api::{compat, error::ApiError, ingest::Intake, ingest::Posted},
     auth::Caller,
@@ -97,13 +97,7 @@ impl Hook {
         let event = text(&body, "hook_event_name").ok_or_else(|| missing("hook_event_name"))?.to_string();
         let session = id_of(text(&body, "session_id").ok_or_else(|| missing("session_id"))?);
         let project = project_of(text(&body, "cwd"));
-        let agent = match agent {
-            Some(name) => {
-                check::id("agent", name).map_err(|e| ApiError::Invalid(format!("query {e}; nothing was stored")))?;
-                name.to_string()
-            }
-            None => format!("claude-code:{}", project.as_deref().unwrap_or("unknown")),
-        };
+        let agent = agent_param(agent, || format!("claude-code:{}", project.as_deref().unwrap_or("unknown")))?;
         Ok(Hook { event, session, agent, project, body })
     }
 

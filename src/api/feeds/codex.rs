@@ -16,7 +16,9 @@ use axum::{
 };
 use serde_json::{Map, Value};
 
-use super::{claude_code::FeedParams, clip, commit, id_of, metadata, object, project_of, session, text, DONE};
+use super::{
+    agent_param, claude_code::FeedParams, clip, commit, id_of, metadata, object, project_of, session, text, DONE,
+};
 use crate::{
     api::{error::ApiError, ingest::Posted},
     auth::Caller,
@@ -36,13 +38,7 @@ pub async fn post(
         })?
         .to_string();
     let project = project_of(text(&body, "cwd"));
-    let agent = match params.agent {
-        Some(name) => {
-            check::id("agent", &name).map_err(|e| ApiError::Invalid(format!("query {e}; nothing was stored")))?;
-            name
-        }
-        None => format!("codex:{}", project.as_deref().unwrap_or("unknown")),
-    };
+    let agent = agent_param(params.agent.as_deref(), || format!("codex:{}", project.as_deref().unwrap_or("unknown")))?;
     let thread = id_of(text(&body, "thread-id").unwrap_or(&agent));
     commit(&state, &caller, posted.intake(), || async {
         let known = session(&state, &caller, &thread).await?;

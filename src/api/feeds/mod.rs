@@ -35,6 +35,17 @@ pub fn id_of(raw: &str) -> String {
     clean[skip..].to_string()
 }
 
+/// The agent a feed URL names (`?agent=`), checked, or the one the tool's own fields make.
+pub fn agent_param(named: Option<&str>, otherwise: impl FnOnce() -> String) -> Result<String, ApiError> {
+    match named {
+        Some(name) => {
+            check::id("agent", name).map_err(|e| ApiError::Invalid(format!("query {e}; nothing was stored")))?;
+            Ok(name.to_string())
+        }
+        None => Ok(otherwise()),
+    }
+}
+
 /// The last part of a working directory: what a project is called.
 pub fn project_of(cwd: Option<&str>) -> Option<String> {
     let name = cwd?.trim_end_matches(['/', '\\']).rsplit(['/', '\\']).next()?;

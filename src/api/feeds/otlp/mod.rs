@@ -24,7 +24,10 @@ use axum::{
     http::{header, HeaderMap},
     response::{IntoResponse, Response},
 };
-use opentelemetry_proto::tonic::common::v1::{any_value::Value as Any, KeyValue};
+use opentelemetry_proto::tonic::{
+    collector::{logs::v1 as log_service, metrics::v1 as metric_service, trace::v1 as trace_service},
+    common::v1::{any_value::Value as Any, KeyValue},
+};
 use prost::Message;
 use serde::de::DeserializeOwned;
 
@@ -107,13 +110,10 @@ pub async fn post_traces(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
-    let encoding = Encoding::of(&headers)?;
-    let request: ExportTraceServiceRequest = encoding.decode(&body)?;
+    let (encoding, request) = decode::<trace_service::ExportTraceServiceRequest>(&headers, &body)?;
     let mut plan = Plan::new(&state, &caller, "traces", body.len());
     traces::map(&mut plan, request).await?;
-    let outcome = plan.commit().await?;
-    Ok(answer::<opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceResponse>(encoding, &outcome))
+    finish::<trace_service::ExportTraceServiceResponse>(plan, encoding).await
 }
 
 pub async fn post_logs(
@@ -122,13 +122,10 @@ pub async fn post_logs(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
-    let encoding = Encoding::of(&headers)?;
-    let request: ExportLogsServiceRequest = encoding.decode(&body)?;
+    let (encoding, request) = decode::<log_service::ExportLogsServiceRequest>(&headers, &body)?;
     let mut plan = Plan::new(&state, &caller, "logs", body.len());
     logs::map(&mut plan, request).await?;
-    let outcome = plan.commit().await?;
-    Ok(answer::<opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceResponse>(encoding, &outcome))
+    finish::<log_service::ExportLogsServiceResponse>(plan, encoding).await
 }
 
 pub async fn post_metrics(
@@ -137,13 +134,25 @@ pub async fn post_metrics(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
-    let encoding = Encoding::of(&headers)?;
-    let request: ExportMetricsServiceRequest = encoding.decode(&body)?;
+    let (encoding, request) = decode::<metric_service::ExportMetricsServiceRequest>(&headers, &body)?;
     let mut plan = Plan::new(&state, &caller, "metrics", body.len());
     metrics::map(&mut plan, request).await?;
+    finish::<metric_service::ExportMetricsServiceResponse>(plan, encoding).await
+}
+
+/// The request's encoding, and its message.
+fn decode<T: Message + Default + DeserializeOwned>(
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<(Encoding, T), ApiError> {
+    let encoding = Encoding::of(headers)?;
+    Ok((encoding, encoding.decode(body)?))
+}
+
+/// Commits what the request mapped to and answers in its encoding.
+async fn finish<A: Answer>(plan: Plan<'_>, encoding: Encoding) -> Result<Response, ApiError> {
     let outcome = plan.commit().await?;
-    Ok(answer::<opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceResponse>(encoding, &outcome))
+    Ok(answer::<A>(encoding, &outcome))
 }
 
 mod answers {
