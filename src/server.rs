@@ -8,7 +8,7 @@ use app::{
         entity::{Query, Snapshot},
         EventBody, Seq,
     },
-    server_fns::ssr::{ActionSource, Actions, HealthSettings, ReadSource, Reads, Viewer},
+    server_fns::ssr::{ActionSource, Actions, HealthSettings, History, ReadSource, Reads, Viewer},
     shell, App,
 };
 use axum::{
@@ -208,6 +208,37 @@ impl Reads for StoreReads {
         };
         let page = self.0.read_log(&query).await.map_err(|e| e.to_string())?;
         Ok((head, page.into_iter().map(|(_, frame)| frame).collect()))
+    }
+
+    async fn history(&self, workspace: &str, upto: Seq) -> Result<History, String> {
+        /// Frames read per trip.
+        const PAGE: u32 = 10_000;
+        let fail = |e: crate::store::StoreError| e.to_string();
+        let head = self.0.head().await.map_err(fail)?;
+        let pruned_upto = self.0.pruned_upto(workspace).await.map_err(fail)?;
+        let upto = upto.min(head);
+        let query = |after: Seq, upto: Seq, limit: u32| LogQuery {
+            workspace: workspace.into(),
+            after,
+            upto,
+            topics: None,
+            limit,
+            newest: false,
+            max_bytes: None,
+        };
+        let mut frames = Vec::new();
+        let mut after = 0;
+        loop {
+            let page = self.0.read_log(&query(after, upto, PAGE)).await.map_err(fail)?;
+            let full = page.len() == PAGE as usize;
+            after = page.last().map_or(after, |(seq, _)| *seq);
+            frames.extend(page.into_iter().map(|(_, frame)| frame));
+            if !full {
+                break;
+            }
+        }
+        let next = self.0.read_log(&query(upto, head, 1)).await.map_err(fail)?.first().map(|(seq, _)| *seq);
+        Ok(History { pruned_upto, frames, next, head })
     }
 }
 

@@ -18,6 +18,7 @@ mod live;
 mod operations;
 mod otlp;
 mod overload;
+mod past;
 mod scale;
 mod security;
 mod shutdown;

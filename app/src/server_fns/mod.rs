@@ -98,6 +98,21 @@ pub mod ssr {
         async fn read(&self, workspace: &str, queries: Vec<Query>) -> Result<Snapshot, String>;
         /// The newest `limit` event frames of the workspace, oldest first, and the head they end at.
         async fn recent_events(&self, workspace: &str, limit: u32) -> Result<(Seq, Vec<String>), String>;
+        /// The workspace's log from its start up to `upto`, and the next seq after it (if any).
+        async fn history(&self, workspace: &str, upto: Seq) -> Result<History, String>;
+    }
+
+    /// A workspace's log up to a seq: what a page at a past moment is rebuilt from.
+    #[derive(Clone, Debug, Default)]
+    pub struct History {
+        /// Events up to here have been pruned: the log starts after it.
+        pub pruned_upto: Seq,
+        /// Frames in seq order, up to the seq asked for.
+        pub frames: Vec<String>,
+        /// The first of the workspace's seqs after the one asked for.
+        pub next: Option<Seq>,
+        /// The log's head.
+        pub head: Seq,
     }
 
     /// Put into the Leptos context by the server for every request.

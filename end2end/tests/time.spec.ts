@@ -1,0 +1,63 @@
+// The board at any past moment: a deep link rendered by the server, a step back to before a card
+// moved (the card in its old column), a step forward, and back to Live without a reload.
+import { expect, Page, test } from '@playwright/test';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { created, FlightdeckServer, signIn } from './support/server';
+
+let server: FlightdeckServer;
+
+test.beforeEach(async () => {
+  server = await FlightdeckServer.start();
+});
+
+test.afterEach(async () => {
+  await server.kill();
+});
+
+const inColumn = (page: Page, status: string, id: string) =>
+  page.locator(`.column[data-status="${status}"] .card[data-task-id="${id}"]`);
+
+test('scrub back to before a card moved, step forward, return to Live with no reload', async ({ page, browser }) => {
+  const first = (await server.post(created('tt-1', 'Migrate billing', { assignee: 'ada' }))).seqs[0];
+  await server.post(created('tt-2', 'Write release notes'));
+  const moved = (await server.post({ type: 'task:updated', payload: { id: 'tt-1', status: 'in_progress' } })).seqs[0];
+  await server.post({ type: 'task:completed', payload: { id: 'tt-1', summary: 'done' } });
+
+  // The deep link is rendered by the server: it reads right without JavaScript.
+  const noScript = await browser.newContext({ javaScriptEnabled: false });
+  const plain = await noScript.newPage();
+  await signIn(plain, server);
+  await plain.goto(`${server.url}/?at=${first}`);
+  await expect(inColumn(plain, 'inbox', 'tt-1')).toBeVisible();
+  await expect(plain.locator('[data-task-id="tt-2"]')).toHaveCount(0);
+  await noScript.close();
+
+  await signIn(page, server);
+  await page.goto(`${server.url}/?at=${moved - 1}`);
+  await expect(page.getByTestId('connection')).toHaveAttribute('data-state', 'live');
+  await expect(page.getByTestId('moment')).toHaveText(`Seq ${moved - 1} of ${moved + 1}`);
+  await expect(inColumn(page, 'inbox', 'tt-1')).toBeVisible();
+  await page.evaluate(() => ((window as any).stayed = true));
+
+  await page.getByRole('link', { name: 'Forward one event ▶' }).click();
+  await expect(page.getByTestId('moment')).toHaveText(`Seq ${moved} of ${moved + 1}`);
+  await expect(inColumn(page, 'in_progress', 'tt-1')).toBeVisible();
+  await page.getByRole('link', { name: '◀ Back one event' }).click();
+  await expect(inColumn(page, 'inbox', 'tt-1')).toBeVisible();
+
+  const dir = join(__dirname, '..', 'screenshots');
+  mkdirSync(dir, { recursive: true });
+  for (const [width, height] of [[1280, 800], [390, 844]]) {
+    await page.setViewportSize({ width, height });
+    await page.screenshot({ path: join(dir, `board-past-${width}x${height}.png`), fullPage: true });
+  }
+
+  await page.getByTestId('back-to-live').click();
+  await expect(page.getByTestId('time-control')).toHaveCount(0);
+  await expect(inColumn(page, 'done', 'tt-1')).toBeVisible();
+  // Live again: a new event arrives by itself.
+  await server.post(created('tt-3', 'After the return'));
+  await expect(inColumn(page, 'inbox', 'tt-3')).toBeVisible();
+  expect(await page.evaluate(() => (window as any).stayed), 'no reload on the way').toBe(true);
+});
