@@ -159,6 +159,16 @@ mod tests {
     }
 
     #[test]
+    fn a_settings_file_that_is_not_json_is_left_as_it_is() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("settings.json");
+        std::fs::write(&file, "{ not json").unwrap();
+        let err = install_into(&file, &settings("http://h/api/feeds/claude-code")).unwrap_err();
+        assert!(err.to_string().contains("is not valid JSON"), "{err}");
+        assert_eq!(std::fs::read_to_string(&file).unwrap(), "{ not json", "nothing was written");
+    }
+
+    #[test]
     fn the_url_is_checked_and_names_the_agent() {
         assert_eq!(feed_url("http://h:3000/", Some("me")).unwrap(), "http://h:3000/api/feeds/claude-code?agent=me");
         assert!(feed_url("h:3000", None).is_err());

@@ -351,3 +351,29 @@ async fn a_ticket_room_speaks_the_documents_frame_names_and_hears_only_its_ticke
     let refused = joined.next_json().await;
     assert_eq!((refused["type"].as_str(), refused["code"].as_str()), (Some("error"), Some("bad_topic")), "{refused}");
 }
+
+#[tokio::test]
+async fn mission_control_stream_leaves_out_sessions_and_entries_of_no_task() {
+    let server = TestServer::start().await;
+    let response = reqwest::Client::new()
+        .get(server.http("/api/events/stream?format=mission-control"))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap();
+    // A coding agent's session with a sub-agent and a tool call, none of it on a task.
+    let base = json!({"session_id": "cc-1", "cwd": "/w/shop", "agent_id": "a1", "agent_type": "Explore"});
+    for (event, extra) in [
+        ("SubagentStart", json!({})),
+        ("PreToolUse", json!({"tool_name": "Grep", "tool_input": {"pattern": "x"}, "tool_use_id": "toolu_1"})),
+        ("SubagentStop", json!({"last_assistant_message": "found it"})),
+    ] {
+        let mut body = base.clone();
+        body["hook_event_name"] = json!(event);
+        body.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+        assert_eq!(server.post_to("/api/feeds/claude-code", &body.to_string(), None).await.0, 204);
+    }
+    server.call(Method::POST, "/api/tasks", Some(&json!({"id": "m2", "title": "A task"}))).await;
+    let frames = sse_data(response, 1).await;
+    assert_eq!(frames[0]["type"], "task_created", "nothing of the task-less session came first: {frames:?}");
+}

@@ -218,6 +218,15 @@ async fn codex_notify_makes_a_turn_on_its_threads_session() {
     assert!(done.0.status.success(), "{}", String::from_utf8_lossy(&done.0.stderr));
     assert!(!done.1.status.success(), "a bad token fails the command");
     assert!(String::from_utf8_lossy(&done.1.stderr).contains("401"), "{}", String::from_utf8_lossy(&done.1.stderr));
+    let url = server.http("");
+    let untokened = tokio::task::spawn_blocking(move || {
+        flightdeck().args(["notify", "codex", "{}"]).env("FLIGHTDECK_URL", url).env_remove("FLIGHTDECK_TOKEN").output()
+    })
+    .await
+    .unwrap()
+    .unwrap();
+    assert!(!untokened.status.success());
+    assert!(String::from_utf8_lossy(&untokened.stderr).contains("FLIGHTDECK_TOKEN"), "it says what is missing");
 
     let sessions: Vec<Session> = server.rows(Query::all::<Session>()).await;
     assert_eq!(sessions.len(), 1);

@@ -274,6 +274,35 @@ mod tests {
     }
 
     #[test]
+    fn an_update_needs_its_entry_and_keeps_metadata_within_the_limit() {
+        let at = Stamp { seq: 1, ts: "2026-01-01T00:00:00.000Z".into() };
+        let mut set = EntitySet::default();
+        set.provide("activity", "nope".into(), None);
+        let mut missing = ActivityUpdated { id: "nope".into(), ..Default::default() };
+        let refused = missing.project(&mut set, &at).unwrap_err();
+        assert!(
+            matches!(refused, Step::Refuse(super::super::Refusal::Unknown(ref m)) if m.contains("nope")),
+            "{refused:?}"
+        );
+
+        let logged = ActivityLogged {
+            id: Some("big".into()),
+            session_id: Some("s1".into()),
+            category: "tool".into(),
+            message: "m".into(),
+            metadata: Some(json!({"a": "x".repeat(check::MAX_JSON - 100)})),
+            ..Default::default()
+        };
+        set.preload(&Activity::logged(&logged, &at));
+        let mut grow =
+            ActivityUpdated { id: "big".into(), metadata: Some(json!({"b": "y".repeat(1_000)})), ..Default::default() };
+        let refused = grow.project(&mut set, &at).unwrap_err();
+        assert!(matches!(refused, Step::Refuse(ref r) if r.to_string().contains("metadata would grow")), "{refused:?}");
+        let blank = ActivityUpdated { id: "big".into(), message: Some(" ".into()), ..Default::default() };
+        assert!(blank.validate().unwrap_err().to_string().contains("message"));
+    }
+
+    #[test]
     fn an_entry_needs_a_task_or_a_session() {
         let orphan = ActivityLogged { category: "tool".into(), message: "m".into(), ..Default::default() };
         assert!(orphan.validate().unwrap_err().to_string().contains("session_id"));

@@ -468,3 +468,28 @@ later_session_event!(
         check::required("text", &e.text, check::MAX_TEXT)
     }
 );
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_sub_agent_needs_a_parent_that_exists_and_is_not_itself() {
+        let start = |id: &str, parent: &str| SessionStarted {
+            id: id.into(),
+            kind: SessionKind::Subagent,
+            title: None,
+            task_id: None,
+            agent: None,
+            parent_id: Some(parent.into()),
+        };
+        assert!(start("s1", "s1").validate().unwrap_err().to_string().contains("its own parent"));
+        let mut set = EntitySet::default();
+        set.provide("session", "s2".into(), None);
+        set.provide("session", "ghost".into(), None);
+        let at = Stamp { seq: 1, ts: "2026-01-01T00:00:00.000Z".into() };
+        let refused = start("s2", "ghost").project(&mut set, &at).unwrap_err();
+        assert!(matches!(refused, Step::Refuse(Refusal::Unknown(ref m)) if m.contains("ghost")), "{refused:?}");
+        assert!(start("s2", "ghost").topics().contains(&topics::session("ghost")), "the parent hears of it");
+    }
+}

@@ -179,6 +179,8 @@ mod tests {
         assert_eq!(other.input_tokens, None, "another source's report adds nothing");
         let session = set.get::<Session>("s1").unwrap().unwrap();
         assert_eq!((session.usage.input_tokens, session.usage_source.as_deref()), (257, Some("otlp-metrics")));
+        let orphan = UsageReported { cumulative: true, input_tokens: Some(1), ..Default::default() };
+        assert!(orphan.validate().unwrap_err().to_string().contains("session_id"), "totals are a session's");
         let budget = set.get::<Budget>(WORKSPACE_BUDGET).unwrap().unwrap();
         assert_eq!(budget.input_tokens, 257);
         assert!((budget.spent_usd - 0.257).abs() < 1e-9);

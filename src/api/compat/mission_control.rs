@@ -359,12 +359,15 @@ impl Translator {
                 }
                 ("task_updated", serde_json::to_value(&*task).ok()?)
             }
-            EventBody::ActivityLogged(e) => ("activity_logged", activity_json(&Activity::logged(e, &at))),
+            // Its events are a task's: a coding agent's session without a task has no place there.
+            EventBody::ActivityLogged(e) if e.task_id.is_some() => {
+                ("activity_logged", activity_json(&Activity::logged(e, &at)))
+            }
             EventBody::DeliverableAdded(e) => ("deliverable_added", deliverable_json(&Deliverable::added(e, &at))),
-            EventBody::SessionStarted(e) if e.kind == SessionKind::Subagent => {
+            EventBody::SessionStarted(e) if e.kind == SessionKind::Subagent && e.task_id.is_some() => {
                 ("agent_spawned", json!({ "taskId": e.task_id, "sessionId": e.id, "agentName": e.agent }))
             }
-            EventBody::SessionEnded(e) => (
+            EventBody::SessionEnded(e) if e.task_id.is_some() => (
                 "agent_completed",
                 json!({ "taskId": e.task_id, "sessionId": e.id, "summary": e.summary, "outcome": e.outcome.as_str() }),
             ),

@@ -20,7 +20,7 @@ use app::domain::{
     agent::{AgentHeartbeat, AgentState, AgentStatus},
     approval::{Approval, ApprovalRequested, ApprovalResolved, ApprovalStatus},
     check,
-    entity::Query,
+    entity::{decode_rows, Query},
     session::{Session, SessionEnded, SessionHeartbeat, SessionKind, SessionStarted, SessionUpdated},
     task::{Task, TaskCompleted, TaskCreated},
     time, EventBody,
@@ -32,9 +32,9 @@ use axum::{
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use super::{agent_param, clip, commit, id_of, metadata, object, project_of, session, text, DONE};
+use super::{agent_param, clip, commit, id_of, metadata, object, project_of, text, DONE};
 use crate::{
-    api::{compat, error::ApiError, ingest::Intake, ingest::Posted},
+    api::{error::ApiError, ingest::Intake, ingest::Posted},
     auth::Caller,
     state::AppState,
     store::TokenRecord,
@@ -414,25 +414,36 @@ pub struct Known {
 }
 
 impl Known {
+    /// Everything a hook may name, in one read from one snapshot.
     pub async fn look(state: &AppState, caller: &TokenRecord, hook: &Hook) -> Result<Known, ApiError> {
-        let mut known = Known { session: session(state, caller, &hook.session).await?, ..Known::default() };
-        let here = match hook.subagent() {
-            Some((id, _)) => {
-                known.sub = session(state, caller, &id).await?;
-                id
-            }
-            None => hook.session.clone(),
-        };
-        if let Some(id) = hook.tool_activity_id() {
-            known.tool = compat::find::<Activity>(state, &caller.workspace, &id).await?;
-        }
-        if let Some(id) = hook.task_id() {
-            known.task = compat::find::<Task>(state, &caller.workspace, &id).await?;
-        }
+        let sub = hook.subagent().map(|(id, _)| id);
+        let here = sub.clone().unwrap_or_else(|| hook.session.clone());
         let waiting = Query::children::<Approval>(&here).with_status(&[ApprovalStatus::Pending.as_str()]);
-        known.pending = compat::list::<Approval>(state, &caller.workspace, waiting).await?;
-        Ok(known)
+        let mut queries = vec![Query::one::<Session>(&hook.session), waiting];
+        // The lookups a hook may not need follow, each at the index it was pushed at.
+        let mut ask = |query: Option<Query>| {
+            query.map(|q| {
+                queries.push(q);
+                queries.len() - 1
+            })
+        };
+        let sub_at = ask(sub.as_deref().map(Query::one::<Session>));
+        let tool_at = ask(hook.tool_activity_id().as_deref().map(Query::one::<Activity>));
+        let task_at = ask(hook.task_id().as_deref().map(Query::one::<Task>));
+        let snapshot = state.store.read(&caller.workspace, &queries).await?;
+        let rows = |at: Option<usize>| at.map_or(&[][..], |i| snapshot.rows[i].as_slice());
+        Ok(Known {
+            session: first(rows(Some(0)))?,
+            pending: decode_rows(rows(Some(1))).map_err(ApiError::Unavailable)?,
+            sub: first(rows(sub_at))?,
+            tool: first(rows(tool_at))?,
+            task: first(rows(task_at))?,
+        })
     }
+}
+
+fn first<T: app::domain::Entity>(rows: &[String]) -> Result<Option<T>, ApiError> {
+    Ok(decode_rows::<T>(rows).map_err(ApiError::Unavailable)?.into_iter().next())
 }
 
 #[cfg(test)]

@@ -252,7 +252,7 @@ impl<'a> Plan<'a> {
         Ok(Some(EventBody::SessionStarted(started)))
     }
 
-    /// Whether a session the request did not start is still running (`None`: unknown).
+    /// The stored session with this id, if any (to tell whether it still runs).
     async fn stored_session(&self, id: &str) -> Result<Option<Session>, ApiError> {
         super::session(self.state, self.caller, id).await
     }
