@@ -208,6 +208,7 @@ fn LiveSession(page: Page<Option<SessionDetail>>, id: String) -> impl IntoView {
                             }}
                         </ul>
                     </section>
+                    <Show when=move || !children().is_empty()>
                     <section aria-label="Sub-agents">
                         <h2>"Sub-agents"</h2>
                         <ul class="subagents" data-testid="subagents">
@@ -221,6 +222,7 @@ fn LiveSession(page: Page<Option<SessionDetail>>, id: String) -> impl IntoView {
                             }).collect_view()}
                         </ul>
                     </section>
+                    </Show>
                     <section aria-label="Tickets">
                         <h2>"Tickets"</h2>
                         <ul class="tickets">
