@@ -182,6 +182,10 @@ pub struct ServeConfig {
     /// Milliseconds between two rounds of pruning (the log, and idempotency keys past their window).
     #[arg(long, env = "FLIGHTDECK_PRUNE_EVERY_MS", default_value_t = 1_000)]
     pub prune_every_ms: u64,
+    /// Events between two snapshots of every workspace's state, from which a past moment is rebuilt:
+    /// showing one replays at most about this many events.
+    #[arg(long, env = "FLIGHTDECK_SNAPSHOT_EVERY", default_value_t = 5_000)]
+    pub snapshot_every: u64,
     /// Largest request body accepted, in bytes.
     #[arg(long, env = "FLIGHTDECK_MAX_BODY_BYTES", default_value_t = 1 << 20)]
     pub max_body_bytes: usize,
@@ -249,7 +253,7 @@ impl ServeConfig {
     }
     /// Refuses settings the server cannot run with, naming the flag.
     pub fn validate(&self) -> Result<(), String> {
-        let positive: [(&str, u64); 20] = [
+        let positive: [(&str, u64); 21] = [
             ("--heartbeat-ms", self.heartbeat_ms),
             ("--pong-timeout-ms", self.pong_timeout_ms),
             ("--send-timeout-ms", self.send_timeout_ms),
@@ -270,6 +274,7 @@ impl ServeConfig {
             ("--writer-queue", self.writer_queue as u64),
             ("--writer-queue-bytes", self.writer_queue_bytes as u64),
             ("--prune-every-ms", self.prune_every_ms),
+            ("--snapshot-every", self.snapshot_every),
         ];
         if let Some((flag, _)) = positive.iter().find(|(_, v)| *v == 0) {
             return Err(format!("{flag} must be greater than 0"));

@@ -8,7 +8,10 @@ use app::{
         entity::{Query, Snapshot},
         EventBody, Seq,
     },
-    server_fns::ssr::{ActionSource, Actions, HealthSettings, History, ReadSource, Reads, Viewer},
+    server_fns::{
+        ssr::{ActionSource, Actions, HealthSettings, PastRead, ReadSource, Reads, Viewer},
+        Moment,
+    },
     shell, App,
 };
 use axum::{
@@ -30,7 +33,7 @@ use crate::{
     jobs,
     limits::Limits,
     state::{AppState, Shared},
-    store::{self, LogQuery, Role, Store, TokenRecord},
+    store::{self, past, LogQuery, Role, Store, TokenRecord},
     writer::{QueueLimits, Writer},
 };
 
@@ -130,6 +133,7 @@ pub async fn start_with_store(
     jobs::health::spawn(&state, config.health_check());
     jobs::approvals::spawn(&state, config.approval_check());
     jobs::prune::spawn(&state, config.prune_every(), config.retain_events);
+    jobs::snapshots::spawn(&state, config.snapshot_every);
     let limits = state.limits.clone();
     jobs::every(&state.hub, crate::limits::INSTANCE_STALE_AFTER / 5, "instance heartbeat", move || {
         let limits = limits.clone();
@@ -210,35 +214,59 @@ impl Reads for StoreReads {
         Ok((head, page.into_iter().map(|(_, frame)| frame).collect()))
     }
 
-    async fn history(&self, workspace: &str, upto: Seq) -> Result<History, String> {
-        /// Frames read per trip.
-        const PAGE: u32 = 10_000;
+    async fn read_at(
+        &self,
+        workspace: &str,
+        queries: Vec<Query>,
+        at: Seq,
+        topic: Option<String>,
+    ) -> Result<PastRead, String> {
         let fail = |e: crate::store::StoreError| e.to_string();
         let head = self.0.head().await.map_err(fail)?;
-        let pruned_upto = self.0.pruned_upto(workspace).await.map_err(fail)?;
-        let upto = upto.min(head);
-        let query = |after: Seq, upto: Seq, limit: u32| LogQuery {
+        let at = at.min(head);
+        let topics: Vec<String> = topic.into_iter().collect();
+        let steps = past::steps(&*self.0, workspace, at, &topics, head).await.map_err(fail)?;
+        let mut moment = Moment {
+            at,
+            head,
+            ts: steps.last.map(|(_, ts)| ts),
+            previous: steps.previous,
+            next: steps.next,
+            pruned: None,
+        };
+        let rows = match past::rebuild(&*self.0, workspace, at, &queries).await.map_err(fail)? {
+            past::Rebuilt::Rows { rows, .. } => Some(rows),
+            past::Rebuilt::Pruned { pruned_upto, earliest } => {
+                moment.pruned = Some((pruned_upto, earliest));
+                None
+            }
+        };
+        Ok(PastRead { moment, rows })
+    }
+
+    async fn seq_at_time(&self, workspace: &str, ts: &str) -> Result<Seq, String> {
+        past::seq_at_time(&*self.0, workspace, ts).await.map_err(|e| e.to_string())
+    }
+
+    async fn log_after(
+        &self,
+        workspace: &str,
+        after: Seq,
+        topic: Option<String>,
+        limit: u32,
+    ) -> Result<Vec<String>, String> {
+        let fail = |e: crate::store::StoreError| e.to_string();
+        let head = self.0.head().await.map_err(fail)?;
+        let query = LogQuery {
             workspace: workspace.into(),
             after,
-            upto,
-            topics: None,
+            upto: head,
+            topics: topic.map(|t| vec![t]),
             limit,
             newest: false,
             max_bytes: None,
         };
-        let mut frames = Vec::new();
-        let mut after = 0;
-        loop {
-            let page = self.0.read_log(&query(after, upto, PAGE)).await.map_err(fail)?;
-            let full = page.len() == PAGE as usize;
-            after = page.last().map_or(after, |(seq, _)| *seq);
-            frames.extend(page.into_iter().map(|(_, frame)| frame));
-            if !full {
-                break;
-            }
-        }
-        let next = self.0.read_log(&query(upto, head, 1)).await.map_err(fail)?.first().map(|(seq, _)| *seq);
-        Ok(History { pruned_upto, frames, next, head })
+        Ok(self.0.read_log(&query).await.map_err(fail)?.into_iter().map(|(_, frame)| frame).collect())
     }
 }
 

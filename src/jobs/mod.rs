@@ -5,6 +5,7 @@
 pub mod approvals;
 pub mod health;
 pub mod prune;
+pub mod snapshots;
 
 use std::{future::Future, time::Duration};
 

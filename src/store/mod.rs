@@ -5,6 +5,7 @@
 //! embedded default; [`postgres`] serves several instances on one database. [`open`] picks one by
 //! the URL; [`sql`] holds the queries both write the same way.
 
+pub mod past;
 mod postgres;
 pub mod project;
 mod sql;
@@ -277,6 +278,33 @@ pub trait Store: Send + Sync + 'static {
     /// The rows each query selects in `workspace`, and the seq they were read at, from one
     /// consistent read.
     async fn read(&self, workspace: &str, queries: &[Query]) -> Result<Snapshot, StoreError>;
+
+    /// Takes a snapshot of every workspace's rows at the head, when at least `every` events were
+    /// committed since the last one (or there is none yet): the rows changed since then, so the
+    /// state at a past seq is rebuilt from the nearest snapshot ([`past`]). Returns its seq.
+    async fn take_snapshot(&self, every: u64) -> Result<Option<Seq>, StoreError>;
+
+    /// The newest snapshot at or below `at` (0 when there is none), and the oldest at or above
+    /// `from` (`None` when there is none).
+    async fn snapshots_around(&self, at: Seq, from: Seq) -> Result<(Seq, Option<Seq>), StoreError>;
+
+    /// A row as it was at `snapshot`; `None` when it did not exist then.
+    async fn snapshot_row(
+        &self,
+        workspace: &str,
+        kind: &'static str,
+        id: &str,
+        snapshot: Seq,
+    ) -> Result<Option<String>, StoreError>;
+
+    /// The rows each query selects as they were at `snapshot`, up to its limit, as
+    /// `(sort, id, data)`: the base a past moment's later events are replayed on.
+    async fn snapshot_read(
+        &self,
+        workspace: &str,
+        queries: &[(Query, u32)],
+        snapshot: Seq,
+    ) -> Result<Vec<Vec<(i64, String, String)>>, StoreError>;
 
     /// Every row of `kind` (with this status, when given) in every workspace, as `(workspace, data)`:
     /// for the server's own jobs.

@@ -13,10 +13,16 @@ use super::{Batch, Committed, Once, StoreError};
 /// Most rows one event may read: the rules need a handful; more means a bug, not a big event.
 const MAX_LOADS: usize = 16;
 
+/// Where a projection reads the rows it asks for: a backend's open transaction, or a past moment
+/// being rebuilt ([`super::past`]).
+#[async_trait::async_trait]
+pub trait Load: Send {
+    async fn load(&mut self, workspace: &str, kind: &'static str, id: &str) -> Result<Option<String>, StoreError>;
+}
+
 /// Reads and the final write within one open transaction of a backend.
 #[async_trait::async_trait]
-pub trait Rows: Send {
-    async fn load(&mut self, workspace: &str, kind: &'static str, id: &str) -> Result<Option<String>, StoreError>;
+pub trait Rows: Load {
     /// What was committed under an idempotency key since `not_before`: its hash and seqs.
     async fn remembered(&mut self, workspace: &str, once: &Once) -> Result<Option<(String, Vec<Seq>)>, StoreError>;
     /// Logged events by seq, with their frames, in seq order.
@@ -35,6 +41,8 @@ pub struct Writes {
     pub events: Vec<Appended>,
     /// Idempotency keys by `(workspace, key)`.
     pub keys: BTreeMap<(Arc<str>, String), Remembered>,
+    /// The head after the commit, stored with each row written: what a snapshot takes since the last.
+    pub changed: Seq,
 }
 
 pub struct Appended {
@@ -110,6 +118,7 @@ pub async fn commit(rows: &mut dyn Rows, batches: Vec<Batch>, head: Seq, ts: &st
         }
     }
     if !done.is_empty() {
+        done.changed = applied.head;
         rows.write(&done).await?;
     }
     Ok(applied)
@@ -122,14 +131,17 @@ struct View<'v> {
     mine: Writes,
 }
 
-impl View<'_> {
+#[async_trait::async_trait]
+impl Load for View<'_> {
     async fn load(&mut self, workspace: &str, kind: &'static str, id: &str) -> Result<Option<String>, StoreError> {
         if let Some(row) = self.mine.row(workspace, kind, id).or_else(|| self.done.row(workspace, kind, id)) {
             return Ok(Some(row.data.clone()));
         }
         self.rows.load(workspace, kind, id).await
     }
+}
 
+impl View<'_> {
     async fn remembered(&mut self, workspace: &str, once: &Once) -> Result<Option<(String, Vec<Seq>)>, StoreError> {
         // A key written in this very commit is within any window.
         if let Some(r) = self.mine.key(workspace, &once.key).or_else(|| self.done.key(workspace, &once.key)) {
@@ -259,8 +271,8 @@ async fn replay(rows: &mut View<'_>, workspace: &str, once: &Once) -> Result<Opt
 
 /// Runs the event's projection, loading each row it asks for and starting over, until it
 /// completes or refuses. Returns the rows to write; `body` gets what the projection filled in.
-async fn project(
-    rows: &mut View<'_>,
+pub async fn project(
+    rows: &mut dyn Load,
     workspace: &str,
     body: &mut EventBody,
     at: &Stamp,

@@ -114,6 +114,43 @@ where
 {
     let mut sql = QueryBuilder::<DB>::new("SELECT data FROM entities WHERE workspace = ");
     sql.push_bind(workspace).push(" AND kind = ").push_bind(q.kind.as_str());
+    push_filters(&mut sql, q);
+    sql.push(if q.newest_first { " ORDER BY sort DESC, id" } else { " ORDER BY sort, id" });
+    sql.push(" LIMIT ").push_bind(i64::from(q.limit));
+    sql
+}
+
+/// `SELECT id, sort, data` for the rows one [`Query`] selects in `workspace` as they were at
+/// `snapshot`: each row's newest version at or below it, filtered and ordered as [`entity_rows`]
+/// does, at most `limit` of them.
+pub fn snapshot_rows<'a, DB>(workspace: &'a str, q: &'a Query, snapshot: Seq, limit: u32) -> QueryBuilder<'a, DB>
+where
+    DB: Database,
+    i64: Encode<'a, DB> + Type<DB>,
+    &'a str: Encode<'a, DB> + Type<DB>,
+{
+    let mut sql = QueryBuilder::<DB>::new("SELECT id, sort, data FROM snapshot_rows r WHERE workspace = ");
+    sql.push_bind(workspace).push(" AND kind = ").push_bind(q.kind.as_str());
+    sql.push(" AND seq <= ").push_bind(snapshot as i64);
+    push_filters(&mut sql, q);
+    // The version that matched is the row's state only when no newer one is in the snapshot.
+    sql.push(
+        " AND NOT EXISTS (SELECT 1 FROM snapshot_rows n WHERE n.workspace = r.workspace AND n.kind = r.kind \
+         AND n.id = r.id AND n.seq > r.seq AND n.seq <= ",
+    )
+    .push_bind(snapshot as i64)
+    .push(")");
+    sql.push(if q.newest_first { " ORDER BY sort DESC, id" } else { " ORDER BY sort, id" });
+    sql.push(" LIMIT ").push_bind(i64::from(limit));
+    sql
+}
+
+/// The `id`, `parent` and `status` conditions of a [`Query`], as [`Query::admits`] states them.
+fn push_filters<'a, DB>(sql: &mut QueryBuilder<'a, DB>, q: &'a Query)
+where
+    DB: Database,
+    &'a str: Encode<'a, DB> + Type<DB>,
+{
     if let Some(id) = &q.id {
         sql.push(" AND id = ").push_bind(id.as_str());
     }
@@ -128,9 +165,6 @@ where
         }
         sql.push(")");
     }
-    sql.push(if q.newest_first { " ORDER BY sort DESC, id" } else { " ORDER BY sort, id" });
-    sql.push(" LIMIT ").push_bind(i64::from(q.limit));
-    sql
 }
 
 /// Rows per multi-row statement: well under SQLite's 32,766 bound parameters and PostgreSQL's
@@ -222,8 +256,10 @@ where
     let mut out = Batched::new(how);
     let rows: Vec<_> = w.rows.iter().collect();
     for chunk in rows.chunks(ROWS_PER_STATEMENT) {
-        let sql =
-            out.statement("INSERT INTO entities (workspace, kind, id, parent, status, sort, data) ", chunk.len() * 7);
+        let sql = out.statement(
+            "INSERT INTO entities (workspace, kind, id, parent, status, sort, data, changed) ",
+            chunk.len() * 8,
+        );
         sql.push_values(chunk, |mut b, ((workspace, kind, id), row)| {
             b.push_bind(&**workspace)
                 .push_bind(*kind)
@@ -231,11 +267,12 @@ where
                 .push_bind(row.index.parent.as_deref())
                 .push_bind(row.index.status.as_deref())
                 .push_bind(row.index.sort)
-                .push_bind(row.data.as_str());
+                .push_bind(row.data.as_str())
+                .push_bind(w.changed as i64);
         });
         sql.push(
             " ON CONFLICT (workspace, kind, id) DO UPDATE SET parent = excluded.parent, status = excluded.status, \
-             sort = excluded.sort, data = excluded.data",
+             sort = excluded.sort, data = excluded.data, changed = excluded.changed",
         );
     }
     for chunk in w.events.chunks(ROWS_PER_STATEMENT) {

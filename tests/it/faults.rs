@@ -94,6 +94,30 @@ impl Store for Faulty {
     async fn read(&self, workspace: &str, queries: &[Query]) -> Result<Snapshot, StoreError> {
         self.inner.read(workspace, queries).await
     }
+    async fn take_snapshot(&self, every: u64) -> Result<Option<Seq>, StoreError> {
+        self.refuse_writes()?;
+        self.inner.take_snapshot(every).await
+    }
+    async fn snapshots_around(&self, at: Seq, from: Seq) -> Result<(Seq, Option<Seq>), StoreError> {
+        self.inner.snapshots_around(at, from).await
+    }
+    async fn snapshot_row(
+        &self,
+        workspace: &str,
+        kind: &'static str,
+        id: &str,
+        snapshot: Seq,
+    ) -> Result<Option<String>, StoreError> {
+        self.inner.snapshot_row(workspace, kind, id, snapshot).await
+    }
+    async fn snapshot_read(
+        &self,
+        workspace: &str,
+        queries: &[(Query, u32)],
+        snapshot: Seq,
+    ) -> Result<Vec<Vec<(i64, String, String)>>, StoreError> {
+        self.inner.snapshot_read(workspace, queries, snapshot).await
+    }
     async fn scan(&self, kind: &str, status: Option<&str>) -> Result<Vec<(String, String)>, StoreError> {
         self.inner.scan(kind, status).await
     }

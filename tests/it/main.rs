@@ -22,5 +22,6 @@ mod past;
 mod scale;
 mod security;
 mod shutdown;
+mod snapshots;
 mod sprint;
 mod tokens;

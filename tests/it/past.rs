@@ -5,7 +5,7 @@ use reqwest::header;
 
 use crate::common::{task_created, TestServer, TOKEN};
 
-async fn page(server: &TestServer, path: &str, token: &str) -> String {
+pub async fn page(server: &TestServer, path: &str, token: &str) -> String {
     let response = reqwest::Client::new()
         .get(server.http(path))
         .header(header::COOKIE, format!("fd_token={token}"))

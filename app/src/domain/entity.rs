@@ -182,6 +182,24 @@ impl Query {
         self.limit = limit;
         self
     }
+
+    /// Whether the query selects this row: the rule the stores' SQL states too.
+    pub fn admits(&self, row: &Row) -> bool {
+        row.kind == self.kind
+            && self.id.as_ref().is_none_or(|id| *id == row.id)
+            && self.parent.as_ref().is_none_or(|p| row.index.parent.as_ref() == Some(p))
+            && (self.status.is_empty() || row.index.status.as_ref().is_some_and(|s| self.status.contains(s)))
+    }
+
+    /// Puts rows in the query's order (`sort`, then id) and keeps its first `limit`.
+    pub fn order(&self, rows: &mut Vec<(i64, String, String)>) {
+        if self.newest_first {
+            rows.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
+        } else {
+            rows.sort_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.cmp(&b.1)));
+        }
+        rows.truncate(self.limit as usize);
+    }
 }
 
 /// Decodes rows a query returned.

@@ -28,6 +28,19 @@ pub fn millis(ts: &str) -> Option<i64> {
     Some(((days * 24 + hour) * 60 + minute) * 60_000 + second * 1000 + fraction)
 }
 
+/// A moment a person typed, in UTC: `YYYY-MM-DDTHH:MM`, with seconds and a fraction or not, `Z` or
+/// not (a `datetime-local` field's value), as the log's timestamp; `None` for anything else.
+/// Without a fraction it stands for the end of its second: "at 12:00:05" holds what happened then.
+pub fn typed(text: &str) -> Option<String> {
+    let text = text.trim().trim_end_matches('Z');
+    let full = match text.len() {
+        16 => format!("{text}:00.999Z"),
+        19 => format!("{text}.999Z"),
+        _ => format!("{text}Z"),
+    };
+    millis(&full).map(format)
+}
+
 /// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
 fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
     let y = if month <= 2 { year - 1 } else { year };
@@ -83,6 +96,14 @@ pub fn between(from: &str, to: &str) -> Option<i64> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_typed_moment_reads_as_the_logs_timestamp() {
+        assert_eq!(super::typed("2026-03-04T05:06").as_deref(), Some("2026-03-04T05:06:00.999Z"));
+        assert_eq!(super::typed("2026-03-04T05:06:07").as_deref(), Some("2026-03-04T05:06:07.999Z"));
+        assert_eq!(super::typed("2026-03-04T05:06:07.5Z").as_deref(), Some("2026-03-04T05:06:07.500Z"));
+        assert_eq!(super::typed("yesterday"), None);
+    }
+
     use super::*;
 
     #[test]

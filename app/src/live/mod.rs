@@ -59,6 +59,8 @@ pub fn provide_live_status() -> LiveStatus {
 
 pub mod fleet;
 #[cfg(feature = "hydrate")]
+pub mod player;
+#[cfg(feature = "hydrate")]
 mod socket;
 
 #[cfg(feature = "hydrate")]

@@ -3,42 +3,44 @@
 //! The server renders the board at a log `seq`; once hydrated, the page follows `board` and `agents`
 //! from exactly that `seq`, so no event falls between the render and the live stream.
 //!
-//! `/?at=<seq>` is the board at a past moment: the log replayed up to that seq by the same reducer,
-//! with a time control to step one event back or forward, jump to any seq, and return to Live.
-//! The steps are links, so they work before the wasm loads; once it has, they change the board
-//! without reloading the page.
+//! `/?at=<seq>` (or `?time=`) is the board at a past moment, rebuilt by the server from the nearest
+//! snapshot and the events after it, under the time control (`components::time`).
 
 use leptos::prelude::*;
 
-use leptos_router::{components::A, hooks::use_query_map};
+use leptos_router::hooks::use_query_map;
 
-use super::{live_page, LoadFailed};
+use super::{live_page, past_page, LoadFailed};
 use crate::{
-    components::{card::Card, clock::Ago, header::Header},
+    components::{
+        card::Card,
+        header::Header,
+        time::{asked, Pruned, TimeControl},
+    },
     domain::{task::TaskStatus, Seq},
-    server_fns::board::{get_board, get_board_at, Board, Filter, PastBoard},
+    server_fns::board::{get_board, get_board_at, Board, Filter},
 };
 
 #[component]
 pub fn BoardPage() -> impl IntoView {
     let query = use_query_map();
-    let at = Memo::new(move |_| query.with(|q| q.get("at").and_then(|s| s.trim().parse::<Seq>().ok())));
+    let asked = Memo::new(move |_| query.with(asked));
     view! {
-        {move || match at.get() {
-            Some(seq) => view! { <PastBoardPage at=seq/> }.into_any(),
+        {move || match asked.get() {
+            Some((at, time)) => view! { <PastBoardPage at time/> }.into_any(),
             None => view! { <LiveBoardPage/> }.into_any(),
         }}
     }
 }
 
 #[component]
-fn PastBoardPage(at: Seq) -> impl IntoView {
-    let snapshot = Resource::new(move || at, get_board_at);
+fn PastBoardPage(at: Seq, time: String) -> impl IntoView {
+    let snapshot = Resource::new(move || (at, time.clone()), |(at, time)| get_board_at(at, time));
     view! {
         <Suspense fallback=|| view! { <Header/><main class="page"><p class="loading">"Rebuilding the board…"</p></main> }>
             {move || Suspend::new(async move {
                 match snapshot.await {
-                    Ok(page) => view! { <Past page at/> }.into_any(),
+                    Ok(page) => view! { <Past page/> }.into_any(),
                     Err(e) => view! { <LoadFailed what="the board at that moment" error=e.to_string()/> }.into_any(),
                 }
             })}
@@ -46,68 +48,30 @@ fn PastBoardPage(at: Seq) -> impl IntoView {
     }
 }
 
-/// The board as it was, under the time control. The board stays as it was; the header goes on
-/// following the present (connection, sub-agents, toasts).
+/// The board as it was, under the time control. The header goes on following the present
+/// (connection, sub-agents, toasts).
 #[component]
-fn Past(page: crate::server_fns::Page<PastBoard>, at: Seq) -> impl IntoView {
-    let past = live_page(page, vec![], move || get_board_at(at), |_: &mut PastBoard, _| {}).get_untracked();
+fn Past(page: crate::server_fns::Page<crate::server_fns::Past<Board>>) -> impl IntoView {
+    let at = page.view.moment.at;
+    let past = past_page(page, None, "/".into(), move || get_board_at(at, String::new()), Board::apply);
     let filter = RwSignal::new(Filter::default());
-    let controls = view! { <TimeControl past=past.clone()/> };
-    let body = match past.board {
-        Some(board) => {
-            let board = RwSignal::new(board);
-            view! {
-                <FilterBar board filter/>
-                <div class="board" data-testid="past-board">
-                    {TaskStatus::ALL.into_iter().map(|status| view! { <Column status board filter/> }).collect_view()}
-                </div>
-            }
-            .into_any()
-        }
-        None => view! {
-            <p class="empty" data-testid="history-starts" role="status">
-                {format!(
-                    "The log before seq {} has been pruned, so the board at seq {} cannot be rebuilt. History starts after seq {}.",
-                    past.starts_after + 1, past.at, past.starts_after
-                )}
-            </p>
+    let body = match past.view {
+        Some(board) => view! {
+            <FilterBar board filter/>
+            <div class="board" data-testid="past-board">
+                {TaskStatus::ALL.into_iter().map(|status| view! { <Column status board filter/> }).collect_view()}
+            </div>
         }
         .into_any(),
+        None => view! { <Pruned moment=past.moment.get_untracked() what="the board"/> }.into_any(),
     };
     view! {
         <Header/>
         <main class="page board-page">
             <h1 class="visually-hidden">"Board at a past moment"</h1>
-            {controls}
+            <TimeControl moment=past.moment path="/".into() player=past.player/>
             {body}
         </main>
-    }
-}
-
-/// Where in the log the board is, and the way to another moment or back to Live.
-#[component]
-fn TimeControl(past: PastBoard) -> impl IntoView {
-    let step = |to: Option<Seq>, label: &'static str, rel: &'static str| match to {
-        Some(seq) => view! { <A href=format!("/?at={seq}") attr:rel=rel attr:class="step">{label}</A> }.into_any(),
-        None => view! { <span class="step disabled" aria-disabled="true">{label}</span> }.into_any(),
-    };
-    view! {
-        <section class="time-control" aria-label="Time control" data-testid="time-control">
-            <p class="moment">
-                <strong data-testid="moment">{format!("Seq {} of {}", past.at.min(past.head), past.head)}</strong>
-                {past.ts.clone().map(|ts| view! { " · " <Ago ts=Signal::stored(Some(ts))/> })}
-            </p>
-            {step(past.previous, "◀ Back one event", "prev")}
-            {step(past.next, "Forward one event ▶", "next")}
-            <form class="scrub" method="get" action="/">
-                <label>
-                    "Seq"
-                    <input type="range" name="at" min="1" max=past.head.max(1).to_string() value=past.at.to_string()/>
-                </label>
-                <button type="submit">"Go"</button>
-            </form>
-            <A href="/" attr:class="live-link" attr:data-testid="back-to-live">"Return to Live"</A>
-        </section>
     }
 }
 

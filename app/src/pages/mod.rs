@@ -12,7 +12,12 @@ use std::future::Future;
 
 use leptos::prelude::*;
 
-use crate::{components::header::Header, domain::Event, live::fleet::Fleet, server_fns::Page};
+use crate::{
+    components::{header::Header, time::Player},
+    domain::Event,
+    live::fleet::Fleet,
+    server_fns::{Me, Moment, Page, Past},
+};
 
 /// Turns a page's snapshot into a live view: the header learns the page's counts, and (in the
 /// browser) the page follows `topics` from the snapshot's seq, applying each event with `apply`
@@ -46,6 +51,43 @@ where
     #[cfg(not(feature = "hydrate"))]
     let _ = (topics, reload, apply, since);
     view
+}
+
+/// A page at a past moment, as its time control and body use it.
+pub struct PastPage<T: Send + Sync + 'static> {
+    pub moment: RwSignal<Moment>,
+    /// `None` when the log there was pruned.
+    pub view: Option<RwSignal<T>>,
+    pub player: Player,
+    /// The viewer, who can do nothing here.
+    pub me: Me,
+}
+
+/// Turns a past page's snapshot into its signals. The header goes on following the present; the
+/// page stays at its moment until played forward, when (in the browser) the events of `topic`
+/// (`None`: all) after it are applied by `apply`, the page's own live reducer.
+pub fn past_page<T, F, Fut>(
+    page: Page<Past<T>>,
+    topic: Option<String>,
+    path: String,
+    reload: F,
+    apply: fn(&mut T, &Event),
+) -> PastPage<T>
+where
+    T: Clone + Send + Sync + 'static,
+    F: Fn() -> Fut + 'static,
+    Fut: Future<Output = Result<Page<Past<T>>, ServerFnError>> + 'static,
+{
+    let me = page.me.clone().in_past();
+    let past = live_page(page, vec![], reload, |_: &mut Past<T>, _| {}).get_untracked();
+    let (moment, view, player) = (RwSignal::new(past.moment), past.view.map(RwSignal::new), Player::new());
+    #[cfg(feature = "hydrate")]
+    if let Some(view) = view {
+        crate::live::player::play(player, moment, view, topic.unwrap_or_default(), path, apply);
+    }
+    #[cfg(not(feature = "hydrate"))]
+    let _ = (topic, path, apply);
+    PastPage { moment, view, player, me }
 }
 
 /// A page whose snapshot could not be read.

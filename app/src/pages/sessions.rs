@@ -4,15 +4,21 @@
 //! the tickets it generated.
 
 use leptos::prelude::*;
-use leptos_router::hooks::use_params_map;
+use leptos_router::hooks::{use_params_map, use_query_map};
 
-use super::{live_page, LoadFailed, NotFound};
+use super::{live_page, past_page, LoadFailed, NotFound};
 use crate::{
-    components::{activity::ActivityList, approval::ApprovalCard, clock::Ago, header::Header},
-    domain::session::SessionKind,
+    components::{
+        activity::ActivityList,
+        approval::ApprovalCard,
+        clock::Ago,
+        header::Header,
+        time::{asked, Pruned, TimeControl},
+    },
+    domain::{session::SessionKind, Seq},
     server_fns::{
-        sessions::{get_session, get_sessions, send_message, SessionDetail, SessionList},
-        Me, Page,
+        sessions::{get_session, get_session_at, get_sessions, send_message, SessionDetail, SessionList},
+        Me, Page, Past,
     },
     topics,
 };
@@ -72,17 +78,34 @@ fn LiveSessions(page: Page<SessionList>) -> impl IntoView {
 #[component]
 pub fn SessionPage() -> impl IntoView {
     let params = use_params_map();
-    let id = move || params.with(|p| p.get("id").unwrap_or_default());
-    let snapshot = Resource::new(id, get_session);
+    let query = use_query_map();
+    let id = Memo::new(move |_| params.with(|p| p.get("id").unwrap_or_default()));
+    let asked = Memo::new(move |_| query.with(asked));
+    move || match asked.get() {
+        Some((at, time)) => view! { <PastSessionPage id=id.get() at time/> }.into_any(),
+        None => view! { <LiveSessionPage id=id.get()/> }.into_any(),
+    }
+}
+
+#[component]
+fn LiveSessionPage(id: String) -> impl IntoView {
+    let ask = id.clone();
+    let snapshot = Resource::new(move || ask.clone(), get_session);
     view! {
         <Suspense fallback=|| view! { <Header/><main class="page"><p class="loading">"Loading the session…"</p></main> }>
-            {move || Suspend::new(async move {
-                match snapshot.await {
-                    Ok(Page { view: None, .. }) => view! { <NotFound/> }.into_any(),
-                    Ok(page) => view! { <LiveSession page id=id()/> }.into_any(),
-                    Err(e) => view! { <LoadFailed what="the session" error=e.to_string()/> }.into_any(),
+            {
+                let id = id.clone();
+                move || {
+                    let id = id.clone();
+                    Suspend::new(async move {
+                        match snapshot.await {
+                            Ok(Page { view: None, .. }) => view! { <NotFound/> }.into_any(),
+                            Ok(page) => view! { <LiveSession page id/> }.into_any(),
+                            Err(e) => view! { <LoadFailed what="the session" error=e.to_string()/> }.into_any(),
+                        }
+                    })
                 }
-            })}
+            }
         </Suspense>
     }
 }
@@ -91,16 +114,71 @@ pub fn SessionPage() -> impl IntoView {
 fn LiveSession(page: Page<Option<SessionDetail>>, id: String) -> impl IntoView {
     let me = page.me.clone();
     let reload_id = id.clone();
-    let detail = live_page(
-        page,
-        vec![topics::session(&id)],
-        move || get_session(reload_id.clone()),
-        |d: &mut Option<SessionDetail>, e| {
-            if let Some(d) = d {
-                d.apply(e)
+    let detail =
+        live_page(page, vec![topics::session(&id)], move || get_session(reload_id.clone()), SessionDetail::follow);
+    view! {
+        <Header/>
+        <main class="page session-page">
+            <SessionBody detail id me/>
+        </main>
+    }
+}
+
+#[component]
+fn PastSessionPage(id: String, at: Seq, time: String) -> impl IntoView {
+    let ask = id.clone();
+    let snapshot =
+        Resource::new(move || (ask.clone(), at, time.clone()), |(id, at, time)| get_session_at(id, at, time));
+    view! {
+        <Suspense fallback=|| view! { <Header/><main class="page"><p class="loading">"Rebuilding the session…"</p></main> }>
+            {
+                let id = id.clone();
+                move || {
+                    let id = id.clone();
+                    Suspend::new(async move {
+                        match snapshot.await {
+                            Ok(page) => view! { <PastSession page id/> }.into_any(),
+                            Err(e) => view! { <LoadFailed what="the session at that moment" error=e.to_string()/> }.into_any(),
+                        }
+                    })
+                }
             }
-        },
-    );
+        </Suspense>
+    }
+}
+
+/// The session's page as it was, under the time control; steps go from one of its events to the next.
+#[component]
+fn PastSession(page: Page<Past<Option<SessionDetail>>>, id: String) -> impl IntoView {
+    let (at, reload_id, path) = (page.view.moment.at, id.clone(), format!("/sessions/{id}"));
+    let reload = move || get_session_at(reload_id.clone(), at, String::new());
+    let past = past_page(page, Some(topics::session(&id)), path.clone(), reload, SessionDetail::follow);
+    let body = match past.view {
+        Some(detail) => {
+            let absent = move || detail.with(Option::is_none);
+            let message = format!("Session {id} had not started yet at this moment.");
+            view! {
+                <Show when=absent>
+                    <p class="empty" data-testid="not-yet">{message.clone()}</p>
+                </Show>
+                <SessionBody detail id me=past.me/>
+            }
+            .into_any()
+        }
+        None => view! { <Pruned moment=past.moment.get_untracked() what="this session"/> }.into_any(),
+    };
+    view! {
+        <Header/>
+        <main class="page session-page">
+            <TimeControl moment=past.moment path player=past.player/>
+            {body}
+        </main>
+    }
+}
+
+/// The session's heading, activity, chat and side panels, live or at a past moment.
+#[component]
+fn SessionBody(detail: RwSignal<Option<SessionDetail>>, id: String, me: Me) -> impl IntoView {
     let session = move || detail.with(|d| d.as_ref().map(|d| d.session.clone()));
     let title = move || session().map(|s| s.title.unwrap_or(s.id)).unwrap_or_default();
     // A design session is a conversation with a spec; any other is an agent at work, whose page
@@ -126,8 +204,6 @@ fn LiveSession(page: Page<Option<SessionDetail>>, id: String) -> impl IntoView {
     let children = move || detail.with(|d| d.as_ref().map(|d| d.children.clone()).unwrap_or_default());
     let ended = move || session().is_some_and(|s| !s.is_active());
     view! {
-        <Header/>
-        <main class="page session-page">
             <p class="crumbs"><a href="/sessions">"Sessions"</a> " / " {id.clone()}</p>
             <h1>{title}</h1>
             <p class="status-line">
@@ -236,7 +312,6 @@ fn LiveSession(page: Page<Option<SessionDetail>>, id: String) -> impl IntoView {
                     </section>
                 </aside>
             </div>
-        </main>
     }
 }
 

@@ -1,10 +1,11 @@
 //! A task's page, `/tasks/:id`: Overview, Activity, Deliverables and Sessions tabs, all live.
-//! The tabs are links (`?tab=`), so they work before and without the wasm too.
+//! The tabs are links (`?tab=`), so they work before and without the wasm too. `?at=<seq>` (or
+//! `?time=`) shows the page as it was then, under the time control.
 
 use leptos::prelude::*;
 use leptos_router::hooks::{use_params_map, use_query_map};
 
-use super::{live_page, LoadFailed, NotFound};
+use super::{live_page, past_page, LoadFailed, NotFound};
 use crate::{
     components::{
         activity::ActivityList,
@@ -12,11 +13,12 @@ use crate::{
         card::PrLink,
         clock::{running, Ago, Now},
         header::Header,
+        time::{asked, Pruned, TimeControl},
     },
-    domain::deliverable::DeliverableKind,
+    domain::{deliverable::DeliverableKind, Seq},
     server_fns::{
-        task::{get_task, TaskDetail},
-        Page,
+        task::{get_task, get_task_at, TaskDetail},
+        Moment, Page, Past,
     },
     topics,
 };
@@ -32,17 +34,34 @@ const TABS: &[(&str, &str)] = &[
 #[component]
 pub fn TaskPage() -> impl IntoView {
     let params = use_params_map();
-    let id = move || params.with(|p| p.get("id").unwrap_or_default());
-    let snapshot = Resource::new(id, get_task);
+    let query = use_query_map();
+    let id = Memo::new(move |_| params.with(|p| p.get("id").unwrap_or_default()));
+    let asked = Memo::new(move |_| query.with(asked));
+    move || match asked.get() {
+        Some((at, time)) => view! { <PastTaskPage id=id.get() at time/> }.into_any(),
+        None => view! { <LiveTaskPage id=id.get()/> }.into_any(),
+    }
+}
+
+#[component]
+fn LiveTaskPage(id: String) -> impl IntoView {
+    let ask = id.clone();
+    let snapshot = Resource::new(move || ask.clone(), get_task);
     view! {
         <Suspense fallback=|| view! { <Header/><main class="page"><p class="loading">"Loading the task…"</p></main> }>
-            {move || Suspend::new(async move {
-                match snapshot.await {
-                    Ok(Page { view: None, .. }) => view! { <NotFound/> }.into_any(),
-                    Ok(page) => view! { <LiveTask page id=id()/> }.into_any(),
-                    Err(e) => view! { <LoadFailed what="the task" error=e.to_string()/> }.into_any(),
+            {
+                let id = id.clone();
+                move || {
+                    let id = id.clone();
+                    Suspend::new(async move {
+                        match snapshot.await {
+                            Ok(Page { view: None, .. }) => view! { <NotFound/> }.into_any(),
+                            Ok(page) => view! { <LiveTask page id/> }.into_any(),
+                            Err(e) => view! { <LoadFailed what="the task" error=e.to_string()/> }.into_any(),
+                        }
+                    })
                 }
-            })}
+            }
         </Suspense>
     }
 }
@@ -54,55 +73,108 @@ fn LiveTask(page: Page<Option<TaskDetail>>, id: String) -> impl IntoView {
     }
     let me = page.me.clone();
     let reload_id = id.clone();
-    let detail = live_page(
-        page,
-        vec![topics::task(&id)],
-        move || get_task(reload_id.clone()),
-        |d: &mut Option<TaskDetail>, e| {
-            if let Some(d) = d {
-                d.apply(e)
+    let detail = live_page(page, vec![topics::task(&id)], move || get_task(reload_id.clone()), TaskDetail::follow);
+    view! {
+        <Header/>
+        <main class="page task-page">
+            <TaskBody detail id me moment=None/>
+        </main>
+    }
+}
+
+#[component]
+fn PastTaskPage(id: String, at: Seq, time: String) -> impl IntoView {
+    let ask = id.clone();
+    let snapshot = Resource::new(move || (ask.clone(), at, time.clone()), |(id, at, time)| get_task_at(id, at, time));
+    view! {
+        <Suspense fallback=|| view! { <Header/><main class="page"><p class="loading">"Rebuilding the task…"</p></main> }>
+            {
+                let id = id.clone();
+                move || {
+                    let id = id.clone();
+                    Suspend::new(async move {
+                        match snapshot.await {
+                            Ok(page) => view! { <PastTask page id/> }.into_any(),
+                            Err(e) => view! { <LoadFailed what="the task at that moment" error=e.to_string()/> }.into_any(),
+                        }
+                    })
+                }
             }
-        },
-    );
+        </Suspense>
+    }
+}
+
+/// The task's page as it was, under the time control; steps go from one of its events to the next.
+#[component]
+fn PastTask(page: Page<Past<Option<TaskDetail>>>, id: String) -> impl IntoView {
+    let (at, reload_id, path) = (page.view.moment.at, id.clone(), format!("/tasks/{id}"));
+    let reload = move || get_task_at(reload_id.clone(), at, String::new());
+    let past = past_page(page, Some(topics::task(&id)), path.clone(), reload, TaskDetail::follow);
+    let body = match past.view {
+        Some(detail) => view! { <TaskBody detail id me=past.me moment=Some(past.moment)/> }.into_any(),
+        None => view! { <Pruned moment=past.moment.get_untracked() what="this task"/> }.into_any(),
+    };
+    view! {
+        <Header/>
+        <main class="page task-page">
+            <TimeControl moment=past.moment path player=past.player/>
+            {body}
+        </main>
+    }
+}
+
+/// The task's heading and tabs, live or at a past moment (whose seq the tabs then keep).
+#[component]
+fn TaskBody(
+    detail: RwSignal<Option<TaskDetail>>,
+    id: String,
+    me: crate::server_fns::Me,
+    moment: Option<RwSignal<Moment>>,
+) -> impl IntoView {
     let query = use_query_map();
     let tab =
         move || query.with(|q| q.get("tab")).filter(|t| TABS.iter().any(|(k, _)| k == t)).unwrap_or("overview".into());
     let title = move || detail.with(|d| d.as_ref().map(|d| d.task.title.clone()).unwrap_or_default());
     let status = move || detail.with(|d| d.as_ref().map(|d| d.task.status));
+    let absent = move || detail.with(Option::is_none);
+    let tab_href = move |key: &str| match moment {
+        Some(m) => format!("?at={}&tab={key}", m.with(|m| m.at)),
+        None => format!("?tab={key}"),
+    };
     view! {
-        <Header/>
-        <main class="page task-page">
-            <p class="crumbs"><a href="/">"Board"</a> " / " {id.clone()}</p>
-            <h1>{title}</h1>
-            <p class="status-line">
-                <span class="status" data-status=move || status().map(|s| s.as_str()).unwrap_or_default() data-testid="task-status">
-                    {move || status().map(|s| s.label()).unwrap_or_default()}
-                </span>
-            </p>
-            <nav class="tabs" role="tablist" aria-label="Task sections">
-                {TABS
-                    .iter()
-                    .map(|(key, label)| {
-                        let selected = move || (tab() == *key).to_string();
-                        view! {
-                            <a role="tab" href=format!("?tab={key}") aria-selected=selected id=format!("tab-{key}")>
-                                {*label}
-                                <TabCount key detail/>
-                            </a>
-                        }
-                    })
-                    .collect_view()}
-            </nav>
-            <section class="tab-panel" role="tabpanel" aria-labelledby=move || format!("tab-{}", tab())>
-                {move || match tab().as_str() {
-                    "activity" => view! { <Activity detail/> }.into_any(),
-                    "deliverables" => view! { <Deliverables detail/> }.into_any(),
-                    "sessions" => view! { <Sessions detail/> }.into_any(),
-                    "approvals" => view! { <Approvals detail me=me.clone()/> }.into_any(),
-                    _ => view! { <Overview detail/> }.into_any(),
-                }}
-            </section>
-        </main>
+        <p class="crumbs"><a href="/">"Board"</a> " / " {id.clone()}</p>
+        <h1>{title}</h1>
+        <Show when=absent>
+            <p class="empty" data-testid="not-yet">{format!("Task {id} did not exist yet at this moment.")}</p>
+        </Show>
+        <p class="status-line">
+            <span class="status" data-status=move || status().map(|s| s.as_str()).unwrap_or_default() data-testid="task-status">
+                {move || status().map(|s| s.label()).unwrap_or_default()}
+            </span>
+        </p>
+        <nav class="tabs" role="tablist" aria-label="Task sections">
+            {TABS
+                .iter()
+                .map(|(key, label)| {
+                    let selected = move || (tab() == *key).to_string();
+                    view! {
+                        <a role="tab" href=move || tab_href(key) aria-selected=selected id=format!("tab-{key}")>
+                            {*label}
+                            <TabCount key detail/>
+                        </a>
+                    }
+                })
+                .collect_view()}
+        </nav>
+        <section class="tab-panel" role="tabpanel" aria-labelledby=move || format!("tab-{}", tab())>
+            {move || match tab().as_str() {
+                "activity" => view! { <Activity detail/> }.into_any(),
+                "deliverables" => view! { <Deliverables detail/> }.into_any(),
+                "sessions" => view! { <Sessions detail/> }.into_any(),
+                "approvals" => view! { <Approvals detail me=me.clone()/> }.into_any(),
+                _ => view! { <Overview detail/> }.into_any(),
+            }}
+        </section>
     }
 }
 

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::Page;
+use super::{Page, Past};
 use crate::domain::{
     agent::Health,
     task::{Task, TaskStatus},
@@ -107,74 +107,38 @@ pub struct Column {
     pub total: usize,
 }
 
-/// The Kanban board and the `seq` it was read at.
-#[server(output = super::JsonAnswer)]
-pub async fn get_board() -> Result<Page<Board>, ServerFnError> {
-    use crate::domain::{
-        agent::Agent,
-        entity::{decode_rows, Query},
-    };
-    let read = ssr_read(vec![Query::all::<Task>(), Query::all::<Agent>()]).await?;
-    let rows = &read.snapshot.rows;
-    let tasks = decode_rows::<Task>(&rows[0]).map_err(ServerFnError::new)?;
-    let agents = decode_rows::<Agent>(&rows[1])
-        .map_err(ServerFnError::new)?
+/// What the board reads: every task, and every agent for the badges.
+#[cfg(feature = "ssr")]
+fn queries() -> Vec<crate::domain::entity::Query> {
+    use crate::domain::{agent::Agent, entity::Query};
+    vec![Query::all::<Task>(), Query::all::<Agent>()]
+}
+
+/// The board those reads make, at `seq`.
+#[cfg(feature = "ssr")]
+fn build(seq: Seq, rows: &[Vec<String>]) -> Result<Board, String> {
+    use crate::domain::{agent::Agent, entity::decode_rows};
+    let tasks = decode_rows::<Task>(&rows[0])?;
+    let agents = decode_rows::<Agent>(&rows[1])?
         .into_iter()
         .map(|a| (a.id, HealthBadge { health: a.health, reason: a.health_reason }))
         .collect();
-    let board = Board { seq: read.snapshot.seq, tasks, agents };
+    Ok(Board { seq, tasks, agents })
+}
+
+/// The Kanban board and the `seq` it was read at.
+#[server(output = super::JsonAnswer)]
+pub async fn get_board() -> Result<Page<Board>, ServerFnError> {
+    let read = ssr_read(queries()).await?;
+    let board = build(read.snapshot.seq, &read.snapshot.rows).map_err(ServerFnError::new)?;
     Ok(read.page(board))
 }
 
-/// The board at a past moment, rebuilt by the same reducer the live board uses, from the log.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-pub struct PastBoard {
-    /// The moment asked for: the board holds every event up to it.
-    pub at: Seq,
-    /// When the last event up to it was committed.
-    pub ts: Option<String>,
-    /// `None` when the log no longer reaches back there (pruned): the board would be wrong.
-    pub board: Option<Board>,
-    /// Where the kept log starts, when it was pruned.
-    pub starts_after: Seq,
-    /// The workspace's event before `at`'s last one, and after it: one step back and forward.
-    pub previous: Option<Seq>,
-    pub next: Option<Seq>,
-    pub head: Seq,
-}
-
-impl PastBoard {
-    /// Replays `frames` (a workspace's log from its start, in order) into a board.
-    pub fn replay(at: Seq, frames: &[String]) -> Result<PastBoard, String> {
-        let mut board = Board::default();
-        let mut seqs = Vec::with_capacity(frames.len());
-        let mut ts = None;
-        for frame in frames {
-            let event: Event = serde_json::from_str(frame).map_err(|e| format!("a logged event is unreadable: {e}"))?;
-            seqs.push(event.seq);
-            ts = Some(event.ts.clone());
-            board.apply(&event);
-        }
-        board.seq = at;
-        let previous = seqs.len().checked_sub(2).map(|i| seqs[i]);
-        Ok(PastBoard { at, ts, board: Some(board), previous, ..PastBoard::default() })
-    }
-}
-
-/// The board as it was at `at`: every task and agent badge after the events up to that seq.
+/// The board as it was right after event `at` (or the last event at or before `time`, when given):
+/// the same reads, answered from the log rebuilt to that moment.
 #[server(output = super::JsonAnswer)]
-pub async fn get_board_at(at: Seq) -> Result<Page<PastBoard>, ServerFnError> {
-    let read = ssr_read(vec![]).await?;
-    let viewer = super::ssr::viewer().await?;
-    let source = expect_context::<super::ssr::ReadSource>();
-    let history = source.0.history(&viewer.workspace, at).await.map_err(ServerFnError::new)?;
-    let mut past = if history.pruned_upto > 0 {
-        PastBoard { at, ..PastBoard::default() }
-    } else {
-        PastBoard::replay(at, &history.frames).map_err(ServerFnError::new)?
-    };
-    (past.starts_after, past.next, past.head) = (history.pruned_upto, history.next, history.head);
-    Ok(read.page(past))
+pub async fn get_board_at(at: Seq, time: String) -> Result<Page<Past<Board>>, ServerFnError> {
+    super::ssr::read_past(queries(), at, &time, None, build).await
 }
 
 #[cfg(feature = "ssr")]
@@ -207,19 +171,6 @@ mod tests {
         assert_eq!((inbox.total, inbox.cards.iter().map(|t| t.id.as_str()).collect::<Vec<_>>()), (3, vec!["t4", "t3"]));
         let failed = board.column(TaskStatus::Failed, 10, &all);
         assert_eq!(failed.cards.iter().map(|t| t.id.as_str()).collect::<Vec<_>>(), vec!["t5", "t1"]);
-    }
-
-    #[test]
-    fn a_past_board_is_the_log_replayed_up_to_its_moment() {
-        let assign = EventBody::TaskAssigned(TaskAssigned { id: "t1".into(), agent: "ada".into() });
-        let frames: Vec<String> =
-            [event(3, created("t1")), event(9, assign)].iter().map(|e| serde_json::to_string(e).unwrap()).collect();
-        let past = PastBoard::replay(9, &frames).unwrap();
-        let board = past.board.unwrap();
-        assert_eq!((board.seq, board.tasks[0].status), (9, TaskStatus::Assigned));
-        assert_eq!((past.previous, past.ts.as_deref()), (Some(3), Some("2026-01-01T00:00:09.000Z")));
-        let first = PastBoard::replay(3, &frames[..1]).unwrap();
-        assert_eq!((first.board.unwrap().tasks[0].status, first.previous), (TaskStatus::Inbox, None));
     }
 
     #[test]

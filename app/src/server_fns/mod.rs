@@ -8,6 +8,7 @@ pub mod runs;
 pub mod sessions;
 pub mod task;
 
+use leptos::prelude::*;
 use leptos::server_fn::{codec::Post, Bytes, ContentType, Decodes, Encodes, Format, FormatType};
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
 
@@ -65,13 +66,64 @@ pub struct Me {
     pub role: String,
     /// Whether they may chat and decide approvals (not with a read-only viewer token).
     pub can_decide: bool,
+    /// Looking at a past moment, where nothing can be done.
+    #[serde(default)]
+    pub in_past: bool,
 }
 
 impl Me {
     /// Why the decision buttons are disabled, when they are.
     pub fn why_not(&self) -> Option<String> {
+        if self.in_past {
+            return Some("This is the page as it was: return to Live to chat or decide.".into());
+        }
         (!self.can_decide).then(|| format!("Signed in with a read-only {} token: it cannot chat or decide.", self.role))
     }
+
+    /// The same person at a past moment.
+    pub fn in_past(self) -> Me {
+        Me { can_decide: false, in_past: true, ..self }
+    }
+}
+
+/// Where a page at a past moment is in the log: what its time control shows.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Moment {
+    /// The page holds every event up to this seq.
+    pub at: Seq,
+    pub head: Seq,
+    /// When the last of the page's events up to `at` was committed.
+    pub ts: Option<String>,
+    /// The page's event before that one, and its first after `at`: one step back and forward.
+    pub previous: Option<Seq>,
+    pub next: Option<Seq>,
+    /// Set when the log before the moment was pruned: up to where, and the earliest moment that
+    /// can still be rebuilt (from a snapshot taken after the cut).
+    pub pruned: Option<(Seq, Seq)>,
+}
+
+/// A page as it was at a moment: `view` is `None` when the log there was pruned.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Past<T> {
+    pub moment: Moment,
+    pub view: Option<T>,
+}
+
+/// Events the time control plays at most per trip.
+pub const PLAY_PAGE: u32 = 200;
+
+/// The workspace's events of `topic` (empty: all) after `after`, oldest first: what the time control
+/// plays forward from a past moment, through the page's own live reducer.
+#[server(output = JsonAnswer)]
+pub async fn get_log_after(after: Seq, topic: String) -> Result<Vec<crate::domain::Event>, ServerFnError> {
+    let workspace = ssr::viewer().await?.workspace;
+    let source = leptos::prelude::expect_context::<ssr::ReadSource>();
+    let topic = (!topic.is_empty()).then_some(topic);
+    let frames = source.0.log_after(&workspace, after, topic, PLAY_PAGE).await.map_err(ServerFnError::new)?;
+    frames
+        .iter()
+        .map(|f| serde_json::from_str(f).map_err(|e| ServerFnError::new(format!("a logged event is unreadable: {e}"))))
+        .collect()
 }
 
 /// The part of a page every read shares: the running sub-agent sessions.
@@ -98,21 +150,32 @@ pub mod ssr {
         async fn read(&self, workspace: &str, queries: Vec<Query>) -> Result<Snapshot, String>;
         /// The newest `limit` event frames of the workspace, oldest first, and the head they end at.
         async fn recent_events(&self, workspace: &str, limit: u32) -> Result<(Seq, Vec<String>), String>;
-        /// The workspace's log from its start up to `upto`, and the next seq after it (if any).
-        async fn history(&self, workspace: &str, upto: Seq) -> Result<History, String>;
+        /// The rows each query selected right after event `at`, rebuilt from the store's nearest
+        /// snapshot, and where that moment is among the events of `topic` (`None`: all of them).
+        async fn read_at(
+            &self,
+            workspace: &str,
+            queries: Vec<Query>,
+            at: Seq,
+            topic: Option<String>,
+        ) -> Result<PastRead, String>;
+        /// The seq of the workspace's last event committed at or before `ts`.
+        async fn seq_at_time(&self, workspace: &str, ts: &str) -> Result<Seq, String>;
+        /// Event frames of `topic` (`None`: all) after `after`, oldest first, at most `limit`.
+        async fn log_after(
+            &self,
+            workspace: &str,
+            after: Seq,
+            topic: Option<String>,
+            limit: u32,
+        ) -> Result<Vec<String>, String>;
     }
 
-    /// A workspace's log up to a seq: what a page at a past moment is rebuilt from.
+    /// A past moment's rows (`None`: the log there was pruned) and its place in the log.
     #[derive(Clone, Debug, Default)]
-    pub struct History {
-        /// Events up to here have been pruned: the log starts after it.
-        pub pruned_upto: Seq,
-        /// Frames in seq order, up to the seq asked for.
-        pub frames: Vec<String>,
-        /// The first of the workspace's seqs after the one asked for.
-        pub next: Option<Seq>,
-        /// The log's head.
-        pub head: Seq,
+    pub struct PastRead {
+        pub moment: super::Moment,
+        pub rows: Option<Vec<Vec<String>>>,
     }
 
     /// Put into the Leptos context by the server for every request.
@@ -171,8 +234,35 @@ pub mod ssr {
         let mut snapshot = source.0.read(&viewer.workspace, queries).await.map_err(ServerFnError::new)?;
         let header = snapshot.rows.pop().unwrap_or_default();
         let active_subagents = super::active_subagents(&header).map_err(ServerFnError::new)?;
-        let me = super::Me { name: viewer.name, role: viewer.role, can_decide: viewer.can_decide };
+        let me = super::Me { name: viewer.name, role: viewer.role, can_decide: viewer.can_decide, in_past: false };
         Ok(Read { snapshot, active_subagents, me })
+    }
+
+    /// A page at a past moment: `queries` answered as right after event `at` (or the last event at
+    /// or before `time`, when given), built into the page's view by `build`; `topic` is what the
+    /// page follows, for its steps back and forward. The header stays in the present.
+    pub async fn read_past<T>(
+        queries: Vec<Query>,
+        at: Seq,
+        time: &str,
+        topic: Option<String>,
+        build: impl FnOnce(Seq, &[Vec<String>]) -> Result<T, String>,
+    ) -> Result<super::Page<super::Past<T>>, ServerFnError> {
+        let read = read_page(vec![]).await?;
+        let workspace = viewer().await?.workspace;
+        let source = leptos::prelude::expect_context::<ReadSource>();
+        let at = match time.trim() {
+            "" => at,
+            typed => {
+                let ts = crate::domain::time::typed(typed).ok_or_else(|| {
+                    ServerFnError::new(format!("`{typed}` is not a moment: write it as YYYY-MM-DDTHH:MM[:SS] in UTC"))
+                })?;
+                source.0.seq_at_time(&workspace, &ts).await.map_err(ServerFnError::new)?
+            }
+        };
+        let past = source.0.read_at(&workspace, queries, at, topic).await.map_err(ServerFnError::new)?;
+        let view = past.rows.map(|rows| build(past.moment.at, &rows)).transpose().map_err(ServerFnError::new)?;
+        Ok(read.page(super::Past { moment: past.moment, view }))
     }
 
     /// A page's rows and what every page shows besides.

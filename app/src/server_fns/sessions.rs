@@ -4,7 +4,7 @@
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::Page;
+use super::{Page, Past};
 use crate::domain::{
     activity::Activity,
     approval::{Approval, ApprovalStatus},
@@ -63,6 +63,27 @@ pub struct SessionDetail {
 }
 
 impl SessionDetail {
+    /// What the page's reducer does to its session, which may not exist yet: a page played from
+    /// before the session started starts with its `session:started`.
+    pub fn follow(detail: &mut Option<SessionDetail>, event: &Event) {
+        match (detail, &event.body) {
+            (Some(d), _) => d.apply(event),
+            (empty @ None, EventBody::SessionStarted(e)) => {
+                let at = Stamp { seq: event.seq, ts: event.ts.clone() };
+                *empty = Some(SessionDetail {
+                    seq: event.seq,
+                    session: Session::started(e, &at),
+                    messages: vec![],
+                    approvals: vec![],
+                    tickets: vec![],
+                    activities: vec![],
+                    children: vec![],
+                });
+            }
+            (None, _) => {}
+        }
+    }
+
     pub fn apply(&mut self, event: &Event) {
         if event.seq <= self.seq {
             return;
@@ -117,38 +138,57 @@ pub async fn get_sessions() -> Result<Page<SessionList>, ServerFnError> {
     Ok(read.page(list))
 }
 
-#[server(output = super::JsonAnswer)]
-pub async fn get_session(id: String) -> Result<Page<Option<SessionDetail>>, ServerFnError> {
-    use crate::domain::entity::{decode_rows, Query};
-    let queries = vec![
-        Query::one::<Session>(&id),
-        Query::children::<Message>(&id),
-        Query::children::<Approval>(&id),
-        Query::children::<Task>(&id),
-        Query::children::<Activity>(&crate::domain::activity::session_parent(&id)).newest(super::task::TIMELINE),
+/// What a session's page reads.
+#[cfg(feature = "ssr")]
+fn queries(id: &str) -> Vec<crate::domain::entity::Query> {
+    use crate::domain::entity::Query;
+    vec![
+        Query::one::<Session>(id),
+        Query::children::<Message>(id),
+        Query::children::<Approval>(id),
+        Query::children::<Task>(id),
+        Query::children::<Activity>(&crate::domain::activity::session_parent(id)).newest(super::task::TIMELINE),
         // Sessions are indexed by task, not by parent: the children are among the recent ones.
         Query::all::<Session>().newest(LISTED),
-    ];
-    let read = super::ssr::read_page(queries).await?;
-    let rows = &read.snapshot.rows;
-    let fail = ServerFnError::new;
-    let Some(session) = decode_rows::<Session>(&rows[0]).map_err(fail)?.pop() else {
-        return Ok(read.page(None));
-    };
-    let tickets = decode_rows::<Task>(&rows[3]).map_err(fail)?;
-    let mut children = decode_rows::<Session>(&rows[5]).map_err(fail)?;
-    children.retain(|s| s.parent_id.as_deref() == Some(&id));
+    ]
+}
+
+/// The page those reads make, at `seq`; `None` when there is no such session.
+#[cfg(feature = "ssr")]
+fn build(id: &str, seq: Seq, rows: &[Vec<String>]) -> Result<Option<SessionDetail>, String> {
+    use crate::domain::entity::decode_rows;
+    let Some(session) = decode_rows::<Session>(&rows[0])?.pop() else { return Ok(None) };
+    let mut children = decode_rows::<Session>(&rows[5])?;
+    children.retain(|s| s.parent_id.as_deref() == Some(id));
     children.reverse();
-    let detail = SessionDetail {
-        seq: read.snapshot.seq,
+    Ok(Some(SessionDetail {
+        seq,
         session,
-        messages: decode_rows(&rows[1]).map_err(fail)?,
-        approvals: decode_rows(&rows[2]).map_err(fail)?,
-        tickets,
-        activities: decode_rows(&rows[4]).map_err(fail)?,
+        messages: decode_rows(&rows[1])?,
+        approvals: decode_rows(&rows[2])?,
+        tickets: decode_rows(&rows[3])?,
+        activities: decode_rows(&rows[4])?,
         children,
-    };
-    Ok(read.page(Some(detail)))
+    }))
+}
+
+#[server(output = super::JsonAnswer)]
+pub async fn get_session(id: String) -> Result<Page<Option<SessionDetail>>, ServerFnError> {
+    let read = super::ssr::read_page(queries(&id)).await?;
+    let detail = build(&id, read.snapshot.seq, &read.snapshot.rows).map_err(ServerFnError::new)?;
+    Ok(read.page(detail))
+}
+
+/// The session's page as it was right after event `at` (or the last event at or before `time`),
+/// its steps taken among the session's own events.
+#[server(output = super::JsonAnswer)]
+pub async fn get_session_at(
+    id: String,
+    at: Seq,
+    time: String,
+) -> Result<Page<Past<Option<SessionDetail>>>, ServerFnError> {
+    let topic = crate::topics::session(&id);
+    super::ssr::read_past(queries(&id), at, &time, Some(topic), |seq, rows| build(&id, seq, rows)).await
 }
 
 /// Posts a message to the session as the signed-in person.

@@ -3,7 +3,7 @@
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::{board::HealthBadge, Page};
+use super::{board::HealthBadge, Page, Past};
 use crate::domain::{
     activity::Activity, approval::Approval, deliverable::Deliverable, session::Session, task::Task, test_run::TestRun,
     Event, EventBody, Seq, Stamp,
@@ -29,6 +29,29 @@ pub struct TaskDetail {
 }
 
 impl TaskDetail {
+    /// What the page's reducer does to its task, which may not exist yet: a page played from before
+    /// the task was created starts with its `task:created`.
+    pub fn follow(detail: &mut Option<TaskDetail>, event: &Event) {
+        match (detail, &event.body) {
+            (Some(d), _) => d.apply(event),
+            (empty @ None, EventBody::TaskCreated(e)) => {
+                let at = Stamp { seq: event.seq, ts: event.ts.clone() };
+                let task = Task::created(e, e.id.clone().unwrap_or_default(), &at);
+                *empty = Some(TaskDetail {
+                    seq: event.seq,
+                    task,
+                    activities: vec![],
+                    deliverables: vec![],
+                    sessions: vec![],
+                    tests: vec![],
+                    approvals: vec![],
+                    agent: None,
+                });
+            }
+            (None, _) => {}
+        }
+    }
+
     /// Applies a live event about this task (the page follows `task:<id>`).
     pub fn apply(&mut self, event: &Event) {
         if event.seq <= self.seq {
@@ -71,46 +94,57 @@ impl TaskDetail {
     }
 }
 
-/// The task with this id, or `None` when there is none.
-#[server(output = super::JsonAnswer)]
-pub async fn get_task(id: String) -> Result<Page<Option<TaskDetail>>, ServerFnError> {
-    use crate::domain::{
-        agent::Agent,
-        entity::{decode_rows, Query},
-    };
-    let queries = vec![
-        Query::one::<Task>(&id),
-        Query::children::<Activity>(&id).newest(TIMELINE),
-        Query::children::<Deliverable>(&id),
-        Query::children::<Session>(&id),
-        Query::children::<TestRun>(&id),
+/// What a task's page reads.
+#[cfg(feature = "ssr")]
+fn queries(id: &str) -> Vec<crate::domain::entity::Query> {
+    use crate::domain::{agent::Agent, entity::Query};
+    vec![
+        Query::one::<Task>(id),
+        Query::children::<Activity>(id).newest(TIMELINE),
+        Query::children::<Deliverable>(id),
+        Query::children::<Session>(id),
+        Query::children::<TestRun>(id),
         Query::all::<Agent>(),
         Query::all::<Approval>(),
-    ];
-    let read = super::ssr::read_page(queries).await?;
-    let rows = &read.snapshot.rows;
-    let fail = ServerFnError::new;
-    let Some(task) = decode_rows::<Task>(&rows[0]).map_err(fail)?.pop() else {
-        return Ok(read.page(None));
-    };
-    let agent = decode_rows::<Agent>(&rows[5])
-        .map_err(fail)?
+    ]
+}
+
+/// The page those reads make, at `seq`; `None` when there is no such task.
+#[cfg(feature = "ssr")]
+fn build(id: &str, seq: Seq, rows: &[Vec<String>]) -> Result<Option<TaskDetail>, String> {
+    use crate::domain::{agent::Agent, entity::decode_rows};
+    let Some(task) = decode_rows::<Task>(&rows[0])?.pop() else { return Ok(None) };
+    let agent = decode_rows::<Agent>(&rows[5])?
         .into_iter()
         .find(|a| task.assignee.as_deref() == Some(&a.id))
         .map(|a| HealthBadge { health: a.health, reason: a.health_reason });
-    let detail = TaskDetail {
-        seq: read.snapshot.seq,
+    Ok(Some(TaskDetail {
+        seq,
         task,
-        activities: decode_rows(&rows[1]).map_err(fail)?,
-        deliverables: decode_rows(&rows[2]).map_err(fail)?,
-        sessions: decode_rows(&rows[3]).map_err(fail)?,
-        tests: decode_rows(&rows[4]).map_err(fail)?,
-        approvals: decode_rows::<Approval>(&rows[6])
-            .map_err(fail)?
+        activities: decode_rows(&rows[1])?,
+        deliverables: decode_rows(&rows[2])?,
+        sessions: decode_rows(&rows[3])?,
+        tests: decode_rows(&rows[4])?,
+        approvals: decode_rows::<Approval>(&rows[6])?
             .into_iter()
-            .filter(|a| a.task_id.as_deref() == Some(&id))
+            .filter(|a| a.task_id.as_deref() == Some(id))
             .collect(),
         agent,
-    };
-    Ok(read.page(Some(detail)))
+    }))
+}
+
+/// The task with this id, or `None` when there is none.
+#[server(output = super::JsonAnswer)]
+pub async fn get_task(id: String) -> Result<Page<Option<TaskDetail>>, ServerFnError> {
+    let read = super::ssr::read_page(queries(&id)).await?;
+    let detail = build(&id, read.snapshot.seq, &read.snapshot.rows).map_err(ServerFnError::new)?;
+    Ok(read.page(detail))
+}
+
+/// The task's page as it was right after event `at` (or the last event at or before `time`), its
+/// steps taken among the task's own events.
+#[server(output = super::JsonAnswer)]
+pub async fn get_task_at(id: String, at: Seq, time: String) -> Result<Page<Past<Option<TaskDetail>>>, ServerFnError> {
+    let topic = crate::topics::task(&id);
+    super::ssr::read_past(queries(&id), at, &time, Some(topic), |seq, rows| build(&id, seq, rows)).await
 }

@@ -235,6 +235,91 @@ impl Store for PgStore {
         Ok(Snapshot { seq: head as Seq, epoch: self.epoch.clone(), rows: lists })
     }
 
+    async fn take_snapshot(&self, every: u64) -> Result<Option<Seq>, StoreError> {
+        // Repeatable read: the head and the rows copied come from one view of the database, which
+        // holds whole commits only. The lock keeps two instances from taking the same snapshot.
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ").execute(&mut *tx).await?;
+        let locked: bool = sqlx::query_scalar(
+            "SELECT pg_try_advisory_xact_lock(hashtext('flightdeck_snapshot_' || current_schema()))",
+        )
+        .fetch_one(&mut *tx)
+        .await?;
+        if !locked {
+            return Ok(None);
+        }
+        let (head, last): (i64, Option<i64>) =
+            sqlx::query_as("SELECT head, (SELECT MAX(seq) FROM snapshots) FROM log_state WHERE id = 1")
+                .fetch_one(&mut *tx)
+                .await?;
+        let every = i64::try_from(every.max(1)).unwrap_or(i64::MAX);
+        // Nothing to keep before the first event, nor before `every` more since the last snapshot.
+        if head == 0 || last.is_some_and(|last| head - last < every) {
+            return Ok(None);
+        }
+        let copied = sqlx::query(
+            "INSERT INTO snapshot_rows (workspace, kind, id, seq, parent, status, sort, data)
+             SELECT workspace, kind, id, $1, parent, status, sort, data FROM entities WHERE changed > $2",
+        )
+        .bind(head)
+        .bind(last.unwrap_or(-1))
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        sqlx::query("INSERT INTO snapshots (seq, rows, taken_at) VALUES ($1, $2, $3)")
+            .bind(head)
+            .bind(copied as i64)
+            .bind(crate::clock::now_rfc3339())
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(Some(head as Seq))
+    }
+
+    async fn snapshots_around(&self, at: Seq, from: Seq) -> Result<(Seq, Option<Seq>), StoreError> {
+        let (below, above): (Option<i64>, Option<i64>) = sqlx::query_as(
+            "SELECT (SELECT MAX(seq) FROM snapshots WHERE seq <= $1), (SELECT MIN(seq) FROM snapshots WHERE seq >= $2)",
+        )
+        .bind(at as i64)
+        .bind(from as i64)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok((below.unwrap_or(0) as Seq, above.map(|s| s as Seq)))
+    }
+
+    async fn snapshot_row(
+        &self,
+        workspace: &str,
+        kind: &'static str,
+        id: &str,
+        snapshot: Seq,
+    ) -> Result<Option<String>, StoreError> {
+        Ok(sqlx::query_scalar(
+            "SELECT data FROM snapshot_rows WHERE workspace = $1 AND kind = $2 AND id = $3 AND seq <= $4
+             ORDER BY seq DESC LIMIT 1",
+        )
+        .bind(workspace)
+        .bind(kind)
+        .bind(id)
+        .bind(snapshot as i64)
+        .fetch_optional(&self.pool)
+        .await?)
+    }
+
+    async fn snapshot_read(
+        &self,
+        workspace: &str,
+        queries: &[(Query, u32)],
+        snapshot: Seq,
+    ) -> Result<Vec<Vec<(i64, String, String)>>, StoreError> {
+        let mut lists = Vec::with_capacity(queries.len());
+        for (q, limit) in queries {
+            let mut rows = sql::snapshot_rows::<Postgres>(workspace, q, snapshot, *limit);
+            lists.push(rows.build_query_as::<(String, i64, String)>().fetch_all(&self.pool).await?);
+        }
+        Ok(lists.into_iter().map(|l| l.into_iter().map(|(id, sort, data)| (sort, id, data)).collect()).collect())
+    }
+
     async fn scan(&self, kind: &str, status: Option<&str>) -> Result<Vec<(String, String)>, StoreError> {
         Ok(sqlx::query_as(
             "SELECT workspace, data FROM entities WHERE kind = $1 AND ($2::text IS NULL OR status = $2) \

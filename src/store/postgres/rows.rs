@@ -4,14 +4,14 @@ use app::domain::Seq;
 use sqlx::{PgConnection, Postgres};
 
 use crate::store::{
-    project::{Rows, Writes},
+    project::{Load, Rows, Writes},
     sql, Once, StoreError,
 };
 
 pub struct PgRows<'a>(pub &'a mut PgConnection);
 
 #[async_trait::async_trait]
-impl Rows for PgRows<'_> {
+impl Load for PgRows<'_> {
     async fn load(&mut self, workspace: &str, kind: &'static str, id: &str) -> Result<Option<String>, StoreError> {
         Ok(sqlx::query_scalar("SELECT data FROM entities WHERE workspace = $1 AND kind = $2 AND id = $3")
             .bind(workspace)
@@ -20,7 +20,10 @@ impl Rows for PgRows<'_> {
             .fetch_optional(&mut *self.0)
             .await?)
     }
+}
 
+#[async_trait::async_trait]
+impl Rows for PgRows<'_> {
     async fn remembered(&mut self, workspace: &str, once: &Once) -> Result<Option<(String, Vec<Seq>)>, StoreError> {
         let row: Option<(String, String)> =
             sqlx::query_as("SELECT hash, seqs FROM idempotency WHERE workspace = $1 AND key = $2 AND created_at >= $3")

@@ -205,6 +205,81 @@ impl Store for SqliteStore {
         Ok(Snapshot { seq: head as Seq, epoch: self.epoch.clone(), rows: lists })
     }
 
+    async fn take_snapshot(&self, every: u64) -> Result<Option<Seq>, StoreError> {
+        // On the writer: the copy sees exactly the commits up to the head it records.
+        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
+        let (head, last): (i64, Option<i64>) =
+            sqlx::query_as("SELECT head, (SELECT MAX(seq) FROM snapshots) FROM log_state WHERE id = 1")
+                .fetch_one(&mut *tx)
+                .await?;
+        let every = i64::try_from(every.max(1)).unwrap_or(i64::MAX);
+        // Nothing to keep before the first event, nor before `every` more since the last snapshot.
+        if head == 0 || last.is_some_and(|last| head - last < every) {
+            return Ok(None);
+        }
+        let copied = sqlx::query(
+            "INSERT INTO snapshot_rows (workspace, kind, id, seq, parent, status, sort, data)
+             SELECT workspace, kind, id, ?, parent, status, sort, data FROM entities WHERE changed > ?",
+        )
+        .bind(head)
+        .bind(last.unwrap_or(-1))
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        sqlx::query("INSERT INTO snapshots (seq, rows, taken_at) VALUES (?, ?, ?)")
+            .bind(head)
+            .bind(copied as i64)
+            .bind(crate::clock::now_rfc3339())
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(Some(head as Seq))
+    }
+
+    async fn snapshots_around(&self, at: Seq, from: Seq) -> Result<(Seq, Option<Seq>), StoreError> {
+        let (below, above): (Option<i64>, Option<i64>) = sqlx::query_as(
+            "SELECT (SELECT MAX(seq) FROM snapshots WHERE seq <= ?), (SELECT MIN(seq) FROM snapshots WHERE seq >= ?)",
+        )
+        .bind(at as i64)
+        .bind(from as i64)
+        .fetch_one(&self.reader)
+        .await?;
+        Ok((below.unwrap_or(0) as Seq, above.map(|s| s as Seq)))
+    }
+
+    async fn snapshot_row(
+        &self,
+        workspace: &str,
+        kind: &'static str,
+        id: &str,
+        snapshot: Seq,
+    ) -> Result<Option<String>, StoreError> {
+        Ok(sqlx::query_scalar(
+            "SELECT data FROM snapshot_rows WHERE workspace = ? AND kind = ? AND id = ? AND seq <= ?
+             ORDER BY seq DESC LIMIT 1",
+        )
+        .bind(workspace)
+        .bind(kind)
+        .bind(id)
+        .bind(snapshot as i64)
+        .fetch_optional(&self.reader)
+        .await?)
+    }
+
+    async fn snapshot_read(
+        &self,
+        workspace: &str,
+        queries: &[(Query, u32)],
+        snapshot: Seq,
+    ) -> Result<Vec<Vec<(i64, String, String)>>, StoreError> {
+        let mut lists = Vec::with_capacity(queries.len());
+        for (q, limit) in queries {
+            let mut rows = sql::snapshot_rows::<Sqlite>(workspace, q, snapshot, *limit);
+            lists.push(rows.build_query_as::<(String, i64, String)>().fetch_all(&self.reader).await?);
+        }
+        Ok(lists.into_iter().map(|l| l.into_iter().map(|(id, sort, data)| (sort, id, data)).collect()).collect())
+    }
+
     async fn scan(&self, kind: &str, status: Option<&str>) -> Result<Vec<(String, String)>, StoreError> {
         Ok(sqlx::query_as(
             "SELECT workspace, data FROM entities WHERE kind = ? AND (? IS NULL OR status = ?) ORDER BY workspace, id",

@@ -4,14 +4,14 @@ use app::domain::Seq;
 use sqlx::{Sqlite, SqliteConnection};
 
 use crate::store::{
-    project::{Rows, Writes},
+    project::{Load, Rows, Writes},
     sql, Once, StoreError,
 };
 
 pub struct SqliteRows<'a>(pub &'a mut SqliteConnection);
 
 #[async_trait::async_trait]
-impl Rows for SqliteRows<'_> {
+impl Load for SqliteRows<'_> {
     async fn load(&mut self, workspace: &str, kind: &'static str, id: &str) -> Result<Option<String>, StoreError> {
         Ok(sqlx::query_scalar("SELECT data FROM entities WHERE workspace = ? AND kind = ? AND id = ?")
             .bind(workspace)
@@ -20,7 +20,10 @@ impl Rows for SqliteRows<'_> {
             .fetch_optional(&mut *self.0)
             .await?)
     }
+}
 
+#[async_trait::async_trait]
+impl Rows for SqliteRows<'_> {
     async fn remembered(&mut self, workspace: &str, once: &Once) -> Result<Option<(String, Vec<Seq>)>, StoreError> {
         let row: Option<(String, String)> =
             sqlx::query_as("SELECT hash, seqs FROM idempotency WHERE workspace = ? AND key = ? AND created_at >= ?")
