@@ -61,3 +61,49 @@ test('scrub back to before a card moved, step forward, return to Live with no re
   await expect(inColumn(page, 'inbox', 'tt-3')).toBeVisible();
   expect(await page.evaluate(() => (window as any).stayed), 'no reload on the way').toBe(true);
 });
+
+test('a task page plays forward from a past moment at 60×, up to the present', async ({ page }) => {
+  const first = (await server.post(created('pt-1', 'Rotate the keys'))).seqs[0];
+  await server.post(created('pt-2', 'Elsewhere on the board'));
+  for (const event of [
+    { type: 'task:assigned', payload: { id: 'pt-1', agent: 'ada' } },
+    { type: 'task:updated', payload: { id: 'pt-1', status: 'in_progress' } },
+    { type: 'activity:logged', payload: { task_id: 'pt-1', category: 'tool', message: 'Rotated 3 keys' } },
+    { type: 'task:completed', payload: { id: 'pt-1', summary: 'rotated' } },
+  ]) {
+    // Real gaps between the events: play waits for each, divided by the speed.
+    await new Promise((resolve) => setTimeout(resolve, 400));
+    await server.post(event);
+  }
+  const head = (await server.post(created('pt-3', 'Last'))).seqs[0];
+
+  await signIn(page, server);
+  await page.goto(`${server.url}/tasks/pt-1?at=${first}`);
+  await expect(page.getByTestId('connection')).toHaveAttribute('data-state', 'live');
+  await expect(page.getByTestId('task-status')).toHaveText('Inbox');
+  await expect(page.getByTestId('moment')).toHaveText(`Seq ${first} of ${head}`);
+  await page.getByTestId('speed').selectOption('60');
+  await page.getByTestId('play').click();
+  await expect(page.getByTestId('task-status')).toHaveText('Done');
+  await expect(page.getByText('Played up to the present.')).toBeVisible();
+  await expect(page.getByTestId('play')).toHaveText('▶ Play');
+  // The address followed: a reload lands on the task's last event, rendered by the server.
+  expect(page.url()).toContain(`/tasks/pt-1?at=${head - 1}`);
+  await page.getByRole('tab', { name: /Activity/ }).click();
+  await expect(page.getByText('Rotated 3 keys')).toBeVisible();
+
+  // Drag the slider back to the first event: the page as it was then.
+  await page.locator('.time-control input[type="range"]').fill(String(first));
+  await expect(page.getByTestId('moment')).toHaveText(`Seq ${first} of ${head}`);
+  await expect(page.getByTestId('task-status')).toHaveText('Inbox');
+
+  const dir = join(__dirname, '..', 'screenshots');
+  mkdirSync(dir, { recursive: true });
+  for (const [width, height] of [[1280, 800], [390, 844]]) {
+    await page.setViewportSize({ width, height });
+    await page.screenshot({ path: join(dir, `task-past-${width}x${height}.png`), fullPage: true });
+  }
+  await page.getByTestId('back-to-live').click();
+  await expect(page.getByTestId('time-control')).toHaveCount(0);
+  await expect(page.getByTestId('task-status')).toHaveText('Done');
+});
