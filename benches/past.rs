@@ -42,7 +42,7 @@ fn event(i: u64, events: u64) -> EventBody {
 #[tokio::main]
 async fn main() {
     let events: u64 = std::env::var("PAST_EVENTS").ok().and_then(|n| n.parse().ok()).unwrap_or(1_000_000);
-    let every: u64 = std::env::var("PAST_EVERY").ok().and_then(|n| n.parse().ok()).unwrap_or(5_000);
+    let every: u64 = std::env::var("PAST_EVERY").ok().and_then(|n| n.parse().ok()).unwrap_or(2_000);
     let dir = tempfile::tempdir().unwrap();
     let (url, schema) = match std::env::var("PAST_DATABASE") {
         Ok(base) if !base.is_empty() => {

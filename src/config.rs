@@ -184,7 +184,7 @@ pub struct ServeConfig {
     pub prune_every_ms: u64,
     /// Events between two snapshots of every workspace's state, from which a past moment is rebuilt:
     /// showing one replays at most about this many events.
-    #[arg(long, env = "FLIGHTDECK_SNAPSHOT_EVERY", default_value_t = 5_000)]
+    #[arg(long, env = "FLIGHTDECK_SNAPSHOT_EVERY", default_value_t = 2_000)]
     pub snapshot_every: u64,
     /// Largest request body accepted, in bytes.
     #[arg(long, env = "FLIGHTDECK_MAX_BODY_BYTES", default_value_t = 1 << 20)]

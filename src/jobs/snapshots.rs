@@ -8,7 +8,7 @@ use std::time::Duration;
 use crate::state::AppState;
 
 /// How often the head is looked at: a snapshot is due at most this late.
-const LOOK_EVERY: Duration = Duration::from_secs(1);
+const LOOK_EVERY: Duration = Duration::from_millis(250);
 
 pub fn spawn(state: &AppState, every: u64) {
     let store = state.store.clone();
