@@ -186,7 +186,11 @@ async fn a_task_and_a_session_render_as_they_were_with_steps_among_their_own_eve
     assert!(running.contains("No tool call or turn yet."), "the session before its first tool call");
     assert!(!running.contains("data-testid=\"session-ended\""));
     let now = crate::past::page(&server, "/sessions/s1", crate::common::TOKEN).await;
-    assert!(now.contains("Ran the tests") && now.contains("data-testid=\"session-ended\""), "{}", &now[now.find("<main").unwrap_or(0)..]);
+    assert!(
+        now.contains("Ran the tests") && now.contains("data-testid=\"session-ended\""),
+        "{}",
+        &now[now.find("<main").unwrap_or(0)..]
+    );
 }
 
 #[tokio::test]

@@ -2,11 +2,11 @@
 //! forward among the page's own events, play at 1×–60× their pace, a slider over every seq, a
 //! jump to a time, and the way back to Live.
 //!
-//! Every move but play is a link or a form, so it works before the wasm loads and server-renders
-//! the moment it goes to; once hydrated, the router makes them moves without a reload.
+//! Every move but play is a link or a plain form, so it works before the wasm loads and
+//! server-renders the moment it goes to; once hydrated, the router makes them moves without a reload.
 
 use leptos::prelude::*;
-use leptos_router::components::{Form, A};
+use leptos_router::components::A;
 
 use super::clock::Ago;
 use crate::{domain::Seq, server_fns::Moment};
@@ -63,17 +63,28 @@ pub fn TimeControl(moment: RwSignal<Moment>, path: String, player: Player) -> im
             None => view! { <span class="step disabled" aria-disabled="true">{label}</span> }.into_any(),
         }
     };
-    let scrub = {
-        let href = href.clone();
+    // Plain forms, so they work before the wasm loads; once it has, the router goes there instead.
+    let go = {
+        let path = path.clone();
         #[cfg(feature = "hydrate")]
         let navigate = leptos_router::hooks::use_navigate();
-        move |ev: leptos::ev::Event| {
-            let seq = event_target_value(&ev);
+        move |field: &str, value: String| {
+            let address = format!("{path}?{field}={value}");
             #[cfg(feature = "hydrate")]
-            navigate(&href(seq.parse().unwrap_or(0)), Default::default());
+            navigate(&address, Default::default());
             #[cfg(not(feature = "hydrate"))]
-            let _ = (&href, seq);
+            let _ = address;
         }
+    };
+    let (seq_field, time_field) = (NodeRef::<leptos::html::Input>::new(), NodeRef::<leptos::html::Input>::new());
+    let (go_seq, go_time, scrub) = (go.clone(), go.clone(), go);
+    let on_seq = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        go_seq("at", seq_field.get().map(|i| i.value()).unwrap_or_default());
+    };
+    let on_time = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        go_time("time", time_field.get().map(|i| i.value()).unwrap_or_default());
     };
     // `datetime-local` takes `YYYY-MM-DDTHH:MM:SS`, the log's timestamp without its fraction.
     let typed = move || ts.get().and_then(|t| t.get(..19).map(str::to_string)).unwrap_or_default();
@@ -113,21 +124,22 @@ pub fn TimeControl(moment: RwSignal<Moment>, path: String, player: Player) -> im
                 </label>
                 {step(|m| m.next, "Forward one event ▶", "next")}
             </div>
-            <Form method="get" action=scrub_path attr:class="scrub">
+            <form method="get" action=scrub_path class="scrub" on:submit=on_seq>
                 <label>
                     "Seq"
                     <input type="range" name="at" min="0" max=move || head().to_string() prop:value=move || at().to_string()
-                        on:change=scrub/>
+                        node_ref=seq_field on:change=move |ev| scrub("at", event_target_value(&ev))/>
                 </label>
                 <button type="submit">"Go"</button>
-            </Form>
-            <Form method="get" action=time_path attr:class="jump">
+            </form>
+            <form method="get" action=time_path class="jump" on:submit=on_time>
                 <label>
                     "Time (UTC)"
-                    <input type="datetime-local" name="time" step="1" data-testid="jump-time" prop:value=typed/>
+                    <input type="datetime-local" name="time" step="1" data-testid="jump-time" prop:value=typed
+                        node_ref=time_field/>
                 </label>
                 <button type="submit">"Go"</button>
-            </Form>
+            </form>
             <Show when=move || player.caught_up.get()>
                 <p class="caught-up" role="status">"Played up to the present."</p>
             </Show>
