@@ -145,6 +145,58 @@ where
     sql
 }
 
+/// Copies the rows changed since the snapshot at `last` (all of them when there is none: -1) into
+/// the snapshot at `head`.
+pub fn snapshot_copy<'a, DB>(head: i64, last: i64) -> QueryBuilder<'a, DB>
+where
+    DB: Database,
+    i64: Encode<'a, DB> + Type<DB>,
+{
+    let mut sql = QueryBuilder::<DB>::new(
+        "INSERT INTO snapshot_rows (workspace, kind, id, seq, parent, status, sort, data) \
+         SELECT workspace, kind, id, ",
+    );
+    sql.push_bind(head).push(", parent, status, sort, data FROM entities WHERE changed > ").push_bind(last);
+    sql
+}
+
+/// Records the snapshot at `head`, holding `rows` rows.
+pub fn snapshot_mark<'a, DB>(head: i64, rows: i64, taken_at: String) -> QueryBuilder<'a, DB>
+where
+    DB: Database,
+    i64: Encode<'a, DB> + Type<DB>,
+    String: Encode<'a, DB> + Type<DB>,
+{
+    let mut sql = QueryBuilder::<DB>::new("INSERT INTO snapshots (seq, rows, taken_at) VALUES (");
+    sql.push_bind(head).push(", ").push_bind(rows).push(", ").push_bind(taken_at).push(")");
+    sql
+}
+
+/// The newest snapshot at or below `at` and the oldest at or above `from`, each NULL when none is.
+pub fn snapshots_around<'a, DB>(at: Seq, from: Seq) -> QueryBuilder<'a, DB>
+where
+    DB: Database,
+    i64: Encode<'a, DB> + Type<DB>,
+{
+    let mut sql = QueryBuilder::<DB>::new("SELECT (SELECT MAX(seq) FROM snapshots WHERE seq <= ");
+    sql.push_bind(at as i64).push("), (SELECT MIN(seq) FROM snapshots WHERE seq >= ").push_bind(from as i64);
+    sql.push(")");
+    sql
+}
+
+/// `SELECT data` of one row's newest version at or below `snapshot`.
+pub fn snapshot_row<'a, DB>(workspace: &'a str, kind: &'a str, id: &'a str, snapshot: Seq) -> QueryBuilder<'a, DB>
+where
+    DB: Database,
+    i64: Encode<'a, DB> + Type<DB>,
+    &'a str: Encode<'a, DB> + Type<DB>,
+{
+    let mut sql = QueryBuilder::<DB>::new("SELECT data FROM snapshot_rows WHERE workspace = ");
+    sql.push_bind(workspace).push(" AND kind = ").push_bind(kind).push(" AND id = ").push_bind(id);
+    sql.push(" AND seq <= ").push_bind(snapshot as i64).push(" ORDER BY seq DESC LIMIT 1");
+    sql
+}
+
 /// The `id`, `parent` and `status` conditions of a [`Query`], as [`Query::admits`] states them.
 fn push_filters<'a, DB>(sql: &mut QueryBuilder<'a, DB>, q: &'a Query)
 where

@@ -257,33 +257,17 @@ impl Store for PgStore {
         if head == 0 || last.is_some_and(|last| head - last < every) {
             return Ok(None);
         }
-        let copied = sqlx::query(
-            "INSERT INTO snapshot_rows (workspace, kind, id, seq, parent, status, sort, data)
-             SELECT workspace, kind, id, $1, parent, status, sort, data FROM entities WHERE changed > $2",
-        )
-        .bind(head)
-        .bind(last.unwrap_or(-1))
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-        sqlx::query("INSERT INTO snapshots (seq, rows, taken_at) VALUES ($1, $2, $3)")
-            .bind(head)
-            .bind(copied as i64)
-            .bind(crate::clock::now_rfc3339())
-            .execute(&mut *tx)
-            .await?;
+        let copied =
+            sql::snapshot_copy::<Postgres>(head, last.unwrap_or(-1)).build().execute(&mut *tx).await?.rows_affected();
+        let mut mark = sql::snapshot_mark::<Postgres>(head, copied as i64, crate::clock::now_rfc3339());
+        mark.build().execute(&mut *tx).await?;
         tx.commit().await?;
         Ok(Some(head as Seq))
     }
 
     async fn snapshots_around(&self, at: Seq, from: Seq) -> Result<(Seq, Option<Seq>), StoreError> {
-        let (below, above): (Option<i64>, Option<i64>) = sqlx::query_as(
-            "SELECT (SELECT MAX(seq) FROM snapshots WHERE seq <= $1), (SELECT MIN(seq) FROM snapshots WHERE seq >= $2)",
-        )
-        .bind(at as i64)
-        .bind(from as i64)
-        .fetch_one(&self.pool)
-        .await?;
+        let (below, above): (Option<i64>, Option<i64>) =
+            sql::snapshots_around::<Postgres>(at, from).build_query_as().fetch_one(&self.pool).await?;
         Ok((below.unwrap_or(0) as Seq, above.map(|s| s as Seq)))
     }
 
@@ -294,16 +278,8 @@ impl Store for PgStore {
         id: &str,
         snapshot: Seq,
     ) -> Result<Option<String>, StoreError> {
-        Ok(sqlx::query_scalar(
-            "SELECT data FROM snapshot_rows WHERE workspace = $1 AND kind = $2 AND id = $3 AND seq <= $4
-             ORDER BY seq DESC LIMIT 1",
-        )
-        .bind(workspace)
-        .bind(kind)
-        .bind(id)
-        .bind(snapshot as i64)
-        .fetch_optional(&self.pool)
-        .await?)
+        let mut row = sql::snapshot_row::<Postgres>(workspace, kind, id, snapshot);
+        Ok(row.build_query_scalar().fetch_optional(&self.pool).await?)
     }
 
     async fn snapshot_read(

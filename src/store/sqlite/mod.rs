@@ -220,33 +220,17 @@ impl Store for SqliteStore {
         if !due((head, last)) {
             return Ok(None);
         }
-        let copied = sqlx::query(
-            "INSERT INTO snapshot_rows (workspace, kind, id, seq, parent, status, sort, data)
-             SELECT workspace, kind, id, ?, parent, status, sort, data FROM entities WHERE changed > ?",
-        )
-        .bind(head)
-        .bind(last.unwrap_or(-1))
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-        sqlx::query("INSERT INTO snapshots (seq, rows, taken_at) VALUES (?, ?, ?)")
-            .bind(head)
-            .bind(copied as i64)
-            .bind(crate::clock::now_rfc3339())
-            .execute(&mut *tx)
-            .await?;
+        let copied =
+            sql::snapshot_copy::<Sqlite>(head, last.unwrap_or(-1)).build().execute(&mut *tx).await?.rows_affected();
+        let mut mark = sql::snapshot_mark::<Sqlite>(head, copied as i64, crate::clock::now_rfc3339());
+        mark.build().execute(&mut *tx).await?;
         tx.commit().await?;
         Ok(Some(head as Seq))
     }
 
     async fn snapshots_around(&self, at: Seq, from: Seq) -> Result<(Seq, Option<Seq>), StoreError> {
-        let (below, above): (Option<i64>, Option<i64>) = sqlx::query_as(
-            "SELECT (SELECT MAX(seq) FROM snapshots WHERE seq <= ?), (SELECT MIN(seq) FROM snapshots WHERE seq >= ?)",
-        )
-        .bind(at as i64)
-        .bind(from as i64)
-        .fetch_one(&self.reader)
-        .await?;
+        let (below, above): (Option<i64>, Option<i64>) =
+            sql::snapshots_around::<Sqlite>(at, from).build_query_as().fetch_one(&self.reader).await?;
         Ok((below.unwrap_or(0) as Seq, above.map(|s| s as Seq)))
     }
 
@@ -257,16 +241,8 @@ impl Store for SqliteStore {
         id: &str,
         snapshot: Seq,
     ) -> Result<Option<String>, StoreError> {
-        Ok(sqlx::query_scalar(
-            "SELECT data FROM snapshot_rows WHERE workspace = ? AND kind = ? AND id = ? AND seq <= ?
-             ORDER BY seq DESC LIMIT 1",
-        )
-        .bind(workspace)
-        .bind(kind)
-        .bind(id)
-        .bind(snapshot as i64)
-        .fetch_optional(&self.reader)
-        .await?)
+        let mut row = sql::snapshot_row::<Sqlite>(workspace, kind, id, snapshot);
+        Ok(row.build_query_scalar().fetch_optional(&self.reader).await?)
     }
 
     async fn snapshot_read(
