@@ -5,8 +5,8 @@
 //! started again as `FANOUT_ROLE=baseline`). The load: WebSocket subscribers and an HTTP publisher
 //! with fixed concurrency, at a fixed rate and at full speed. Each figure is the median of several
 //! rounds, the targets taking turns. Run with `cargo bench --bench fanout` (`FANOUT_ROUNDS`,
-//! `FANOUT_IDLE_SOCKETS` to change the effort, `FANOUT_TARGETS` to pick targets); it asserts
-//! nothing, it prints a table.
+//! `FANOUT_IDLE_SOCKETS` to change the effort, `FANOUT_TARGETS` to pick targets, `FANOUT_BIN` to
+//! measure another build of the server); it asserts nothing, it prints a table.
 
 use std::{
     process::{Child, Command, Stdio},
@@ -85,9 +85,14 @@ async fn until_up(addr: &str) {
     panic!("{addr} never came up");
 }
 
+/// The server binary: this build's, or `FANOUT_BIN` (another build, to compare the two).
+fn server_binary() -> String {
+    std::env::var("FANOUT_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_flightdeck").into())
+}
+
 async fn flightdeck(name: &'static str, database_url: &str) -> Target {
     let addr = format!("127.0.0.1:{}", free_port());
-    let child = Command::new(env!("CARGO_BIN_EXE_flightdeck"))
+    let child = Command::new(server_binary())
         .args(["serve", "--addr", &addr, "--token", TOKEN, "--database-url", database_url])
         // The bench measures the machinery, not the per-token limits.
         .args(["--max-connections-per-token", "100000", "--ingest-rate", "10000000", "--ingest-burst", "10000000"])
@@ -229,9 +234,23 @@ async fn receive(sockets: Vec<Socket>, expect: usize, epoch: Instant) -> (Instan
     (last, all)
 }
 
-/// Deliveries per second to `subscribers` sockets, `events` published by 16 concurrent posters.
-async fn deliveries(target: &Endpoint, subscribers: usize, events: usize) -> f64 {
+/// CPU time the process `pid` has used so far, all its threads together, in ns (from the
+/// scheduler's own accounting: finer than the clock ticks of `/proc/<pid>/stat`).
+fn cpu_ns(pid: u32) -> u64 {
+    let Ok(threads) = std::fs::read_dir(format!("/proc/{pid}/task")) else { return 0 };
+    threads
+        .filter_map(|t| std::fs::read_to_string(t.ok()?.path().join("schedstat")).ok())
+        .filter_map(|s| s.split_whitespace().next()?.parse::<u64>().ok())
+        .sum()
+}
+
+/// Deliveries per second to `subscribers` sockets, `events` published by 16 concurrent posters,
+/// and the server's CPU time per delivery (µs): what a delivery costs it, whatever the machine
+/// has left over for the load generator.
+async fn deliveries(server: &Target, subscribers: usize, events: usize) -> (f64, f64) {
+    let target = &server.at;
     let sockets = futures::future::join_all((0..subscribers).map(|_| subscribe(target))).await;
+    let cpu_before = cpu_ns(server.child.id());
     let epoch = Instant::now();
     let receivers = tokio::spawn(receive(sockets, events, epoch));
     let http = reqwest::Client::new();
@@ -246,7 +265,9 @@ async fn deliveries(target: &Endpoint, subscribers: usize, events: usize) -> f64
     });
     futures::future::join_all(posters).await;
     let (last, _) = receivers.await.unwrap();
-    (subscribers * events) as f64 / (last - epoch).as_secs_f64()
+    let delivered = (subscribers * events) as f64;
+    let cpu_us = (cpu_ns(server.child.id()) - cpu_before) as f64 / 1000.0;
+    (delivered / (last - epoch).as_secs_f64(), cpu_us / delivered)
 }
 
 /// p50 and p99 from publish to receipt (ms), 100 subscribers, 200 events/s for 5 s.
@@ -382,9 +403,11 @@ async fn main() {
     }
 
     type Figure = (&'static str, bool);
-    let figures: [Figure; 9] = [
+    let figures: [Figure; 11] = [
         ("deliveries/s, 100 subscribers", true),
         ("deliveries/s, 1,000 subscribers", true),
+        ("server CPU µs per delivery, 100 subscribers", false),
+        ("server CPU µs per delivery, 1,000 subscribers", false),
         ("p50 ms, 200 events/s, 100 subscribers", false),
         ("p99 ms, 200 events/s, 100 subscribers", false),
         ("ingest events/s, single events, 64 posters", true),
@@ -397,7 +420,7 @@ async fn main() {
     // Memory first, on servers that have done nothing else yet: later phases leave freed heap
     // behind that new sockets reuse, which made the figure move by a few KiB between runs.
     for (t, target) in targets.iter().enumerate().filter(|_| part("memory")) {
-        results[t][8].push(memory_per_socket(target, idle).await);
+        results[t][10].push(memory_per_socket(target, idle).await);
     }
     for round in 0..rounds {
         eprintln!("round {} of {rounds}", round + 1);
@@ -405,17 +428,21 @@ async fn main() {
             let r = &mut results[t];
             let at = &target.at;
             if part("deliveries") {
-                r[0].push(deliveries(at, 100, 2_000).await);
-                r[1].push(deliveries(at, 1_000, 300).await);
+                let (rate, cpu) = deliveries(target, 100, 2_000).await;
+                r[0].push(rate);
+                r[2].push(cpu);
+                let (rate, cpu) = deliveries(target, 1_000, 300).await;
+                r[1].push(rate);
+                r[3].push(cpu);
             }
             if part("latency") {
                 let (p50, p99) = latency(at).await;
-                r[2].push(p50);
-                r[3].push(p99);
+                r[4].push(p50);
+                r[5].push(p99);
             }
             if part("ingest") {
-                r[4].push(ingest(at, 1).await);
-                r[5].push(ingest(at, 100).await);
+                r[6].push(ingest(at, 1).await);
+                r[7].push(ingest(at, 100).await);
             }
         }
     }
@@ -426,8 +453,8 @@ async fn main() {
                 ingest(&target.at, 100).await;
             }
             let (seconds, rate) = replay(&target.at).await;
-            results[t][6].push(rate);
-            results[t][7].push(seconds);
+            results[t][8].push(rate);
+            results[t][9].push(seconds);
         }
     }
 

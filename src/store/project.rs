@@ -1,8 +1,8 @@
 //! Applies the domain's rules to rows, once for every backend. A commit gathers what its batches
-//! write in memory ([`Writes`]) and a backend writes it in a few statements at the end, so a group
-//! commit of many small events costs a handful of round trips, not several per event. A backend
-//! only says how to read a row, a key or logged events, and how to write a [`Writes`] ([`Rows`]),
-//! inside the transaction it has open.
+//! write in memory ([`Writes`]) and the backend writes it in a few statements at the end, with the
+//! log's own bookkeeping, so a group commit of many small events costs a handful of round trips,
+//! not several per event. A backend only says how to read a row, a key or logged events
+//! ([`Rows`]) inside the transaction it has open, and how to write what [`Applied`] gathered.
 
 use std::{collections::BTreeMap, sync::Arc};
 
@@ -20,16 +20,13 @@ pub trait Load: Send {
     async fn load(&mut self, workspace: &str, kind: &'static str, id: &str) -> Result<Option<String>, StoreError>;
 }
 
-/// Reads and the final write within one open transaction of a backend.
+/// Reads within one open transaction of a backend.
 #[async_trait::async_trait]
 pub trait Rows: Load {
     /// What was committed under an idempotency key since `not_before`: its hash and seqs.
     async fn remembered(&mut self, workspace: &str, once: &Once) -> Result<Option<(String, Vec<Seq>)>, StoreError>;
     /// Logged events by seq, with their frames, in seq order.
     async fn logged(&mut self, seqs: &[Seq]) -> Result<Vec<(Seq, String)>, StoreError>;
-    /// Writes what a commit gathered: rows upserted, events appended with their topics, keys
-    /// remembered (replacing ones older than the window).
-    async fn write(&mut self, writes: &Writes) -> Result<(), StoreError>;
 }
 
 /// What a commit (or one batch of it) writes, kept until the end.
@@ -86,27 +83,29 @@ impl Writes {
     }
 }
 
-/// What a commit did: each batch's answer (a refused batch left no trace), the head after it, and
-/// the events it appended per workspace.
+/// What a commit does: each batch's answer (a refused batch left no trace), the head after it, the
+/// events it appends per workspace, and what the backend must write (rows upserted, events
+/// appended with their topics, keys remembered, replacing ones older than the window).
 pub struct Applied {
     pub results: Vec<Result<Vec<Committed>, StoreError>>,
     pub head: Seq,
     pub added: BTreeMap<String, u64>,
+    pub writes: Writes,
 }
 
 /// Applies `batches` in order after `head`, each over the database and what the batches before it
-/// wrote, then writes what the accepted ones wrote. A batch's writes join the commit only when
+/// wrote, and gathers what the accepted ones write. A batch's writes join the commit only when
 /// all of it is accepted, so a refused batch needs no savepoint to leave no trace.
 pub async fn commit(rows: &mut dyn Rows, batches: Vec<Batch>, head: Seq, ts: &str) -> Result<Applied, StoreError> {
-    let mut done = Writes::default();
-    let mut applied = Applied { results: Vec::with_capacity(batches.len()), head, added: BTreeMap::new() };
+    let mut applied =
+        Applied { results: Vec::with_capacity(batches.len()), head, added: BTreeMap::new(), writes: Writes::default() };
     for batch in batches {
         let workspace = batch.workspace.clone();
-        let mut view = View { rows: &mut *rows, done: &done, mine: Writes::default() };
+        let mut view = View { rows: &mut *rows, done: &applied.writes, mine: Writes::default() };
         match apply_batch(&mut view, batch, applied.head, ts).await {
             Ok(committed) => {
                 let mine = view.mine;
-                done.absorb(mine);
+                applied.writes.absorb(mine);
                 // A replay appended nothing: the head stays.
                 let new = committed.iter().filter(|c| !c.replayed).count() as u64;
                 applied.head += new;
@@ -117,10 +116,7 @@ pub async fn commit(rows: &mut dyn Rows, batches: Vec<Batch>, head: Seq, ts: &st
             Err(e) => return Err(e),
         }
     }
-    if !done.is_empty() {
-        done.changed = applied.head;
-        rows.write(&done).await?;
-    }
+    applied.writes.changed = applied.head;
     Ok(applied)
 }
 

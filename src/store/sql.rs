@@ -293,11 +293,27 @@ impl<'a, DB: Database> Batched<'a, DB> {
         self.close();
         self.queries
     }
+
+    /// The queries, the last chain ending with what `select` pushes (it gets the name of the last
+    /// part, to read what that part returns) instead of `SELECT 1`. Chained statements only.
+    pub fn into_queries_selecting(
+        mut self,
+        select: impl FnOnce(&str, &mut QueryBuilder<'a, DB>),
+    ) -> Vec<QueryBuilder<'a, DB>> {
+        debug_assert!(matches!(self.how, Statements::Chained));
+        let last = format!("w{}", self.parts.saturating_sub(1));
+        if let Some(query) = self.queries.last_mut() {
+            query.push(") ");
+            select(&last, query);
+        }
+        self.queries
+    }
 }
 
-/// The statements that write one commit's [`Writes`]: entity upserts, events, their topics and
-/// idempotency keys, each as few multi-row statements as the parameter bound allows.
-pub fn writes<'a, DB>(w: &'a Writes, how: Statements) -> Vec<QueryBuilder<'a, DB>>
+/// The statements that write one commit's [`Writes`], added to `out`: entity upserts, events,
+/// their topics and idempotency keys, each as few multi-row statements as the parameter bound
+/// allows.
+pub fn writes<'a, DB>(w: &'a Writes, out: &mut Batched<'a, DB>)
 where
     DB: Database,
     i64: Encode<'a, DB> + Type<DB>,
@@ -305,7 +321,6 @@ where
     Option<&'a str>: Encode<'a, DB> + Type<DB>,
     String: Encode<'a, DB> + Type<DB>,
 {
-    let mut out = Batched::new(how);
     let rows: Vec<_> = w.rows.iter().collect();
     for chunk in rows.chunks(ROWS_PER_STATEMENT) {
         let sql = out.statement(
@@ -362,7 +377,6 @@ where
              created_at = excluded.created_at",
         );
     }
-    out.into_queries()
 }
 
 #[cfg(test)]
@@ -391,6 +405,19 @@ mod tests {
                 "WITH w0 AS (INSERT INTO a VALUES ($1)), w1 AS (INSERT INTO b VALUES ($2)) SELECT 1",
                 "WITH w0 AS (INSERT INTO c VALUES ($1)) SELECT 1",
             ]
+        );
+
+        // A chain may end by reading what its last part returns.
+        let mut chained = Batched::<Postgres>::new(Statements::Chained);
+        chained.statement("INSERT INTO a VALUES (", 1).push_bind(1_i64).push(")");
+        chained.statement("UPDATE b SET c = ", 1).push_bind(2_i64).push(" RETURNING c");
+        let queries = chained.into_queries_selecting(|last, q| {
+            q.push(format!("SELECT c FROM {last}"));
+        });
+        let sql: Vec<String> = queries.iter().map(|q| q.sql().to_string()).collect();
+        assert_eq!(
+            sql,
+            vec!["WITH w0 AS (INSERT INTO a VALUES ($1)), w1 AS (UPDATE b SET c = $2 RETURNING c) SELECT c FROM w1"]
         );
     }
 

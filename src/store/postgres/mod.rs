@@ -66,23 +66,30 @@ impl Store for PgStore {
         let head: i64 =
             sqlx::query_scalar("SELECT head FROM log_state WHERE id = 1 FOR UPDATE").fetch_one(&mut *tx).await?;
         let applied = project::commit(&mut rows::PgRows(&mut tx), batches, head as Seq, ts).await?;
-        // The log's counts, the head and the notification as one statement: one round trip.
-        // The notification is delivered to every instance's listener when (and only if) the
+        // The writes, the log's counts, the head and the notification as one chain of statements:
+        // one round trip (more only past PostgreSQL's bound on a statement's parameters). The
+        // notification is delivered to every instance's listener when (and only if) the
         // transaction commits.
-        let mut log = sqlx::QueryBuilder::<Postgres>::new("WITH ");
-        for (i, (workspace, new)) in applied.added.iter().filter(|(_, new)| **new > 0).enumerate() {
-            log.push(format!("w{i} AS (INSERT INTO workspace_log (workspace, events, pruned_upto) VALUES ("))
+        let mut out = sql::Batched::<Postgres>::new(sql::Statements::Chained);
+        sql::writes(&applied.writes, &mut out);
+        for (workspace, new) in applied.added.iter().filter(|(_, new)| **new > 0) {
+            out.statement("INSERT INTO workspace_log (workspace, events, pruned_upto) VALUES (", 2)
                 .push_bind(workspace.as_str())
                 .push(", ")
                 .push_bind(*new as i64)
-                .push(", 0) ON CONFLICT (workspace) DO UPDATE SET events = workspace_log.events + excluded.events), ");
+                .push(", 0) ON CONFLICT (workspace) DO UPDATE SET events = workspace_log.events + excluded.events");
         }
-        log.push("moved AS (UPDATE log_state SET head = ")
+        // Two parameters: the head, and the channel the final select binds.
+        out.statement("UPDATE log_state SET head = ", 2)
             .push_bind(applied.head as i64)
-            .push(" WHERE id = 1 RETURNING head) SELECT pg_notify(")
-            .push_bind(self.channel.as_str())
-            .push(", head::text) FROM moved");
-        log.build().execute(&mut *tx).await?;
+            .push(" WHERE id = 1 RETURNING head");
+        let channel = self.channel.as_str();
+        let queries = out.into_queries_selecting(|last, q| {
+            q.push("SELECT pg_notify(").push_bind(channel).push(format!(", head::text) FROM {last}"));
+        });
+        for mut query in queries {
+            query.build().execute(&mut *tx).await?;
+        }
         tx.commit().await?;
         Ok(applied.results)
     }

@@ -1,11 +1,11 @@
-//! Reads and the commit's writes inside an open PostgreSQL transaction: the SQL behind [`Rows`].
+//! Reads inside an open PostgreSQL transaction: the SQL behind [`Rows`].
 
 use app::domain::Seq;
-use sqlx::{PgConnection, Postgres};
+use sqlx::PgConnection;
 
 use crate::store::{
-    project::{Load, Rows, Writes},
-    sql, Once, StoreError,
+    project::{Load, Rows},
+    Once, StoreError,
 };
 
 pub struct PgRows<'a>(pub &'a mut PgConnection);
@@ -43,12 +43,5 @@ impl Rows for PgRows<'_> {
             .fetch_all(&mut *self.0)
             .await?;
         Ok(rows.into_iter().map(|(seq, frame)| (seq as Seq, frame)).collect())
-    }
-
-    async fn write(&mut self, writes: &Writes) -> Result<(), StoreError> {
-        for mut statement in sql::writes::<Postgres>(writes, sql::Statements::Chained) {
-            statement.build().execute(&mut *self.0).await?;
-        }
-        Ok(())
     }
 }

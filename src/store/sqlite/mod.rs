@@ -3,8 +3,15 @@
 //! All writes go through a pool of exactly one connection, so a commit never waits on SQLite's
 //! file lock; reads use a separate pool and see a consistent snapshot thanks to WAL. This module
 //! holds SQL only: what an event does to rows is decided in [`super::project`].
+//!
+//! One server owns the file: its writer is the only one that appends to the log and writes entity
+//! rows (`flightdeck token` only writes tokens). So the writer keeps the head and the rows commits
+//! read in memory, and a commit makes three calls into the driver's worker thread: begin, the
+//! writes with the log's counts and head, commit (and one per row it has not seen yet).
 
+mod cache;
 mod rows;
+mod tokens;
 
 use std::{str::FromStr, time::Duration};
 
@@ -30,7 +37,15 @@ pub struct SqliteStore {
     /// request's authentication (a check is still a read, so revocation counts at the next one).
     auth: SqlitePool,
     epoch: String,
+    /// The head of the log as of the last commit; held for the whole of a commit, so commits run
+    /// one after another from the head the one before left.
+    head: tokio::sync::Mutex<Seq>,
+    rows: cache::RowCache,
+    tokens: tokens::TokenCache,
 }
+
+/// Bytes of entity rows the writer keeps in memory.
+const ROW_CACHE_BYTES: usize = 8 << 20;
 
 impl SqliteStore {
     pub async fn open(path: &str) -> Result<SqliteStore, StoreError> {
@@ -49,9 +64,56 @@ impl SqliteStore {
         let options = options.read_only(true);
         let reader = pool().max_connections(4).connect_with(options.clone()).await?;
         let auth = pool().max_connections(2).connect_with(options).await?;
-        let epoch = sqlx::query_scalar("SELECT epoch FROM log_state WHERE id = 1").fetch_one(&writer).await?;
-        Ok(SqliteStore { writer, reader, auth, epoch })
+        let (epoch, head): (String, i64) =
+            sqlx::query_as("SELECT epoch, head FROM log_state WHERE id = 1").fetch_one(&writer).await?;
+        let head = tokio::sync::Mutex::new(head as Seq);
+        let rows = cache::RowCache::new(ROW_CACHE_BYTES);
+        let tokens = tokens::TokenCache::open(file_of(path))?;
+        Ok(SqliteStore { writer, reader, auth, epoch, head, rows, tokens })
     }
+
+    /// One commit after `head`: the new head and each batch's answer.
+    async fn commit_from(
+        &self,
+        head: Seq,
+        batches: Vec<Batch>,
+        ts: &str,
+    ) -> Result<(Seq, Vec<Result<Vec<Committed>, StoreError>>), StoreError> {
+        // IMMEDIATE: take the write lock up front, so a read-then-write never meets another
+        // connection's commit halfway (SQLITE_BUSY that no busy timeout retries).
+        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
+        let applied =
+            project::commit(&mut rows::SqliteRows { conn: &mut tx, cache: &self.rows }, batches, head, ts).await?;
+        // The writes, the log's counts and the head: one call into the driver.
+        let mut out = sql::Batched::<Sqlite>::new(sql::Statements::Joined);
+        sql::writes(&applied.writes, &mut out);
+        for (workspace, new) in applied.added.iter().filter(|(_, new)| **new > 0) {
+            out.statement("INSERT INTO workspace_log (workspace, events, pruned_upto) VALUES (", 2)
+                .push_bind(workspace.as_str())
+                .push(", ")
+                .push_bind(*new as i64)
+                .push(", 0) ON CONFLICT (workspace) DO UPDATE SET events = events + excluded.events");
+        }
+        if applied.head != head {
+            out.statement("UPDATE log_state SET head = ", 1).push_bind(applied.head as i64).push(" WHERE id = 1");
+        }
+        for mut query in out.into_queries() {
+            query.build().execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
+        // Durable: from now on these are the rows the database holds.
+        for ((workspace, kind, id), row) in &applied.writes.rows {
+            self.rows.put(workspace, kind, id, Some(row.data.clone()));
+        }
+        Ok((applied.head, applied.results))
+    }
+}
+
+/// The database file a `sqlite://` path names, without its query; `None` for one in memory.
+fn file_of(path: &str) -> Option<&str> {
+    let file = path.split('?').next().unwrap_or(path);
+    let memory = file.is_empty() || file.starts_with(":memory:") || path.contains("mode=memory");
+    (!memory).then_some(file)
 }
 
 #[async_trait::async_trait]
@@ -61,26 +123,24 @@ impl Store for SqliteStore {
         batches: Vec<Batch>,
         ts: &str,
     ) -> Result<Vec<Result<Vec<Committed>, StoreError>>, StoreError> {
-        // IMMEDIATE: take the write lock up front, so a read-then-write never meets another
-        // connection's commit halfway (SQLITE_BUSY that no busy timeout retries).
-        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
-        let head: i64 = sqlx::query_scalar("SELECT head FROM log_state WHERE id = 1").fetch_one(&mut *tx).await?;
-        let applied = project::commit(&mut rows::SqliteRows(&mut tx), batches, head as Seq, ts).await?;
-        // The log's counts and head in the same call into the driver as each other.
-        let mut log = sql::Batched::<Sqlite>::new(sql::Statements::Joined);
-        for (workspace, new) in applied.added.iter().filter(|(_, new)| **new > 0) {
-            log.statement("INSERT INTO workspace_log (workspace, events, pruned_upto) VALUES (", 2)
-                .push_bind(workspace.as_str())
-                .push(", ")
-                .push_bind(*new as i64)
-                .push(", 0) ON CONFLICT (workspace) DO UPDATE SET events = events + excluded.events");
+        let mut head = self.head.lock().await;
+        let result = self.commit_from(*head, batches, ts).await;
+        match &result {
+            Ok((new_head, _)) => *head = *new_head,
+            // Whether a failed commit left anything behind is not known for certain (a COMMIT
+            // that reports an error may still have reached the disk): read both again.
+            Err(_) => {
+                self.rows.clear();
+                match sqlx::query_scalar::<_, i64>("SELECT head FROM log_state WHERE id = 1")
+                    .fetch_one(&self.writer)
+                    .await
+                {
+                    Ok(stored) => *head = stored as Seq,
+                    Err(e) => tracing::error!(error = %e, "cannot read the log head after a failed commit"),
+                }
+            }
         }
-        log.statement("UPDATE log_state SET head = ", 1).push_bind(applied.head as i64).push(" WHERE id = 1");
-        for mut query in log.into_queries() {
-            query.build().execute(&mut *tx).await?;
-        }
-        tx.commit().await?;
-        Ok(applied.results)
+        result.map(|(_, results)| results)
     }
 
     fn epoch(&self) -> &str {
@@ -271,12 +331,20 @@ impl Store for SqliteStore {
     }
 
     async fn find_token(&self, hash: &str) -> Result<Option<TokenRecord>, StoreError> {
+        if let Some(known) = self.tokens.get(hash)? {
+            return Ok(Some(known));
+        }
         let row: Option<(String, String, String, String)> =
             sqlx::query_as("SELECT id, workspace, role, name FROM tokens WHERE hash = ? AND revoked_at IS NULL")
                 .bind(hash)
                 .fetch_optional(&self.auth)
                 .await?;
-        row.map(|(id, workspace, role, name)| TokenRecord::from_row(id, workspace, &role, name)).transpose()
+        let found =
+            row.map(|(id, workspace, role, name)| TokenRecord::from_row(id, workspace, &role, name)).transpose()?;
+        if let Some(record) = &found {
+            self.tokens.put(hash, record);
+        }
+        Ok(found)
     }
 
     async fn list_tokens(&self) -> Result<Vec<TokenListing>, StoreError> {
@@ -306,6 +374,14 @@ impl Store for SqliteStore {
             .bind(id)
             .execute(&self.writer)
             .await?;
+        if done.rows_affected() == 1 {
+            self.tokens.revoked().map_err(|e| {
+                StoreError::Unavailable(format!(
+                    "revoked in the database, but servers running on this file may accept the token until \
+                     they restart: {e}"
+                ))
+            })?;
+        }
         Ok(done.rows_affected() == 1)
     }
 

@@ -1,24 +1,35 @@
-//! Reads and the commit's writes inside an open SQLite transaction: the SQL behind [`Rows`].
+//! Reads inside an open SQLite transaction: the SQL behind [`Rows`].
 
 use app::domain::Seq;
-use sqlx::{Sqlite, SqliteConnection};
+use sqlx::SqliteConnection;
 
+use super::cache::RowCache;
 use crate::store::{
-    project::{Load, Rows, Writes},
-    sql, Once, StoreError,
+    project::{Load, Rows},
+    Once, StoreError,
 };
 
-pub struct SqliteRows<'a>(pub &'a mut SqliteConnection);
+/// The writer's open transaction, and the rows it already knows.
+pub struct SqliteRows<'a> {
+    pub conn: &'a mut SqliteConnection,
+    pub cache: &'a RowCache,
+}
 
 #[async_trait::async_trait]
 impl Load for SqliteRows<'_> {
     async fn load(&mut self, workspace: &str, kind: &'static str, id: &str) -> Result<Option<String>, StoreError> {
-        Ok(sqlx::query_scalar("SELECT data FROM entities WHERE workspace = ? AND kind = ? AND id = ?")
-            .bind(workspace)
-            .bind(kind)
-            .bind(id)
-            .fetch_optional(&mut *self.0)
-            .await?)
+        if let Some(known) = self.cache.get(workspace, kind, id) {
+            return Ok(known);
+        }
+        let data: Option<String> =
+            sqlx::query_scalar("SELECT data FROM entities WHERE workspace = ? AND kind = ? AND id = ?")
+                .bind(workspace)
+                .bind(kind)
+                .bind(id)
+                .fetch_optional(&mut *self.conn)
+                .await?;
+        self.cache.put(workspace, kind, id, data.clone());
+        Ok(data)
     }
 }
 
@@ -30,7 +41,7 @@ impl Rows for SqliteRows<'_> {
                 .bind(workspace)
                 .bind(&once.key)
                 .bind(&once.not_before)
-                .fetch_optional(&mut *self.0)
+                .fetch_optional(&mut *self.conn)
                 .await?;
         row.map(|(hash, seqs)| Ok((hash, serde_json::from_str(&seqs).map_err(|e| StoreError::Corrupt(e.to_string()))?)))
             .transpose()
@@ -41,15 +52,8 @@ impl Rows for SqliteRows<'_> {
         let rows: Vec<(i64, String)> =
             sqlx::query_as("SELECT seq, frame FROM events WHERE seq IN (SELECT value FROM json_each(?)) ORDER BY seq")
                 .bind(seqs)
-                .fetch_all(&mut *self.0)
+                .fetch_all(&mut *self.conn)
                 .await?;
         Ok(rows.into_iter().map(|(seq, frame)| (seq as Seq, frame)).collect())
-    }
-
-    async fn write(&mut self, writes: &Writes) -> Result<(), StoreError> {
-        for mut statement in sql::writes::<Sqlite>(writes, sql::Statements::Joined) {
-            statement.build().execute(&mut *self.0).await?;
-        }
-        Ok(())
     }
 }
