@@ -12,7 +12,7 @@
 
 use std::{collections::VecDeque, sync::Arc};
 
-use tokio::{task::JoinHandle, time::Instant};
+use tokio::time::Instant;
 
 use app::{domain::Seq, topics::TopicSet};
 use axum::extract::ws::Utf8Bytes;
@@ -45,16 +45,6 @@ pub enum Start {
     Reset { seq: Seq, reason: String },
 }
 
-/// A page of the log, and how far the workspace's log was pruned once the page was read.
-type Page = (Vec<(Seq, String)>, Seq);
-
-/// The next page of a replay, read while the socket writes the current one: the database and the
-/// socket work at the same time instead of taking turns.
-struct Ahead {
-    query: LogQuery,
-    page: JoinHandle<Result<Page, StoreError>>,
-}
-
 enum CatchUp {
     Idle,
     /// Fell off the ring: read the head of the log, then replay up to it.
@@ -72,7 +62,6 @@ pub struct Feed {
     live: Receiver<Arc<LiveFrame>>,
     pending: VecDeque<(Seq, Utf8Bytes)>,
     catchup: CatchUp,
-    ahead: Option<Ahead>,
     /// When the current catch-up from the log began (`None` while live).
     behind_since: Option<Instant>,
     /// Counts this feed in the rooms of its topics.
@@ -106,7 +95,6 @@ impl Feed {
             live,
             pending: VecDeque::new(),
             catchup: CatchUp::Idle,
-            ahead: None,
             behind_since: None,
             rooms,
         };
@@ -271,46 +259,36 @@ impl Feed {
         self.catch_up(CatchUp::NeedHead);
     }
 
-    /// Loads the next page of `(cursor, upto]` into `pending`, and starts reading the one after it.
-    /// State changes only after the last await, which keeps [`Feed::next`] cancel-safe (a page read
-    /// ahead stays in `ahead` until it is taken).
+    /// Loads the next page of `(cursor, upto]` into `pending`. State changes only after the last
+    /// await, which keeps [`Feed::next`] cancel-safe.
     async fn replay_page(&mut self, upto: Seq) -> Result<Option<Item>, StoreError> {
         if self.cursor >= upto {
             self.catchup = CatchUp::Idle;
             return Ok(None);
         }
-        let query = self.page_query(upto);
-        let (page, pruned) = match &mut self.ahead {
-            // Read ahead for this very range and these topics (an unsubscribe since changes them).
-            Some(ahead) if ahead.query == query => {
-                let page = (&mut ahead.page).await;
-                self.ahead = None;
-                page.map_err(|e| StoreError::Unavailable(format!("reading the log ahead failed: {e}")))??
-            }
-            _ => read_page(self.store.clone(), query.clone()).await?,
+        let query = LogQuery {
+            workspace: self.workspace.clone(),
+            after: self.cursor,
+            upto,
+            topics: self.topics.filter(),
+            limit: PAGE,
+            newest: false,
+            max_bytes: Some(PAGE_BYTES),
         };
-        // Pruning only ever removes a prefix of the workspace's log. If it reached no further than
-        // our cursor once the page was read, it did not while it was read, so the page has no hole.
-        if pruned > self.cursor {
+        let page = self.store.read_log(&query).await?;
+        // Pruning only ever removes a prefix of the workspace's log. If it still reaches no further
+        // than our cursor now, it did not when the page was read, so the page has no hole.
+        if self.store.pruned_upto(&self.workspace).await? > self.cursor {
             let head = self.store.head().await?;
             self.cursor = head;
             self.catchup = CatchUp::Idle;
             let reason = format!("events after {} were pruned while catching up", query.after);
             return Ok(Some(Item::Reset { seq: head, reason }));
         }
-        // A page may be cut short by its byte bound, so only an empty one (or one that reaches
-        // `upto`) says the range is done: one more (indexed, empty) query per catch-up at most.
+        // A page may be cut short by its byte bound, so only an empty one says the range is done:
+        // one more (indexed, empty) query per catch-up.
         match page.last() {
-            Some((seq, _)) => {
-                self.cursor = *seq;
-                if *seq < upto {
-                    let next = self.page_query(upto);
-                    let page = tokio::spawn(read_page(self.store.clone(), next.clone()));
-                    if let Some(stale) = self.ahead.replace(Ahead { query: next, page }) {
-                        stale.page.abort();
-                    }
-                }
-            }
+            Some((seq, _)) => self.cursor = *seq,
             None => {
                 self.cursor = upto;
                 self.catchup = CatchUp::Idle;
@@ -319,33 +297,10 @@ impl Feed {
         self.pending.extend(page.into_iter().map(|(seq, frame)| (seq, Utf8Bytes::from(frame))));
         Ok(None)
     }
-
-    /// The page of `(cursor, upto]` on this feed's topics.
-    fn page_query(&self, upto: Seq) -> LogQuery {
-        LogQuery {
-            workspace: self.workspace.clone(),
-            after: self.cursor,
-            upto,
-            topics: self.topics.filter(),
-            limit: PAGE,
-            newest: false,
-            max_bytes: Some(PAGE_BYTES),
-        }
-    }
-}
-
-/// Reads one page of the log, then how far the workspace's log has been pruned.
-async fn read_page(store: Arc<dyn Store>, query: LogQuery) -> Result<Page, StoreError> {
-    let page = store.read_log(&query).await?;
-    let pruned = store.pruned_upto(&query.workspace).await?;
-    Ok((page, pruned))
 }
 
 impl Drop for Feed {
     fn drop(&mut self) {
-        if let Some(ahead) = self.ahead.take() {
-            ahead.page.abort();
-        }
         self.caught_up();
         self.hub.count_feed(false);
     }
