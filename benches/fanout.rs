@@ -244,13 +244,26 @@ fn cpu_ns(pid: u32) -> u64 {
         .sum()
 }
 
+/// The machine's CPU time so far, busy and in all, in clock ticks (`/proc/stat`).
+fn machine_ticks() -> (u64, u64) {
+    let stat = std::fs::read_to_string("/proc/stat").unwrap_or_default();
+    let ticks: Vec<u64> =
+        stat.lines().next().unwrap_or("").split_whitespace().skip(1).filter_map(|t| t.parse().ok()).collect();
+    let total: u64 = ticks.iter().take(8).sum();
+    // idle and iowait
+    let idle = ticks.get(3).copied().unwrap_or(0) + ticks.get(4).copied().unwrap_or(0);
+    (total - idle, total)
+}
+
 /// Deliveries per second to `subscribers` sockets, `events` published by 16 concurrent posters,
-/// and the server's CPU time per delivery (µs): what a delivery costs it, whatever the machine
-/// has left over for the load generator.
-async fn deliveries(server: &Target, subscribers: usize, events: usize) -> (f64, f64) {
+/// the server's CPU time per delivery (µs): what a delivery costs it, whatever the machine has
+/// left over for the load generator; and how busy the machine was (%): below 100, the phase waits
+/// on something other than the CPUs.
+async fn deliveries(server: &Target, subscribers: usize, events: usize) -> (f64, f64, f64) {
     let target = &server.at;
     let sockets = futures::future::join_all((0..subscribers).map(|_| subscribe(target))).await;
     let cpu_before = cpu_ns(server.child.id());
+    let machine_before = machine_ticks();
     let epoch = Instant::now();
     let receivers = tokio::spawn(receive(sockets, events, epoch));
     let http = reqwest::Client::new();
@@ -267,26 +280,41 @@ async fn deliveries(server: &Target, subscribers: usize, events: usize) -> (f64,
     let (last, _) = receivers.await.unwrap();
     let delivered = (subscribers * events) as f64;
     let cpu_us = (cpu_ns(server.child.id()) - cpu_before) as f64 / 1000.0;
-    (delivered / (last - epoch).as_secs_f64(), cpu_us / delivered)
+    let machine_after = machine_ticks();
+    let busy = (machine_after.0 - machine_before.0) as f64 / (machine_after.1 - machine_before.1).max(1) as f64;
+    (delivered / (last - epoch).as_secs_f64(), cpu_us / delivered, busy * 100.0)
 }
 
-/// p50 and p99 from publish to receipt (ms), 100 subscribers, 200 events/s for 5 s.
-async fn latency(target: &Endpoint) -> (f64, f64) {
+/// p50 and p99 from publish to receipt (ms), 100 subscribers, 200 events/s for 5 s; and p50 and
+/// p99 from publish to the publisher's answer (for Flightdeck: the event is durable).
+async fn latency(target: &Endpoint) -> [f64; 4] {
     let sockets = futures::future::join_all((0..100).map(|_| subscribe(target))).await;
     let epoch = Instant::now();
     let events = 1_000;
     let receivers = tokio::spawn(receive(sockets, events, epoch));
     let http = reqwest::Client::new();
     let mut ticks = tokio::time::interval(Duration::from_millis(5));
+    let mut answers = Vec::with_capacity(events);
     for _ in 0..events {
         ticks.tick().await;
         let (http, body, target) = (http.clone(), event(epoch), target.clone());
-        tokio::spawn(async move { publish(&http, &target, &body).await });
+        answers.push(tokio::spawn(async move {
+            let sent = Instant::now();
+            publish(&http, &target, &body).await;
+            sent.elapsed().as_micros() as u64
+        }));
     }
-    let (_, mut all) = receivers.await.unwrap();
-    all.sort_unstable();
-    let at = |q: f64| all[((all.len() as f64 * q) as usize).min(all.len() - 1)] as f64 / 1000.0;
-    (at(0.50), at(0.99))
+    let (_, received) = receivers.await.unwrap();
+    let answered: Vec<u64> = futures::future::join_all(answers).await.into_iter().map(Result::unwrap).collect();
+    let [r50, r99] = quantiles(received, [0.50, 0.99]);
+    let [a50, a99] = quantiles(answered, [0.50, 0.99]);
+    [r50, r99, a50, a99]
+}
+
+/// The quantiles `qs` of `samples` (µs), in ms.
+fn quantiles<const N: usize>(mut samples: Vec<u64>, qs: [f64; N]) -> [f64; N] {
+    samples.sort_unstable();
+    qs.map(|q| samples[((samples.len() as f64 * q) as usize).min(samples.len() - 1)] as f64 / 1000.0)
 }
 
 /// Events stored per second: single events from 64 posters, or batches of 100 from 16.
@@ -403,13 +431,17 @@ async fn main() {
     }
 
     type Figure = (&'static str, bool);
-    let figures: [Figure; 11] = [
+    let figures: [Figure; 15] = [
         ("deliveries/s, 100 subscribers", true),
         ("deliveries/s, 1,000 subscribers", true),
         ("server CPU µs per delivery, 100 subscribers", false),
         ("server CPU µs per delivery, 1,000 subscribers", false),
+        ("machine busy %, 100 subscribers", false),
+        ("machine busy %, 1,000 subscribers", false),
         ("p50 ms, 200 events/s, 100 subscribers", false),
         ("p99 ms, 200 events/s, 100 subscribers", false),
+        ("p50 ms to the publisher's answer, same phase", false),
+        ("p99 ms to the publisher's answer, same phase", false),
         ("ingest events/s, single events, 64 posters", true),
         ("ingest events/s, batches of 100, 16 posters", true),
         ("replay events/s to a resuming client", true),
@@ -420,7 +452,7 @@ async fn main() {
     // Memory first, on servers that have done nothing else yet: later phases leave freed heap
     // behind that new sockets reuse, which made the figure move by a few KiB between runs.
     for (t, target) in targets.iter().enumerate().filter(|_| part("memory")) {
-        results[t][10].push(memory_per_socket(target, idle).await);
+        results[t][14].push(memory_per_socket(target, idle).await);
     }
     for round in 0..rounds {
         eprintln!("round {} of {rounds}", round + 1);
@@ -428,21 +460,21 @@ async fn main() {
             let r = &mut results[t];
             let at = &target.at;
             if part("deliveries") {
-                let (rate, cpu) = deliveries(target, 100, 2_000).await;
-                r[0].push(rate);
-                r[2].push(cpu);
-                let (rate, cpu) = deliveries(target, 1_000, 300).await;
-                r[1].push(rate);
-                r[3].push(cpu);
+                for (i, subscribers, events) in [(0, 100, 2_000), (1, 1_000, 300)] {
+                    let (rate, cpu, busy) = deliveries(target, subscribers, events).await;
+                    r[i].push(rate);
+                    r[2 + i].push(cpu);
+                    r[4 + i].push(busy);
+                }
             }
             if part("latency") {
-                let (p50, p99) = latency(at).await;
-                r[4].push(p50);
-                r[5].push(p99);
+                for (i, figure) in latency(at).await.into_iter().enumerate() {
+                    r[6 + i].push(figure);
+                }
             }
             if part("ingest") {
-                r[6].push(ingest(at, 1).await);
-                r[7].push(ingest(at, 100).await);
+                r[10].push(ingest(at, 1).await);
+                r[11].push(ingest(at, 100).await);
             }
         }
     }
@@ -453,8 +485,8 @@ async fn main() {
                 ingest(&target.at, 100).await;
             }
             let (seconds, rate) = replay(&target.at).await;
-            results[t][8].push(rate);
-            results[t][9].push(seconds);
+            results[t][12].push(rate);
+            results[t][13].push(seconds);
         }
     }
 

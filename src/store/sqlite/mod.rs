@@ -6,8 +6,8 @@
 //!
 //! One server owns the file: its writer is the only one that appends to the log and writes entity
 //! rows (`flightdeck token` only writes tokens). So the writer keeps the head and the rows commits
-//! read in memory, and a commit makes three calls into the driver's worker thread: begin, the
-//! writes with the log's counts and head, commit (and one per row it has not seen yet).
+//! read in memory, and a commit is one call into the driver's worker thread: begin, the writes,
+//! the log's counts and head, commit (and one more per row it has not seen yet, read before).
 
 mod cache;
 mod rows;
@@ -79,13 +79,19 @@ impl SqliteStore {
         batches: Vec<Batch>,
         ts: &str,
     ) -> Result<(Seq, Vec<Result<Vec<Committed>, StoreError>>), StoreError> {
-        // IMMEDIATE: take the write lock up front, so a read-then-write never meets another
-        // connection's commit halfway (SQLITE_BUSY that no busy timeout retries).
-        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
+        // The rows the events read, on the writer's one connection: no other connection writes
+        // entities or the log, so no transaction is needed around the reads.
+        let mut conn = self.writer.acquire().await?;
         let applied =
-            project::commit(&mut rows::SqliteRows { conn: &mut tx, cache: &self.rows }, batches, head, ts).await?;
-        // The writes, the log's counts and the head: one call into the driver.
+            project::commit(&mut rows::SqliteRows { conn: &mut conn, cache: &self.rows }, batches, head, ts).await?;
+        if applied.writes.is_empty() {
+            return Ok((applied.head, applied.results));
+        }
+        // The transaction, the writes, the log's counts and the head: one call into the driver.
+        // IMMEDIATE: take the write lock up front, so the writes never meet another connection's
+        // commit halfway (SQLITE_BUSY that no busy timeout retries).
         let mut out = sql::Batched::<Sqlite>::new(sql::Statements::Joined);
+        out.statement("BEGIN IMMEDIATE", 0);
         sql::writes(&applied.writes, &mut out);
         for (workspace, new) in applied.added.iter().filter(|(_, new)| **new > 0) {
             out.statement("INSERT INTO workspace_log (workspace, events, pruned_upto) VALUES (", 2)
@@ -97,10 +103,15 @@ impl SqliteStore {
         if applied.head != head {
             out.statement("UPDATE log_state SET head = ", 1).push_bind(applied.head as i64).push(" WHERE id = 1");
         }
+        out.statement("COMMIT", 0);
         for mut query in out.into_queries() {
-            query.build().execute(&mut *tx).await?;
+            if let Err(e) = query.build().execute(&mut *conn).await {
+                // A statement failed after BEGIN: leave nothing open for the next commit. (An error
+                // here just means no transaction was open any more.)
+                let _ = sqlx::query("ROLLBACK").execute(&mut *conn).await;
+                return Err(e.into());
+            }
         }
-        tx.commit().await?;
         // Durable: from now on these are the rows the database holds.
         for ((workspace, kind, id), row) in &applied.writes.rows {
             self.rows.put(workspace, kind, id, Some(row.data.clone()));
@@ -408,8 +419,35 @@ impl Store for SqliteStore {
 mod tests {
     use std::time::Duration;
 
+    use sqlx::Connection;
+
+    use app::domain::{agent::AgentHeartbeat, EventBody};
+
     use super::*;
     use crate::store::Role;
+
+    fn heartbeat() -> Vec<Batch> {
+        vec![Batch::new("w".into(), vec![EventBody::AgentHeartbeat(AgentHeartbeat { id: "a".into(), task_id: None })])]
+    }
+
+    #[tokio::test]
+    async fn a_commit_that_fails_halfway_leaves_no_transaction_open() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("fail.db").display().to_string();
+        let store = SqliteStore::open(&path).await.unwrap();
+        store.commit(heartbeat(), "2026-01-01T00:00:00.000Z").await.unwrap().remove(0).unwrap();
+        // Something else takes seq 2 behind the writer's back: the next commit's insert fails
+        // after its transaction has begun.
+        let mut other = sqlx::SqliteConnection::connect(&format!("sqlite://{path}")).await.unwrap();
+        let rogue = "INSERT INTO events (seq, workspace, type, ts, frame) VALUES (2, 'w', 'x', 't', '{}')";
+        sqlx::query(rogue).execute(&mut other).await.unwrap();
+        assert!(store.commit(heartbeat(), "2026-01-01T00:00:01.000Z").await.is_err());
+        sqlx::query("DELETE FROM events WHERE seq = 2").execute(&mut other).await.unwrap();
+        // The failed commit's transaction was rolled back: the next one begins and lands at seq 2.
+        let committed = store.commit(heartbeat(), "2026-01-01T00:00:02.000Z").await.unwrap().remove(0).unwrap();
+        assert_eq!(committed[0].seq, 2);
+        assert_eq!(store.head().await.unwrap(), 2);
+    }
 
     #[tokio::test]
     async fn token_checks_are_answered_while_every_reader_is_busy() {

@@ -1,4 +1,4 @@
-//! Reads inside an open SQLite transaction: the SQL behind [`Rows`].
+//! Reads on the writer's connection, before a commit's transaction: the SQL behind [`Rows`].
 
 use app::domain::Seq;
 use sqlx::SqliteConnection;
@@ -9,7 +9,7 @@ use crate::store::{
     Once, StoreError,
 };
 
-/// The writer's open transaction, and the rows it already knows.
+/// The writer's connection, and the rows it already knows.
 pub struct SqliteRows<'a> {
     pub conn: &'a mut SqliteConnection,
     pub cache: &'a RowCache,
