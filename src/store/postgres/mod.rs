@@ -39,19 +39,37 @@ pub struct PgStore {
 impl PgStore {
     pub async fn open(url: &str) -> Result<PgStore, StoreError> {
         let options = PgConnectOptions::from_str(url)?;
-        let pool = PgPoolOptions::new()
+        let pool = pool_options()
             .max_connections(8)
             .acquire_timeout(Duration::from_secs(10))
             .connect_with(options.clone())
             .await?;
         // Several instances may start at once: sqlx takes an advisory lock around the migrations.
         sqlx::migrate!("./migrations/postgres").run(&pool).await?;
-        let auth = PgPoolOptions::new().max_connections(4).connect_with(options).await?;
+        let auth = pool_options().max_connections(4).connect_with(options).await?;
         let epoch = sqlx::query_scalar("SELECT epoch FROM log_state WHERE id = 1").fetch_one(&pool).await?;
         let schema: String = sqlx::query_scalar("SELECT current_schema()").fetch_one(&pool).await?;
         let limits = std::sync::Arc::new(limits::PgLimits { pool: auth.clone() });
         Ok(PgStore { pool, channel: format!("flightdeck_commits_{schema}"), auth, epoch, limits })
     }
+}
+
+/// A connection that has been idle for longer than this is pinged before it is used again.
+const PING_IDLE: Duration = Duration::from_secs(1);
+
+/// Pools whose connections are pinged before use only when they have been idle for a while: a
+/// ping is a round trip, and a request makes several acquires (its token, its rate, its commit).
+/// A connection in steady use needs none: one that failed is dropped when it is released (sqlx
+/// pings every connection on release), and one idle across a database restart is pinged first.
+fn pool_options() -> PgPoolOptions {
+    PgPoolOptions::new().test_before_acquire(false).before_acquire(|conn, meta| {
+        Box::pin(async move {
+            if meta.idle_for >= PING_IDLE {
+                sqlx::Connection::ping(conn).await?;
+            }
+            Ok(true)
+        })
+    })
 }
 
 #[async_trait::async_trait]
