@@ -478,13 +478,18 @@ async fn main() {
             }
         }
     }
-    // Replay once per target: it needs a log of 100,000 events.
-    for (t, target) in targets.iter().enumerate().filter(|_| part("replay")) {
-        if target.at.kind == Kind::Flightdeck {
-            while head(&target.at).await < 100_000 {
-                ingest(&target.at, 100).await;
-            }
-            let (seconds, rate) = replay(&target.at).await;
+    // Replay after the rounds: it needs a log of 100,000 events; then once per round, the
+    // targets taking turns.
+    let replaying: Vec<usize> =
+        (0..targets.len()).filter(|&t| part("replay") && targets[t].at.kind == Kind::Flightdeck).collect();
+    for &t in &replaying {
+        while head(&targets[t].at).await < 100_000 {
+            ingest(&targets[t].at, 100).await;
+        }
+    }
+    for _ in 0..rounds {
+        for &t in &replaying {
+            let (seconds, rate) = replay(&targets[t].at).await;
             results[t][12].push(rate);
             results[t][13].push(seconds);
         }
