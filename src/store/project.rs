@@ -2,7 +2,7 @@
 //! write in memory ([`Writes`]) and the backend writes it in a few statements at the end, with the
 //! log's own bookkeeping, so a group commit of many small events costs a handful of round trips,
 //! not several per event. A backend only says how to read a row, a key or logged events
-//! ([`Rows`]) inside the transaction it has open, and how to write what [`Applied`] gathered.
+//! ([`Rows`]) on the connection it commits with, and how to write what [`Applied`] gathered.
 
 use std::{collections::BTreeMap, sync::Arc};
 
@@ -20,7 +20,8 @@ pub trait Load: Send {
     async fn load(&mut self, workspace: &str, kind: &'static str, id: &str) -> Result<Option<String>, StoreError>;
 }
 
-/// Reads within one open transaction of a backend.
+/// Reads a commit makes, on the connection it writes with: inside its transaction on PostgreSQL,
+/// before it on SQLite (whose writer connection is the only one that writes).
 #[async_trait::async_trait]
 pub trait Rows: Load {
     /// What was committed under an idempotency key since `not_before`: its hash and seqs.
