@@ -73,6 +73,9 @@ async fn every_moment_rebuilt_from_snapshots_is_what_the_store_held_then() {
     let other = server.token("acme", Role::Admin).await;
     let design = json!({"type": "session:started", "payload": {"id": "d1", "kind": "design", "title": "Invoices"}});
     assert_eq!(server.post(&design).await.0, 201);
+    // The server's own job (every `u64::MAX` events) takes none, not even a first one: it used to,
+    // at a moment of its choosing, racing the snapshots this test takes.
+    assert_eq!(store.take_snapshot(u64::MAX).await.unwrap(), None, "no first snapshot before `every` events");
     let queries = queries();
     let mut seen = Vec::new();
     for i in 0..120 {

@@ -278,8 +278,9 @@ impl Store for PgStore {
                 .fetch_one(&mut *tx)
                 .await?;
         let every = i64::try_from(every.max(1)).unwrap_or(i64::MAX);
-        // Nothing to keep before the first event, nor before `every` more since the last snapshot.
-        if head == 0 || last.is_some_and(|last| head - last < every) {
+        // Nothing to keep before the first event, nor before `every` more since the last snapshot
+        // (or since the start: a server told to take none, with `every` at its maximum, takes none).
+        if head == 0 || head - last.unwrap_or(0) < every {
             return Ok(None);
         }
         let copied =

@@ -279,8 +279,9 @@ impl Store for SqliteStore {
     async fn take_snapshot(&self, every: u64) -> Result<Option<Seq>, StoreError> {
         const DUE: &str = "SELECT head, (SELECT MAX(seq) FROM snapshots) FROM log_state WHERE id = 1";
         let every = i64::try_from(every.max(1)).unwrap_or(i64::MAX);
-        // Nothing to keep before the first event, nor before `every` more since the last snapshot.
-        let due = |(head, last): (i64, Option<i64>)| head > 0 && last.is_none_or(|last| head - last >= every);
+        // Nothing to keep before the first event, nor before `every` more since the last snapshot
+        // (or since the start: a server told to take none, with `every` at its maximum, takes none).
+        let due = |(head, last): (i64, Option<i64>)| head > 0 && head - last.unwrap_or(0) >= every;
         // Asked on a reader first: most looks find nothing due and never hold up the writer.
         if !due(sqlx::query_as(DUE).fetch_one(&self.reader).await?) {
             return Ok(None);
