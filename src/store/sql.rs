@@ -312,6 +312,23 @@ impl<'a, DB: Database> Batched<'a, DB> {
     }
 }
 
+/// Adds to `out` the statement that counts each workspace's new events in its log (`added`: how
+/// many each workspace appended in this commit).
+pub fn log_counts<'a, DB>(added: &'a std::collections::BTreeMap<String, u64>, out: &mut Batched<'a, DB>)
+where
+    DB: Database,
+    i64: Encode<'a, DB> + Type<DB>,
+    &'a str: Encode<'a, DB> + Type<DB>,
+{
+    for (workspace, new) in added.iter().filter(|(_, new)| **new > 0) {
+        out.statement("INSERT INTO workspace_log (workspace, events, pruned_upto) VALUES (", 2)
+            .push_bind(workspace.as_str())
+            .push(", ")
+            .push_bind(*new as i64)
+            .push(", 0) ON CONFLICT (workspace) DO UPDATE SET events = workspace_log.events + excluded.events");
+    }
+}
+
 /// The statements that write one commit's [`Writes`], added to `out`: entity upserts, events,
 /// their topics and idempotency keys, each as few multi-row statements as the parameter bound
 /// allows.

@@ -90,13 +90,7 @@ impl Store for PgStore {
         // transaction commits.
         let mut out = sql::Batched::<Postgres>::new(sql::Statements::Chained);
         sql::writes(&applied.writes, &mut out);
-        for (workspace, new) in applied.added.iter().filter(|(_, new)| **new > 0) {
-            out.statement("INSERT INTO workspace_log (workspace, events, pruned_upto) VALUES (", 2)
-                .push_bind(workspace.as_str())
-                .push(", ")
-                .push_bind(*new as i64)
-                .push(", 0) ON CONFLICT (workspace) DO UPDATE SET events = workspace_log.events + excluded.events");
-        }
+        sql::log_counts(&applied.added, &mut out);
         // Two parameters: the head, and the channel the final select binds.
         out.statement("UPDATE log_state SET head = ", 2)
             .push_bind(applied.head as i64)

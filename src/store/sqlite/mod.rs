@@ -93,13 +93,7 @@ impl SqliteStore {
         let mut out = sql::Batched::<Sqlite>::new(sql::Statements::Joined);
         out.statement("BEGIN IMMEDIATE", 0);
         sql::writes(&applied.writes, &mut out);
-        for (workspace, new) in applied.added.iter().filter(|(_, new)| **new > 0) {
-            out.statement("INSERT INTO workspace_log (workspace, events, pruned_upto) VALUES (", 2)
-                .push_bind(workspace.as_str())
-                .push(", ")
-                .push_bind(*new as i64)
-                .push(", 0) ON CONFLICT (workspace) DO UPDATE SET events = events + excluded.events");
-        }
+        sql::log_counts(&applied.added, &mut out);
         if applied.head != head {
             out.statement("UPDATE log_state SET head = ", 1).push_bind(applied.head as i64).push(" WHERE id = 1");
         }
@@ -429,6 +423,14 @@ mod tests {
 
     fn heartbeat() -> Vec<Batch> {
         vec![Batch::new("w".into(), vec![EventBody::AgentHeartbeat(AgentHeartbeat { id: "a".into(), task_id: None })])]
+    }
+
+    #[test]
+    fn a_database_in_memory_has_no_file_beside_it() {
+        assert_eq!(file_of("/var/lib/fd.db"), Some("/var/lib/fd.db"));
+        assert_eq!(file_of("fd.db?mode=rwc"), Some("fd.db"));
+        assert_eq!(file_of(":memory:"), None);
+        assert_eq!(file_of("fd?mode=memory&cache=shared"), None);
     }
 
     #[tokio::test]
