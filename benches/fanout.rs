@@ -259,9 +259,10 @@ fn machine_ticks() -> (u64, u64) {
 /// the server's CPU time per delivery (µs): what a delivery costs it, whatever the machine has
 /// left over for the load generator; and how busy the machine was (%): below 100, the phase waits
 /// on something other than the CPUs.
-async fn deliveries(server: &Target, subscribers: usize, events: usize) -> (f64, f64, f64) {
+async fn deliveries(server: &Target, subscribers: usize, events: usize) -> (f64, f64, f64, Option<f64>) {
     let target = &server.at;
     let sockets = futures::future::join_all((0..subscribers).map(|_| subscribe(target))).await;
+    let commits_before = commits(target).await;
     let cpu_before = cpu_ns(server.child.id());
     let machine_before = machine_ticks();
     let epoch = Instant::now();
@@ -283,7 +284,27 @@ async fn deliveries(server: &Target, subscribers: usize, events: usize) -> (f64,
     let cpu_us = cpu_ns(server.child.id()).saturating_sub(cpu_before) as f64 / 1000.0;
     let machine_after = machine_ticks();
     let busy = (machine_after.0 - machine_before.0) as f64 / (machine_after.1 - machine_before.1).max(1) as f64;
-    (delivered / (last - epoch).as_secs_f64(), cpu_us / delivered, busy * 100.0)
+    // Events per group commit during the phase, from the server's own histogram.
+    let grouped = match (commits_before, commits(target).await) {
+        (Some((events_before, before)), Some((events_after, after))) if after > before => {
+            Some((events_after - events_before) / (after - before))
+        }
+        _ => None,
+    };
+    (delivered / (last - epoch).as_secs_f64(), cpu_us / delivered, busy * 100.0, grouped)
+}
+
+/// Flightdeck's events committed and group commits so far, read from `/metrics`.
+async fn commits(target: &Endpoint) -> Option<(f64, f64)> {
+    if target.kind != Kind::Flightdeck {
+        return None;
+    }
+    let url = format!("http://{}/metrics", target.addr);
+    let text = reqwest::Client::new().get(url).bearer_auth(TOKEN).send().await.ok()?.text().await.ok()?;
+    let value = |name: &str| {
+        text.lines().find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.trim().parse::<f64>().ok())
+    };
+    Some((value("flightdeck_commit_events_sum")?, value("flightdeck_commit_events_count")?))
 }
 
 /// p50 and p99 from publish to receipt (ms), 100 subscribers, 200 events/s for 5 s; and p50 and
@@ -432,13 +453,15 @@ async fn main() {
     }
 
     type Figure = (&'static str, bool);
-    let figures: [Figure; 15] = [
+    let figures: [Figure; 17] = [
         ("deliveries/s, 100 subscribers", true),
         ("deliveries/s, 1,000 subscribers", true),
         ("server CPU µs per delivery, 100 subscribers", false),
         ("server CPU µs per delivery, 1,000 subscribers", false),
         ("machine busy %, 100 subscribers", false),
         ("machine busy %, 1,000 subscribers", false),
+        ("events per group commit, 100 subscribers", true),
+        ("events per group commit, 1,000 subscribers", true),
         ("p50 ms, 200 events/s, 100 subscribers", false),
         ("p99 ms, 200 events/s, 100 subscribers", false),
         ("p50 ms to the publisher's answer, same phase", false),
@@ -453,7 +476,7 @@ async fn main() {
     // Memory first, on servers that have done nothing else yet: later phases leave freed heap
     // behind that new sockets reuse, which made the figure move by a few KiB between runs.
     for (t, target) in targets.iter().enumerate().filter(|_| part("memory")) {
-        results[t][14].push(memory_per_socket(target, idle).await);
+        results[t][16].push(memory_per_socket(target, idle).await);
     }
     for round in 0..rounds {
         eprintln!("round {} of {rounds}", round + 1);
@@ -462,20 +485,21 @@ async fn main() {
             let at = &target.at;
             if part("deliveries") {
                 for (i, subscribers, events) in [(0, 100, 2_000), (1, 1_000, 300)] {
-                    let (rate, cpu, busy) = deliveries(target, subscribers, events).await;
+                    let (rate, cpu, busy, grouped) = deliveries(target, subscribers, events).await;
                     r[i].push(rate);
                     r[2 + i].push(cpu);
                     r[4 + i].push(busy);
+                    r[6 + i].extend(grouped);
                 }
             }
             if part("latency") {
                 for (i, figure) in latency(at).await.into_iter().enumerate() {
-                    r[6 + i].push(figure);
+                    r[8 + i].push(figure);
                 }
             }
             if part("ingest") {
-                r[10].push(ingest(at, 1).await);
-                r[11].push(ingest(at, 100).await);
+                r[12].push(ingest(at, 1).await);
+                r[13].push(ingest(at, 100).await);
             }
         }
     }
@@ -491,8 +515,8 @@ async fn main() {
     for _ in 0..rounds {
         for &t in &replaying {
             let (seconds, rate) = replay(&targets[t].at).await;
-            results[t][12].push(rate);
-            results[t][13].push(seconds);
+            results[t][14].push(rate);
+            results[t][15].push(seconds);
         }
     }
 

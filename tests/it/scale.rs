@@ -208,3 +208,28 @@ async fn per_token_limits_hold_across_instances() {
     a.stop().await;
     b.stop().await;
 }
+
+#[tokio::test]
+async fn a_row_another_instance_changed_is_read_afresh() {
+    let schema = shared_database().await;
+    let a = instance(&schema, |_| {}).await;
+    let b = instance(&schema, |_| {}).await;
+    // A commits the task (and may keep its row in memory); B renames it; A moves it on.
+    post(a.addr, &task_created("t", "one")).await.unwrap();
+    post(b.addr, &json!({"type": "task:updated", "payload": {"id": "t", "title": "two"}})).await.unwrap();
+    post(a.addr, &crate::common::task_progress("t", 50)).await.unwrap();
+
+    let tasks: serde_json::Value = reqwest::Client::new()
+        .get(format!("http://{}/api/tasks", b.addr))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(tasks[0]["title"], "two", "A's commit kept B's rename: {tasks}");
+    assert_eq!(tasks[0]["progress"], 50, "{tasks}");
+    a.stop().await;
+    b.stop().await;
+}

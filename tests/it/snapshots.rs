@@ -118,8 +118,9 @@ async fn the_server_takes_a_snapshot_every_n_events_and_pruned_moments_start_at_
     for i in 0..6 {
         server.post(&task_created(&format!("t{i}"), "T")).await;
     }
+    // Due once five events are logged: the job may tick between the fifth and the sixth post.
     let first = until_snapshot(&server, 1).await;
-    assert!(first >= 6, "a snapshot at or after the sixth event, not {first}");
+    assert!(first >= 5, "no snapshot before the fifth event, not {first}");
     for i in 6..30 {
         server.post(&task_created(&format!("t{i}"), "T")).await;
     }
