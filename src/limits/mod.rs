@@ -4,6 +4,7 @@
 //! [`SharedLimits`], which such a store provides), so a token's limits hold across all of them
 //! rather than once per instance.
 
+mod lease;
 mod rate;
 
 use std::{sync::Arc, time::Duration};
@@ -40,6 +41,8 @@ pub struct Limits {
     burst: u32,
     max_connections: u32,
     shared: Option<Arc<dyn SharedLimits>>,
+    /// Ingest credit taken from the shared bucket ahead of need.
+    leases: lease::Leases,
     /// This process among the instances: made at start, so a restarted one is a new instance and
     /// what its predecessor held expires with it.
     instance: Arc<str>,
@@ -60,6 +63,7 @@ impl Limits {
             burst,
             max_connections: max_connections.min(u32::MAX as usize) as u32,
             shared,
+            leases: lease::Leases::new(rate, burst),
             instance: uuid::Uuid::new_v4().simple().to_string().into(),
         }
     }
@@ -70,7 +74,16 @@ impl Limits {
             None => Ok(self.local.take(token_id, events)),
             Some(shared) => {
                 let events = events.min(u32::MAX as usize) as u32;
-                shared.take(&format!("ingest:{token_id}"), events, self.rate, self.burst).await
+                if self.leases.take(token_id, events) {
+                    return Ok(Ok(()));
+                }
+                let key = format!("ingest:{token_id}");
+                let spare = self.leases.spare_for(events, self.burst);
+                if spare > 0 && shared.take(&key, events + spare, self.rate, self.burst).await?.is_ok() {
+                    self.leases.hold(token_id, spare);
+                    return Ok(Ok(()));
+                }
+                shared.take(&key, events, self.rate, self.burst).await
             }
         }
     }

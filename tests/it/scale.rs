@@ -233,3 +233,42 @@ async fn a_row_another_instance_changed_is_read_afresh() {
     a.stop().await;
     b.stop().await;
 }
+
+#[tokio::test]
+async fn an_instance_takes_ingest_credit_ahead_and_spends_it_without_asking_the_database() {
+    use sqlx::Connection;
+    let schema = shared_database().await;
+    // 20 ms of 5,000 events/s: each lease takes 100 events beyond the request that asks.
+    let limited = |c: &mut ServeConfig| {
+        c.ingest_rate = 5_000;
+        c.ingest_burst = 1_000;
+    };
+    let a = instance(&schema, limited).await;
+    let b = instance(&schema, limited).await;
+    let bucket = || async {
+        let mut db = sqlx::PgConnection::connect(&schema.url()).await.unwrap();
+        sqlx::query_as::<_, (f64, String)>("SELECT tokens, updated::text FROM rate_buckets")
+            .fetch_one(&mut db)
+            .await
+            .unwrap()
+    };
+    let batch = |n: usize, from: usize| {
+        serde_json::Value::Array((from..from + n).map(|i| task_created(&format!("l{i}"), "lease")).collect())
+    };
+
+    post(a.addr, &task_created("first", "lease")).await.unwrap();
+    let (tokens, taken) = bucket().await;
+    assert_eq!(tokens, 1_000.0 - 1.0 - 100.0, "one event and a lease of 100 taken from a full bucket");
+    // The lease covers the next 100 events on A: the bucket is not touched.
+    post(a.addr, &batch(100, 0)).await.unwrap();
+    assert_eq!(bucket().await, (tokens, taken.clone()), "spent from the lease");
+    // Spent: the next event takes from the bucket again; so does B, which holds nothing.
+    post(a.addr, &task_created("next", "lease")).await.unwrap();
+    let (_, again) = bucket().await;
+    assert_ne!(again, taken, "A asked the bucket once its lease was spent");
+    post(b.addr, &task_created("on-b", "lease")).await.unwrap();
+    assert_ne!(bucket().await.1, again, "B counts in the same bucket");
+    assert_eq!(a.state.store.head().await.unwrap(), 103);
+    a.stop().await;
+    b.stop().await;
+}
