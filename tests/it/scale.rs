@@ -272,3 +272,49 @@ async fn an_instance_takes_ingest_credit_ahead_and_spends_it_without_asking_the_
     a.stop().await;
     b.stop().await;
 }
+
+#[tokio::test]
+async fn a_token_revoked_on_one_instance_is_refused_at_the_next_request_on_the_other() {
+    use sqlx::Connection;
+    let schema = shared_database().await;
+    let a = instance(&schema, |_| {}).await;
+    let b = instance(&schema, |_| {}).await;
+    let token = "fd_ingest_token_kept_in_memory_0123456";
+    let record = TokenRecord { id: "k1".into(), workspace: "default".into(), role: Role::Ingest, name: "k".into() };
+    a.state.store.create_token(&record, &flightdeck::auth::hash_token(token)).await.unwrap();
+    let get = |addr: std::net::SocketAddr| async move {
+        reqwest::Client::new()
+            .get(format!("http://{addr}/api/tasks"))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16()
+    };
+    let mut db = sqlx::PgConnection::connect(&schema.url()).await.unwrap();
+    // B checks the token, starts listening for revocations, and keeps the token once it listens.
+    assert_eq!(get(b.addr).await, 200);
+    for _ in 0..100 {
+        let listening: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM token_listeners").fetch_one(&mut db).await.unwrap();
+        if listening > 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(get(b.addr).await, 200);
+
+    assert!(a.state.store.revoke_token("k1").await.unwrap());
+    // The revocation returned only once every listening instance had emptied its memory.
+    let unheard: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM token_listeners WHERE heard < (SELECT revocations FROM log_state WHERE id = 1)",
+    )
+    .fetch_one(&mut db)
+    .await
+    .unwrap();
+    assert_eq!(unheard, 0);
+    assert_eq!(get(b.addr).await, 401, "refused at the very next request on the other instance");
+    assert_eq!(get(a.addr).await, 401);
+    a.stop().await;
+    b.stop().await;
+}

@@ -6,6 +6,7 @@
 
 mod limits;
 mod rows;
+mod tokens;
 
 use std::{str::FromStr, time::Duration};
 
@@ -34,6 +35,8 @@ pub struct PgStore {
     /// Per-token limits, counted on the authentication connections: both are quick checks made
     /// before a request's work.
     limits: std::sync::Arc<limits::PgLimits>,
+    /// Live tokens kept in memory, forgotten on every revocation.
+    tokens: std::sync::Arc<tokens::PgTokens>,
 }
 
 impl PgStore {
@@ -50,7 +53,8 @@ impl PgStore {
         let epoch = sqlx::query_scalar("SELECT epoch FROM log_state WHERE id = 1").fetch_one(&pool).await?;
         let schema: String = sqlx::query_scalar("SELECT current_schema()").fetch_one(&pool).await?;
         let limits = std::sync::Arc::new(limits::PgLimits { pool: auth.clone() });
-        Ok(PgStore { pool, channel: format!("flightdeck_commits_{schema}"), auth, epoch, limits })
+        let tokens = tokens::PgTokens::new(auth.clone(), &schema);
+        Ok(PgStore { pool, channel: format!("flightdeck_commits_{schema}"), auth, epoch, limits, tokens })
     }
 }
 
@@ -328,12 +332,20 @@ impl Store for PgStore {
     }
 
     async fn find_token(&self, hash: &str) -> Result<Option<TokenRecord>, StoreError> {
+        let generation = match self.tokens.get(hash) {
+            Ok(record) => return Ok(Some(record)),
+            Err(generation) => generation,
+        };
         let row: Option<(String, String, String, String)> =
             sqlx::query_as("SELECT id, workspace, role, name FROM tokens WHERE hash = $1 AND revoked_at IS NULL")
                 .bind(hash)
                 .fetch_optional(&self.auth)
                 .await?;
-        row.map(|(id, workspace, role, name)| TokenRecord::from_row(id, workspace, &role, name)).transpose()
+        let found = row.map(|(id, workspace, role, name)| TokenRecord::from_row(id, workspace, &role, name)).transpose()?;
+        if let Some(record) = &found {
+            self.tokens.keep(hash, record, generation);
+        }
+        Ok(found)
     }
 
     async fn list_tokens(&self) -> Result<Vec<TokenListing>, StoreError> {
@@ -358,12 +370,28 @@ impl Store for PgStore {
     }
 
     async fn revoke_token(&self, id: &str) -> Result<bool, StoreError> {
+        let mut tx = self.pool.begin().await?;
         let done = sqlx::query("UPDATE tokens SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
             .bind(crate::clock::now_rfc3339())
             .bind(id)
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await?;
-        Ok(done.rows_affected() == 1)
+        if done.rows_affected() == 0 {
+            return Ok(false);
+        }
+        // Counted and announced with the revocation itself: every listener hears it once it commits.
+        let revocation: i64 =
+            sqlx::query_scalar("UPDATE log_state SET revocations = revocations + 1 WHERE id = 1 RETURNING revocations")
+                .fetch_one(&mut *tx)
+                .await?;
+        sqlx::query("SELECT pg_notify($1, $2)")
+            .bind(&self.tokens.channel)
+            .bind(revocation.to_string())
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        self.tokens.revoked(revocation).await?;
+        Ok(true)
     }
 
     async fn create_token(&self, record: &TokenRecord, hash: &str) -> Result<(), StoreError> {

@@ -1,0 +1,158 @@
+//! Live tokens kept in memory on PostgreSQL, with revocation still refused at the next request on
+//! every instance.
+//!
+//! Each instance that checks tokens listens for revocations and keeps a row in `token_listeners`:
+//! the last revocation it has heard (its memory emptied since) and when it last reached the
+//! database. A revocation is counted in `log_state.revocations` and announced with `NOTIFY` in its
+//! transaction, then waits until every listener seen within [`LEASE`] has heard it. A listener
+//! answers from memory only while its last visit to the database is younger than [`LEASE`], so
+//! one that cannot reach the database stops answering by the time revokers stop waiting for it.
+
+use std::{
+    collections::HashMap,
+    sync::{
+        atomic::{AtomicBool, Ordering},
+        Arc, Mutex,
+    },
+    time::{Duration, Instant},
+};
+
+use sqlx::{postgres::PgListener, PgPool};
+
+use crate::store::{StoreError, TokenRecord};
+
+/// How long memory may answer after the listener last reached the database.
+const LEASE: Duration = Duration::from_secs(2);
+/// How often a listener says it is alive when nothing is revoked.
+const BEAT: Duration = Duration::from_millis(500);
+
+pub struct PgTokens {
+    pool: PgPool,
+    pub channel: String,
+    /// This instance among the listeners.
+    id: String,
+    state: Mutex<State>,
+    started: AtomicBool,
+}
+
+#[derive(Default)]
+struct State {
+    known: HashMap<String, TokenRecord>,
+    /// Moves whenever `known` is emptied: a lookup that began before may not keep what it read.
+    generation: u64,
+    /// Until when memory may answer.
+    valid_until: Option<Instant>,
+}
+
+impl PgTokens {
+    pub fn new(pool: PgPool, schema: &str) -> Arc<PgTokens> {
+        Arc::new(PgTokens {
+            pool,
+            channel: format!("flightdeck_revocations_{schema}"),
+            id: uuid::Uuid::new_v4().simple().to_string(),
+            state: Mutex::default(),
+            started: AtomicBool::new(false),
+        })
+    }
+
+    /// The live token with this hash when memory may answer, else the generation to hand back to
+    /// [`PgTokens::keep`] with what the database says. Starts listening on first use.
+    pub fn get(self: &Arc<Self>, hash: &str) -> Result<TokenRecord, u64> {
+        if !self.started.swap(true, Ordering::SeqCst) {
+            tokio::spawn(self.clone().listen());
+        }
+        let state = self.lock();
+        match (state.valid_until, state.known.get(hash)) {
+            (Some(until), Some(record)) if until > Instant::now() => Ok(record.clone()),
+            _ => Err(state.generation),
+        }
+    }
+
+    /// Keeps a live token read from the database, unless memory was emptied since the read began.
+    pub fn keep(&self, hash: &str, record: &TokenRecord, generation: u64) {
+        let mut state = self.lock();
+        if state.generation == generation {
+            state.known.insert(hash.to_string(), record.clone());
+        }
+    }
+
+    fn forget_all(&self) {
+        let mut state = self.lock();
+        state.known.clear();
+        state.generation += 1;
+    }
+
+    /// After a revocation committed here: forget at once, then wait until every listener (this
+    /// instance's own too, if it listens) has heard it.
+    pub async fn revoked(&self, revocation: i64) -> Result<(), StoreError> {
+        self.forget_all();
+        let deadline = Instant::now() + LEASE + BEAT;
+        loop {
+            let waiting: i64 = sqlx::query_scalar(
+                "SELECT COUNT(*) FROM token_listeners
+                 WHERE heard < $1 AND seen_at > now() - make_interval(secs => $2)",
+            )
+            .bind(revocation)
+            .bind(LEASE.as_secs_f64())
+            .fetch_one(&self.pool)
+            .await?;
+            if waiting == 0 {
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                // Their memory has stopped answering by now, whatever they last said.
+                tracing::warn!(waiting, "instances did not confirm a revocation in time");
+                return Ok(());
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+
+    async fn listen(self: Arc<Self>) {
+        loop {
+            if let Err(e) = self.listen_once().await {
+                tracing::warn!(error = %e, "listening for token revocations failed; checking tokens in the database meanwhile");
+            }
+            self.lock().valid_until = None;
+            self.forget_all();
+            tokio::time::sleep(BEAT).await;
+        }
+    }
+
+    async fn listen_once(&self) -> Result<(), StoreError> {
+        let mut listener = PgListener::connect_with(&self.pool).await?;
+        listener.listen(&self.channel).await?;
+        // Every revocation from here on is announced to this listener. Those counted before are
+        // covered by emptying memory after reading the count.
+        let mut heard: i64 =
+            sqlx::query_scalar("SELECT revocations FROM log_state WHERE id = 1").fetch_one(&self.pool).await?;
+        self.forget_all();
+        loop {
+            let sent = Instant::now();
+            sqlx::query(
+                "INSERT INTO token_listeners (id, heard, seen_at) VALUES ($1, $2, now())
+                 ON CONFLICT (id) DO UPDATE SET heard = GREATEST(token_listeners.heard, excluded.heard), seen_at = now()",
+            )
+            .bind(&self.id)
+            .bind(heard)
+            .execute(&self.pool)
+            .await?;
+            self.lock().valid_until = Some(sent + LEASE);
+            match tokio::time::timeout(BEAT, listener.try_recv()).await {
+                Err(_) => {}
+                Ok(Ok(Some(notification))) => {
+                    self.forget_all();
+                    if let Ok(revocation) = notification.payload().parse::<i64>() {
+                        heard = heard.max(revocation);
+                    }
+                }
+                Ok(Ok(None)) => return Err(StoreError::Unavailable("the listening connection was lost".into())),
+                Ok(Err(e)) => return Err(e.into()),
+            }
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
