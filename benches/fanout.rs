@@ -301,9 +301,8 @@ async fn commits(target: &Endpoint) -> Option<(f64, f64)> {
     }
     let url = format!("http://{}/metrics", target.addr);
     let text = reqwest::Client::new().get(url).bearer_auth(TOKEN).send().await.ok()?.text().await.ok()?;
-    let value = |name: &str| {
-        text.lines().find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.trim().parse::<f64>().ok())
-    };
+    let value =
+        |name: &str| text.lines().find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.trim().parse::<f64>().ok());
     Some((value("flightdeck_commit_events_sum")?, value("flightdeck_commit_events_count")?))
 }
 

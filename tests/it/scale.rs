@@ -296,7 +296,8 @@ async fn a_token_revoked_on_one_instance_is_refused_at_the_next_request_on_the_o
     // B checks the token, starts listening for revocations, and keeps the token once it listens.
     assert_eq!(get(b.addr).await, 200);
     for _ in 0..100 {
-        let listening: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM token_listeners").fetch_one(&mut db).await.unwrap();
+        let listening: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM token_listeners").fetch_one(&mut db).await.unwrap();
         if listening > 0 {
             break;
         }
@@ -315,6 +316,28 @@ async fn a_token_revoked_on_one_instance_is_refused_at_the_next_request_on_the_o
     assert_eq!(unheard, 0);
     assert_eq!(get(b.addr).await, 401, "refused at the very next request on the other instance");
     assert_eq!(get(a.addr).await, 401);
+
+    // A listener that lost its connection may have missed a revocation: the revocation waits for
+    // it to listen again (and empty its memory) rather than return while it still answers.
+    let second = "fd_ingest_token_kept_in_memory_6543210";
+    let record = TokenRecord { id: "k2".into(), ..record };
+    a.state.store.create_token(&record, &flightdeck::auth::hash_token(second)).await.unwrap();
+    let get = |addr: std::net::SocketAddr| async move {
+        let response = reqwest::Client::new().get(format!("http://{addr}/api/tasks")).bearer_auth(second).send();
+        response.await.unwrap().status().as_u16()
+    };
+    assert_eq!(get(b.addr).await, 200);
+    assert_eq!(get(b.addr).await, 200);
+    let cut: i64 = sqlx::query_scalar(
+        "SELECT COUNT(pg_terminate_backend(pid)) FROM pg_stat_activity \
+         WHERE query = 'LISTEN \"flightdeck_revocations_' || current_schema() || '\"'",
+    )
+    .fetch_one(&mut db)
+    .await
+    .unwrap();
+    assert!(cut >= 1, "the listeners' connections were cut");
+    assert!(a.state.store.revoke_token("k2").await.unwrap());
+    assert_eq!(get(b.addr).await, 401, "refused at the next request after a lost listener");
     a.stop().await;
     b.stop().await;
 }

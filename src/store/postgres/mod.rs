@@ -341,7 +341,8 @@ impl Store for PgStore {
                 .bind(hash)
                 .fetch_optional(&self.auth)
                 .await?;
-        let found = row.map(|(id, workspace, role, name)| TokenRecord::from_row(id, workspace, &role, name)).transpose()?;
+        let found =
+            row.map(|(id, workspace, role, name)| TokenRecord::from_row(id, workspace, &role, name)).transpose()?;
         if let Some(record) = &found {
             self.tokens.keep(hash, record, generation);
         }
