@@ -47,6 +47,14 @@ async fn post(addr: std::net::SocketAddr, body: &serde_json::Value) -> Result<u6
     }
 }
 
+/// `GET /api/tasks` on an instance with `token`: the status, and the tasks when it gave them.
+async fn tasks(addr: std::net::SocketAddr, token: &str) -> (u16, serde_json::Value) {
+    let response =
+        reqwest::Client::new().get(format!("http://{addr}/api/tasks")).bearer_auth(token).send().await.unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or_default())
+}
+
 #[tokio::test]
 async fn clients_on_two_instances_see_every_event_gapless_and_in_order() {
     let schema = shared_database().await;
@@ -219,15 +227,7 @@ async fn a_row_another_instance_changed_is_read_afresh() {
     post(b.addr, &json!({"type": "task:updated", "payload": {"id": "t", "title": "two"}})).await.unwrap();
     post(a.addr, &crate::common::task_progress("t", 50)).await.unwrap();
 
-    let tasks: serde_json::Value = reqwest::Client::new()
-        .get(format!("http://{}/api/tasks", b.addr))
-        .bearer_auth(TOKEN)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let (_, tasks) = tasks(b.addr, TOKEN).await;
     assert_eq!(tasks[0]["title"], "two", "A's commit kept B's rename: {tasks}");
     assert_eq!(tasks[0]["progress"], 50, "{tasks}");
     a.stop().await;
@@ -282,16 +282,7 @@ async fn a_token_revoked_on_one_instance_is_refused_at_the_next_request_on_the_o
     let token = "fd_ingest_token_kept_in_memory_0123456";
     let record = TokenRecord { id: "k1".into(), workspace: "default".into(), role: Role::Ingest, name: "k".into() };
     a.state.store.create_token(&record, &flightdeck::auth::hash_token(token)).await.unwrap();
-    let get = |addr: std::net::SocketAddr| async move {
-        reqwest::Client::new()
-            .get(format!("http://{addr}/api/tasks"))
-            .bearer_auth(token)
-            .send()
-            .await
-            .unwrap()
-            .status()
-            .as_u16()
-    };
+    let get = |addr| async move { tasks(addr, token).await.0 };
     let mut db = sqlx::PgConnection::connect(&schema.url()).await.unwrap();
     // B checks the token, starts listening for revocations, and keeps the token once it listens.
     assert_eq!(get(b.addr).await, 200);
@@ -322,10 +313,7 @@ async fn a_token_revoked_on_one_instance_is_refused_at_the_next_request_on_the_o
     let second = "fd_ingest_token_kept_in_memory_6543210";
     let record = TokenRecord { id: "k2".into(), ..record };
     a.state.store.create_token(&record, &flightdeck::auth::hash_token(second)).await.unwrap();
-    let get = |addr: std::net::SocketAddr| async move {
-        let response = reqwest::Client::new().get(format!("http://{addr}/api/tasks")).bearer_auth(second).send();
-        response.await.unwrap().status().as_u16()
-    };
+    let get = |addr| async move { tasks(addr, second).await.0 };
     assert_eq!(get(b.addr).await, 200);
     assert_eq!(get(b.addr).await, 200);
     let cut: i64 = sqlx::query_scalar(
