@@ -11,7 +11,7 @@
 use std::{
     collections::HashMap,
     sync::{
-        atomic::{AtomicBool, Ordering},
+        atomic::{AtomicBool, AtomicI64, Ordering},
         Arc, Mutex,
     },
     time::{Duration, Instant},
@@ -124,32 +124,54 @@ impl PgTokens {
         listener.listen(&self.channel).await?;
         // Every revocation from here on is announced to this listener. Those counted before are
         // covered by emptying memory after reading the count.
-        let mut heard: i64 =
+        let counted: i64 =
             sqlx::query_scalar("SELECT revocations FROM log_state WHERE id = 1").fetch_one(&self.pool).await?;
+        let heard = AtomicI64::new(counted);
         self.forget_all();
-        loop {
-            let sent = Instant::now();
-            sqlx::query(
-                "INSERT INTO token_listeners (id, heard, seen_at) VALUES ($1, $2, now())
-                 ON CONFLICT (id) DO UPDATE SET heard = GREATEST(token_listeners.heard, excluded.heard), seen_at = now()",
-            )
-            .bind(&self.id)
-            .bind(heard)
-            .execute(&self.pool)
-            .await?;
-            self.lock().valid_until = Some(sent + LEASE);
-            match tokio::time::timeout(BEAT, listener.try_recv()).await {
-                Err(_) => {}
-                Ok(Ok(Some(notification))) => {
-                    self.forget_all();
-                    if let Ok(revocation) = notification.payload().parse::<i64>() {
-                        heard = heard.max(revocation);
-                    }
-                }
-                Ok(Ok(None)) => return Err(StoreError::Unavailable("the listening connection was lost".into())),
-                Ok(Err(e)) => return Err(e.into()),
+        self.beat(heard.load(Ordering::SeqCst)).await?;
+        // Beats on a timer, and at once after each revocation heard; a notification is never
+        // waited for under a timeout, so none is lost to a cancelled read.
+        let beats = async {
+            loop {
+                tokio::time::sleep(BEAT).await;
+                self.beat(heard.load(Ordering::SeqCst)).await?;
             }
+        };
+        let revocations = async {
+            loop {
+                match listener.try_recv().await? {
+                    Some(notification) => {
+                        self.forget_all();
+                        if let Ok(revocation) = notification.payload().parse::<i64>() {
+                            heard.fetch_max(revocation, Ordering::SeqCst);
+                        }
+                        self.beat(heard.load(Ordering::SeqCst)).await?;
+                    }
+                    None => return Err(StoreError::Unavailable("the listening connection was lost".into())),
+                }
+            }
+        };
+        tokio::select! {
+            result = beats => result,
+            result = revocations => result,
         }
+    }
+
+    /// Says this listener has heard revocations up to `heard` and reached the database now; memory
+    /// may answer for [`LEASE`] from before the statement was sent.
+    async fn beat(&self, heard: i64) -> Result<(), StoreError> {
+        let sent = Instant::now();
+        sqlx::query(
+            "INSERT INTO token_listeners (id, heard, seen_at) VALUES ($1, $2, now())
+             ON CONFLICT (id) DO UPDATE SET heard = GREATEST(token_listeners.heard, excluded.heard), seen_at = now()",
+        )
+        .bind(&self.id)
+        .bind(heard)
+        .execute(&self.pool)
+        .await?;
+        let mut state = self.lock();
+        state.valid_until = state.valid_until.max(Some(sent + LEASE));
+        Ok(())
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
