@@ -128,6 +128,8 @@ impl PgTokens {
             sqlx::query_scalar("SELECT revocations FROM log_state WHERE id = 1").fetch_one(&self.pool).await?;
         let heard = AtomicI64::new(counted);
         self.forget_all();
+        // The rows of instances gone long ago (each start is a new listener).
+        sqlx::query("DELETE FROM token_listeners WHERE seen_at < now() - interval '1 day'").execute(&self.pool).await?;
         self.beat(heard.load(Ordering::SeqCst)).await?;
         // Beats on a timer, and at once after each revocation heard; a notification is never
         // waited for under a timeout, so none is lost to a cancelled read.
