@@ -147,8 +147,11 @@ async fn run_baseline(addr: String) {
         .route(
             "/ws",
             get(|ws: WebSocketUpgrade, State(live): State<broadcast::Sender<_>>| async move {
+                // Subscribed before the handshake's answer, as Flightdeck's socket is before its
+                // `subscribed`: in the upgrade's own task, a publish right after the client saw
+                // the answer could come first and be missed (a frame short, seen once in a run).
+                let mut rx = live.subscribe();
                 ws.on_upgrade(move |mut socket| async move {
-                    let mut rx = live.subscribe();
                     while let Ok(frame) = rx.recv().await {
                         if socket.send(axum::extract::ws::Message::Text(frame)).await.is_err() {
                             break;
