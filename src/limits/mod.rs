@@ -120,3 +120,41 @@ impl Limits {
         Ok(0)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::{Limits, RateLimiter, SharedLimits};
+    use crate::store::StoreError;
+
+    /// A bucket with the shared one's rules (`RateLimiter::take`), kept in memory: what is under
+    /// test here is how the leases use it; the database's own bucket is tested in `tests/it/scale.rs`.
+    struct Bucket(RateLimiter);
+
+    #[async_trait::async_trait]
+    impl SharedLimits for Bucket {
+        async fn take(&self, key: &str, events: u32, _: u32, _: u32) -> Result<Result<(), u64>, StoreError> {
+            Ok(self.0.take(key, events as usize))
+        }
+        async fn open(&self, _: &str, _: &str, _: u32) -> Result<bool, StoreError> {
+            Ok(true)
+        }
+        async fn close(&self, _: &str, _: &str) -> Result<(), StoreError> {
+            Ok(())
+        }
+        async fn beat(&self, _: &str) -> Result<(), StoreError> {
+            Ok(())
+        }
+    }
+
+    #[tokio::test]
+    async fn a_request_the_bucket_can_pay_passes_even_when_it_cannot_pay_a_lease_too() {
+        // 50 events/s with a burst of 100: a lease is one event (20 ms of the rate).
+        let limits = Limits::new(50, 100, 1, Some(Arc::new(Bucket(RateLimiter::new(50, 100)))));
+        assert!(limits.take_ingest("t", 98).await.unwrap().is_ok(), "98 and a lease of 1: one left");
+        assert!(limits.take_ingest("t", 1).await.unwrap().is_ok(), "from the lease");
+        assert!(limits.take_ingest("t", 1).await.unwrap().is_ok(), "the last one, without a lease");
+        assert!(limits.take_ingest("t", 1).await.unwrap().is_err(), "the bucket is empty");
+    }
+}

@@ -329,3 +329,24 @@ async fn a_token_revoked_on_one_instance_is_refused_at_the_next_request_on_the_o
     a.stop().await;
     b.stop().await;
 }
+
+#[tokio::test]
+async fn an_instance_that_never_confirms_delays_a_revocation_but_does_not_stop_it() {
+    use sqlx::Connection;
+    let schema = shared_database().await;
+    let a = instance(&schema, |_| {}).await;
+    let token = "fd_ingest_token_kept_in_memory_9876543";
+    let record = TokenRecord { id: "k3".into(), workspace: "default".into(), role: Role::Ingest, name: "k".into() };
+    a.state.store.create_token(&record, &flightdeck::auth::hash_token(token)).await.unwrap();
+    assert_eq!(tasks(a.addr, token).await.0, 200);
+    // An instance that said it was alive a moment ago and then went silent (killed, say).
+    let mut db = sqlx::PgConnection::connect(&schema.url()).await.unwrap();
+    sqlx::query("INSERT INTO token_listeners (id, heard, seen_at) VALUES ('gone', 0, now())")
+        .execute(&mut db)
+        .await
+        .unwrap();
+    let revoked = tokio::time::timeout(Duration::from_secs(10), a.state.store.revoke_token("k3")).await;
+    assert!(revoked.expect("the revocation returns once the silent instance's memory has expired").unwrap());
+    assert_eq!(tasks(a.addr, token).await.0, 401);
+    a.stop().await;
+}

@@ -25,6 +25,8 @@ use crate::store::{StoreError, TokenRecord};
 const LEASE: Duration = Duration::from_secs(2);
 /// How often a listener says it is alive when nothing is revoked.
 const BEAT: Duration = Duration::from_millis(500);
+/// What a listener sends itself (every listener hears it) to check that its connection delivers.
+const ALIVE: &str = "alive";
 
 pub struct PgTokens {
     pool: PgPool,
@@ -58,7 +60,8 @@ impl PgTokens {
     /// The live token with this hash when memory may answer, else the generation to hand back to
     /// [`PgTokens::keep`] with what the database says. Starts listening on first use.
     pub fn get(self: &Arc<Self>, hash: &str) -> Result<TokenRecord, u64> {
-        if !self.started.swap(true, Ordering::SeqCst) {
+        // A load first: every request passes here, and only the first needs the swap.
+        if !self.started.load(Ordering::Relaxed) && !self.started.swap(true, Ordering::SeqCst) {
             tokio::spawn(self.clone().listen());
         }
         let state = self.lock();
@@ -100,7 +103,8 @@ impl PgTokens {
                 return Ok(());
             }
             if Instant::now() > deadline {
-                // Their memory has stopped answering by now, whatever they last said.
+                // Their memory has stopped answering by now: a listener whose connection delivered
+                // nothing since its last beat stopped beating.
                 tracing::warn!(waiting, "instances did not confirm a revocation in time");
                 return Ok(());
             }
@@ -131,11 +135,21 @@ impl PgTokens {
         // The rows of instances gone long ago (each start is a new listener).
         sqlx::query("DELETE FROM token_listeners WHERE seen_at < now() - interval '1 day'").execute(&self.pool).await?;
         self.beat(heard.load(Ordering::SeqCst)).await?;
+        // When the listening connection last delivered anything.
+        let delivered = Mutex::new(Instant::now());
         // Beats on a timer, and at once after each revocation heard; a notification is never
-        // waited for under a timeout, so none is lost to a cancelled read.
+        // waited for under a timeout, so none is lost to a cancelled read. A beat proves more than
+        // that the pool reaches the database: the `alive` sent before the pause must have come
+        // back through the listening connection, or that connection may be missing revocations
+        // (half-open, say) and memory must stop answering.
         let beats = async {
             loop {
+                let asked = Instant::now();
+                sqlx::query("SELECT pg_notify($1, $2)").bind(&self.channel).bind(ALIVE).execute(&self.pool).await?;
                 tokio::time::sleep(BEAT).await;
+                if *delivered.lock().unwrap_or_else(|p| p.into_inner()) < asked {
+                    return Err(StoreError::Unavailable("the listening connection delivers nothing".into()));
+                }
                 self.beat(heard.load(Ordering::SeqCst)).await?;
             }
         };
@@ -143,6 +157,10 @@ impl PgTokens {
             loop {
                 match listener.try_recv().await? {
                     Some(notification) => {
+                        *delivered.lock().unwrap_or_else(|p| p.into_inner()) = Instant::now();
+                        if notification.payload() == ALIVE {
+                            continue;
+                        }
                         self.forget_all();
                         if let Ok(revocation) = notification.payload().parse::<i64>() {
                             heard.fetch_max(revocation, Ordering::SeqCst);
