@@ -258,11 +258,11 @@ fn machine_ticks() -> (u64, u64) {
     (total - idle, total)
 }
 
-/// Deliveries per second to `subscribers` sockets, `events` published by 16 concurrent posters,
+/// Deliveries per second to `subscribers` sockets, `events` published by `posters` concurrent ones,
 /// the server's CPU time per delivery (µs): what a delivery costs it, whatever the machine has
 /// left over for the load generator; and how busy the machine was (%): below 100, the phase waits
 /// on something other than the CPUs.
-async fn deliveries(server: &Target, subscribers: usize, events: usize) -> (f64, f64, f64, Option<f64>) {
+async fn deliveries(server: &Target, subscribers: usize, posters: usize, events: usize) -> (f64, f64, f64, Option<f64>) {
     let target = &server.at;
     let sockets = futures::future::join_all((0..subscribers).map(|_| subscribe(target))).await;
     let commits_before = commits(target).await;
@@ -272,7 +272,7 @@ async fn deliveries(server: &Target, subscribers: usize, events: usize) -> (f64,
     let receivers = tokio::spawn(receive(sockets, events, epoch));
     let http = reqwest::Client::new();
     let sent = Arc::new(AtomicU64::new(0));
-    let posters = (0..16).map(|_| {
+    let posters = (0..posters).map(|_| {
         let (http, sent) = (http.clone(), sent.clone());
         async move {
             while (sent.fetch_add(1, Ordering::Relaxed) as usize) < events {
@@ -454,54 +454,69 @@ async fn main() {
         }
     }
 
-    type Figure = (&'static str, bool);
-    let figures: [Figure; 17] = [
-        ("deliveries/s, 100 subscribers", true),
-        ("deliveries/s, 1,000 subscribers", true),
-        ("server CPU µs per delivery, 100 subscribers", false),
-        ("server CPU µs per delivery, 1,000 subscribers", false),
-        ("machine busy %, 100 subscribers", false),
-        ("machine busy %, 1,000 subscribers", false),
-        ("events per group commit, 100 subscribers", true),
-        ("events per group commit, 1,000 subscribers", true),
-        ("p50 ms, 200 events/s, 100 subscribers", false),
-        ("p99 ms, 200 events/s, 100 subscribers", false),
-        ("p50 ms to the publisher's answer, same phase", false),
-        ("p99 ms to the publisher's answer, same phase", false),
-        ("ingest events/s, single events, 64 posters", true),
-        ("ingest events/s, batches of 100, 16 posters", true),
-        ("replay events/s to a resuming client", true),
-        ("catch-up s after 100,000 missed events", false),
-        ("KiB per idle subscribed socket", false),
+    // The deliveries phases: subscribers, concurrent posters, events. Sixteen posters is the
+    // closed loop where each answer waits on a durable commit; sixty-four is a busier fleet, where
+    // a group commit has more to carry.
+    const PHASES: [(usize, usize, usize); 3] = [(100, 16, 2_000), (1_000, 16, 300), (100, 64, 4_000)];
+    let phase = |&(subscribers, posters, _): &(usize, usize, usize)| {
+        let subscribers = if subscribers == 1_000 { "1,000".to_string() } else { subscribers.to_string() };
+        if posters == 16 { format!("{subscribers} subscribers") } else { format!("{subscribers} subscribers, {posters} posters") }
+    };
+    let mut figures: Vec<String> = Vec::new();
+    for label in ["deliveries/s", "server CPU µs per delivery", "machine busy %", "events per group commit"] {
+        figures.extend(PHASES.iter().map(|p| format!("{label}, {}", phase(p))));
+    }
+    const LATENCY: [&str; 4] = [
+        "p50 ms, 200 events/s, 100 subscribers",
+        "p99 ms, 200 events/s, 100 subscribers",
+        "p50 ms to the publisher's answer, same phase",
+        "p99 ms to the publisher's answer, same phase",
     ];
-    let mut results: Vec<Vec<Vec<f64>>> = vec![vec![Vec::new(); figures.len()]; targets.len()];
+    figures.extend(LATENCY.map(String::from));
+    figures.extend(
+        [
+            "ingest events/s, single events, 64 posters",
+            "ingest events/s, batches of 100, 16 posters",
+            "replay events/s to a resuming client",
+            "catch-up s after 100,000 missed events",
+            "KiB per idle subscribed socket",
+        ]
+        .map(String::from),
+    );
+    // Each target's samples of each figure, by the figure's name.
+    let mut results: Vec<std::collections::HashMap<String, Vec<f64>>> = vec![Default::default(); targets.len()];
     // Memory first, on servers that have done nothing else yet: later phases leave freed heap
     // behind that new sockets reuse, which made the figure move by a few KiB between runs.
     for (t, target) in targets.iter().enumerate().filter(|_| part("memory")) {
-        results[t][16].push(memory_per_socket(target, idle).await);
+        let kib = memory_per_socket(target, idle).await;
+        results[t].entry("KiB per idle subscribed socket".into()).or_default().push(kib);
     }
     for round in 0..rounds {
         eprintln!("round {} of {rounds}", round + 1);
         for (t, target) in targets.iter().enumerate() {
             let r = &mut results[t];
+            let mut push = |name: String, value: f64| r.entry(name).or_default().push(value);
             let at = &target.at;
             if part("deliveries") {
-                for (i, subscribers, events) in [(0, 100, 2_000), (1, 1_000, 300)] {
-                    let (rate, cpu, busy, grouped) = deliveries(target, subscribers, events).await;
-                    r[i].push(rate);
-                    r[2 + i].push(cpu);
-                    r[4 + i].push(busy);
-                    r[6 + i].extend(grouped);
+                for p in &PHASES {
+                    let (subscribers, posters, events) = *p;
+                    let (rate, cpu, busy, grouped) = deliveries(target, subscribers, posters, events).await;
+                    push(format!("deliveries/s, {}", phase(p)), rate);
+                    push(format!("server CPU µs per delivery, {}", phase(p)), cpu);
+                    push(format!("machine busy %, {}", phase(p)), busy);
+                    if let Some(grouped) = grouped {
+                        push(format!("events per group commit, {}", phase(p)), grouped);
+                    }
                 }
             }
             if part("latency") {
-                for (i, figure) in latency(at).await.into_iter().enumerate() {
-                    r[8 + i].push(figure);
+                for (name, figure) in LATENCY.iter().zip(latency(at).await) {
+                    push(name.to_string(), figure);
                 }
             }
             if part("ingest") {
-                r[12].push(ingest(at, 1).await);
-                r[13].push(ingest(at, 100).await);
+                push("ingest events/s, single events, 64 posters".into(), ingest(at, 1).await);
+                push("ingest events/s, batches of 100, 16 posters".into(), ingest(at, 100).await);
             }
         }
     }
@@ -517,8 +532,8 @@ async fn main() {
     for _ in 0..rounds {
         for &t in &replaying {
             let (seconds, rate) = replay(&targets[t].at).await;
-            results[t][14].push(rate);
-            results[t][15].push(seconds);
+            results[t].entry("replay events/s to a resuming client".into()).or_default().push(rate);
+            results[t].entry("catch-up s after 100,000 missed events".into()).or_default().push(seconds);
         }
     }
 
@@ -527,9 +542,8 @@ async fn main() {
         targets.iter().map(|t| t.name).collect::<Vec<_>>().join(" | ")
     );
     println!("|---|{}---|", "---|".repeat(targets.len()));
-    for (f, (name, _higher_is_better)) in figures.iter().enumerate() {
-        let values: Vec<Option<f64>> =
-            results.iter().map(|r| (!r[f].is_empty()).then(|| median(r[f].clone()))).collect();
+    for name in &figures {
+        let values: Vec<Option<f64>> = results.iter().map(|r| r.get(name).map(|v| median(v.clone()))).collect();
         let cells: Vec<String> = values.iter().map(|v| v.map_or("–".into(), |v| format!("{v:.1}"))).collect();
         let ratios: Vec<String> = match values[0] {
             Some(base) if base > 0.0 && targets[0].at.kind == Kind::Baseline => {
