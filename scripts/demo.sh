@@ -5,7 +5,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 export PATH="$HOME/.cargo/bin:$PATH"
-cargo leptos build
+# --split as in the release build: pages other than the board load their code when first shown.
+cargo leptos build --split
 export LEPTOS_SITE_ROOT="${LEPTOS_SITE_ROOT:-target/site}"
 # A sign-in token for this checkout, kept beside the database so every run accepts the same one.
 if [ -z "${FLIGHTDECK_TOKEN:-}" ]; then

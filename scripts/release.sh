@@ -7,6 +7,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 export PATH="$PWD/.tools/node_modules/.bin:$HOME/.cargo/bin:$PATH"
-cargo leptos build --release
-wasm=target/site/pkg/flightdeck.wasm
-echo "built target/release/flightdeck and target/site; $wasm is $(wc -c < "$wasm") bytes, $(gzip -9 -c "$wasm" | wc -c) gzipped"
+# --split: the board comes with the main wasm, every other page's code in chunks it loads when
+# first shown (`app/src/pages/lazy.rs`).
+cargo leptos build --release --split
+# A `.gz` beside each file, which the server sends to browsers that take gzip.
+pkg=target/site/pkg
+find "$pkg" -type f \( -name '*.wasm' -o -name '*.js' -o -name '*.css' \) -exec gzip -9 -k -f {} \;
+wasm=$pkg/flightdeck.wasm
+echo "built target/release/flightdeck and target/site; $wasm is $(wc -c < "$wasm") bytes, $(wc -c < "$wasm.gz") gzipped"
+echo "the other pages' chunks: $(cat "$pkg"/split_*.wasm.gz "$pkg"/chunk_*.wasm.gz | wc -c) bytes gzipped in all"

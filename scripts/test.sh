@@ -13,5 +13,5 @@ FLIGHTDECK_TEST_DATABASE="${FLIGHTDECK_TEST_DATABASE:-postgres://127.0.0.1:5432/
 # Benchmarks are run by hand (`cargo bench`); here they are only kept compiling.
 cargo build -p flightdeck --benches
 # The browser suite runs against what a deployment runs: the release server and optimised site.
-cargo leptos build --release
+bash scripts/release.sh
 (cd end2end && FLIGHTDECK_BIN="$PWD/../target/release/flightdeck" npx playwright test)

@@ -14,7 +14,7 @@ use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
 use leptos_router::{
     components::{Route, Router, Routes},
-    ParamSegment, SsrMode, StaticSegment,
+    Lazy, ParamSegment, SsrMode, StaticSegment,
 };
 
 /// The workspace used until accounts arrive: every event and entity belongs to one.
@@ -56,18 +56,18 @@ pub fn App() -> impl IntoView {
                 <Route path=StaticSegment("") view=pages::board::BoardPage ssr=SsrMode::Async/>
                 <Route
                     path=(StaticSegment("tasks"), ParamSegment("id"))
-                    view=pages::task::TaskPage
+                    view={Lazy::<pages::lazy::Task>::new()}
                     ssr=SsrMode::Async
                 />
-                <Route path=StaticSegment("agents") view=pages::agents::AgentsPage ssr=SsrMode::Async/>
-                <Route path=StaticSegment("sessions") view=pages::sessions::SessionsPage ssr=SsrMode::Async/>
+                <Route path=StaticSegment("agents") view={Lazy::<pages::lazy::Agents>::new()} ssr=SsrMode::Async/>
+                <Route path=StaticSegment("sessions") view={Lazy::<pages::lazy::Sessions>::new()} ssr=SsrMode::Async/>
                 <Route
                     path=(StaticSegment("sessions"), ParamSegment("id"))
-                    view=pages::sessions::SessionPage
+                    view={Lazy::<pages::lazy::Session>::new()}
                     ssr=SsrMode::Async
                 />
-                <Route path=StaticSegment("runs") view=pages::runs::RunsPage ssr=SsrMode::Async/>
-                <Route path=StaticSegment("events") view=pages::events::EventsPage ssr=SsrMode::Async/>
+                <Route path=StaticSegment("runs") view={Lazy::<pages::lazy::Runs>::new()} ssr=SsrMode::Async/>
+                <Route path=StaticSegment("events") view={Lazy::<pages::lazy::Events>::new()} ssr=SsrMode::Async/>
                 <Route path=StaticSegment("login") view=pages::login::LoginPage/>
             </Routes>
         </Router>

@@ -131,3 +131,36 @@ async fn logs_can_be_json_lines() {
     assert_eq!(listening["fields"]["addr"], format!("127.0.0.1:{port}"));
     assert!(logs.iter().all(|l| l["level"].is_string() && l["timestamp"].is_string()), "{logs:?}");
 }
+
+/// The site's files go out gzipped where a `.gz` lies beside them, to browsers that take gzip, and
+/// as they are to those that do not; no token is needed for them.
+#[tokio::test]
+async fn the_site_files_go_out_gzipped_to_browsers_that_take_it() {
+    use std::io::Write;
+    let site = tempfile::tempdir().unwrap();
+    std::fs::create_dir(site.path().join("pkg")).unwrap();
+    let wasm: Vec<u8> = (0..20_000u32).flat_map(|i| (i % 251).to_le_bytes()).collect();
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    gz.write_all(&wasm).unwrap();
+    let gz = gz.finish().unwrap();
+    std::fs::write(site.path().join("pkg/site.wasm"), &wasm).unwrap();
+    std::fs::write(site.path().join("pkg/site.wasm.gz"), &gz).unwrap();
+    let root = site.path().display().to_string();
+    let server = TestServer::start_with(|c| c.site_root = Some(root)).await;
+
+    let client = reqwest::Client::new();
+    let url = server.http("/pkg/site.wasm");
+    let zipped = client.get(&url).header("accept-encoding", "gzip, deflate, br").send().await.unwrap();
+    assert_eq!(zipped.status(), 200);
+    assert_eq!(zipped.headers()["content-encoding"], "gzip");
+    assert_eq!(zipped.headers()["content-type"], "application/wasm", "instantiateStreaming needs it");
+    assert_eq!(zipped.bytes().await.unwrap(), gz);
+
+    let plain = client.get(&url).send().await.unwrap();
+    assert_eq!(plain.status(), 200);
+    assert!(plain.headers().get("content-encoding").is_none());
+    assert_eq!(plain.bytes().await.unwrap(), wasm);
+
+    let missing = client.get(server.http("/pkg/nothing.wasm")).send().await.unwrap();
+    assert_eq!(missing.status(), 404);
+}

@@ -3,6 +3,7 @@
 pub mod agents;
 pub mod board;
 pub mod events;
+pub mod lazy;
 pub mod login;
 pub mod runs;
 pub mod sessions;

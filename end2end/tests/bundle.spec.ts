@@ -1,0 +1,61 @@
+// What the browser downloads: the board comes with the main wasm, gzipped; every other page's code
+// comes in chunks fetched when the page is first shown, by a link or by opening it directly.
+import { expect, Page, Response, test } from '@playwright/test';
+import { created, FlightdeckServer, signIn } from './support/server';
+
+let server: FlightdeckServer;
+
+test.beforeEach(async () => {
+  server = await FlightdeckServer.start();
+});
+
+test.afterEach(async () => {
+  await server.kill();
+});
+
+/** Every wasm response the page receives, as it arrives. */
+function wasmResponses(page: Page): Response[] {
+  const seen: Response[] = [];
+  page.on('response', (r) => new URL(r.url()).pathname.endsWith('.wasm') && seen.push(r));
+  return seen;
+}
+
+const named = (seen: Response[], part: string) => seen.filter((r) => new URL(r.url()).pathname.includes(part));
+
+test('the board loads only the main wasm, gzipped; a task page fetches its own chunk when opened', async ({ page }) => {
+  await server.post(created('b1', 'Split the bundle'));
+  await signIn(page, server);
+  const seen = wasmResponses(page);
+  await page.goto(server.url);
+  await expect(page.getByTestId('connection')).toHaveAttribute('data-state', 'live');
+
+  const main = named(seen, '/pkg/flightdeck.wasm');
+  expect(main).toHaveLength(1);
+  expect(main[0].headers()['content-encoding']).toBe('gzip');
+  expect(main[0].headers()['content-type']).toBe('application/wasm');
+  expect(named(seen, 'split_'), 'no other page code for the board').toEqual([]);
+
+  // A link to the task: its chunk comes now, and the page it draws is live.
+  await page.locator('.card[data-task-id="b1"]').getByRole('link', { name: 'Split the bundle' }).click();
+  await expect(page).toHaveURL(/\/tasks\/b1$/);
+  await expect(page.getByTestId('task-status')).toHaveText('Inbox');
+  expect(named(seen, 'split___task_view').length).toBe(1);
+  await server.post({ type: 'task:updated', payload: { id: 'b1', status: 'review' } });
+  await expect(page.getByTestId('task-status')).toHaveText('Review');
+});
+
+test('a page opened directly loads its chunk before it hydrates, and is live', async ({ page }) => {
+  const problems: string[] = [];
+  page.on('console', (m) => (m.type() === 'error' || m.type() === 'warning') && problems.push(m.text()));
+  page.on('pageerror', (e) => problems.push(e.message));
+  await server.post(created('b2', 'Opened directly'));
+  await signIn(page, server);
+  const seen = wasmResponses(page);
+  await page.goto(`${server.url}/tasks/b2`);
+  await expect(page.getByTestId('connection')).toHaveAttribute('data-state', 'live');
+  expect(named(seen, 'split___task_view').length).toBe(1);
+  expect(named(seen, 'split___session_view'), 'only this page').toEqual([]);
+  await server.post({ type: 'task:updated', payload: { id: 'b2', status: 'assigned' } });
+  await expect(page.getByTestId('task-status')).toHaveText('Assigned');
+  expect(problems, 'no errors or hydration warnings in the console').toEqual([]);
+});
