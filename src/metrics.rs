@@ -37,6 +37,12 @@ const DESCRIBED: &[(&str, Kind, &str)] = &[
     ("flightdeck_resets_total", Kind::Counter, "Resumes answered with `reset` (the log could not serve them)."),
     ("flightdeck_commits_total", Kind::Counter, "Group commits."),
     (
+        "flightdeck_store_commits_total",
+        Kind::Counter,
+        "PostgreSQL commits by how they took their seqs: on the head this instance left (unlocked), under the head's \
+         lock (locked), and unlocked ones retried under the lock because another instance had committed (retried).",
+    ),
+    (
         crate::api::feeds::otlp::RECORDS,
         Kind::Counter,
         "OTLP records (spans, log records, data points) by signal and outcome: mapped, unmapped (dropped), rejected.",
@@ -126,6 +132,9 @@ impl Metrics {
         ];
         for (name, value) in counts {
             self.counter(name, &[]).absolute(value);
+        }
+        for (path, value) in state.store.commit_paths() {
+            self.counter("flightdeck_store_commits_total", &[("path", path)]).absolute(value);
         }
         self.recorder.handle().render()
     }

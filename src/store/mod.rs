@@ -324,6 +324,12 @@ pub trait Store: Send + Sync + 'static {
     fn shared_limits(&self) -> Option<Arc<dyn crate::limits::SharedLimits>> {
         None
     }
+
+    /// Commits so far by how they took their seqs, for `/metrics`; empty for a store that has one
+    /// way (PostgreSQL: [`postgres`]'s module comment).
+    fn commit_paths(&self) -> Vec<(&'static str, u64)> {
+        Vec::new()
+    }
 }
 
 /// Opens the store named by `url` and brings its schema up to date.

@@ -235,6 +235,50 @@ async fn a_row_another_instance_changed_is_read_afresh() {
 }
 
 #[tokio::test]
+async fn an_instance_builds_on_the_head_it_left_and_commits_under_the_lock_once_another_moved_it() {
+    let schema = shared_database().await;
+    let a = instance(&schema, |_| {}).await;
+    let b = instance(&schema, |_| {}).await;
+    // A's first commit takes the head's lock and learns the head; its next two build on it.
+    for i in 0..3 {
+        assert_eq!(post(a.addr, &task_created(&format!("a{i}"), "a")).await.unwrap(), i + 1);
+    }
+    // B moves the head. A's next commit, built on seq 3, finds it moved: it writes nothing and is
+    // made again under the lock, after B's event.
+    assert_eq!(post(b.addr, &task_created("b0", "b")).await.unwrap(), 4);
+    assert_eq!(post(a.addr, &task_created("a3", "a")).await.unwrap(), 5);
+
+    let scraped = reqwest::Client::new()
+        .get(format!("http://{}/metrics", a.addr))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for (path, n) in [("unlocked", 2), ("locked", 2), ("retried", 1)] {
+        let line = format!("flightdeck_store_commits_total{{path=\"{path}\"}} {n}");
+        assert!(scraped.lines().any(|l| l == line), "{line} in:\n{scraped}");
+    }
+    // The log holds each event once, at the seq its answer gave, in the order they were posted.
+    let logged = a.state.store.read_tail(0, 10, 10).await.unwrap();
+    let ids: Vec<(u64, String)> = logged
+        .iter()
+        .map(|l| {
+            let frame: serde_json::Value = serde_json::from_str(&l.frame).unwrap();
+            assert_eq!(frame["seq"], l.seq, "{frame}");
+            (l.seq, frame["payload"]["id"].as_str().unwrap().to_string())
+        })
+        .collect();
+    let expected: Vec<(u64, String)> =
+        [(1, "a0"), (2, "a1"), (3, "a2"), (4, "b0"), (5, "a3")].iter().map(|(s, id)| (*s, id.to_string())).collect();
+    assert_eq!(ids, expected);
+    a.stop().await;
+    b.stop().await;
+}
+
+#[tokio::test]
 async fn an_instance_takes_ingest_credit_ahead_and_spends_it_without_asking_the_database() {
     use sqlx::Connection;
     let schema = shared_database().await;

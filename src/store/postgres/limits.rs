@@ -63,31 +63,15 @@ impl SharedLimits for PgLimits {
     }
 
     async fn open(&self, instance: &str, token_id: &str, limit: u32) -> Result<bool, StoreError> {
-        let mut tx = self.pool.begin().await?;
-        // One opening per token at a time, across instances: the count and the increment agree.
-        sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))").bind(token_id).execute(&mut *tx).await?;
-        seen(&mut tx, instance).await?;
-        let open: i64 = sqlx::query_scalar(
-            "SELECT COALESCE(SUM(c.open), 0) FROM open_connections c JOIN instances i ON i.id = c.instance
-             WHERE c.token_id = $1 AND i.seen_at > clock_timestamp() - make_interval(secs => $2)",
-        )
-        .bind(token_id)
-        .bind(stale_secs())
-        .fetch_one(&mut *tx)
-        .await?;
-        if open >= i64::from(limit) {
-            return Ok(false);
-        }
-        sqlx::query(
-            "INSERT INTO open_connections (instance, token_id, open) VALUES ($1, $2, 1)
-             ON CONFLICT (token_id, instance) DO UPDATE SET open = open_connections.open + 1",
-        )
-        .bind(instance)
-        .bind(token_id)
-        .execute(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        Ok(true)
+        // One round trip: the lock, the count and the increment run in the function's transaction
+        // (migration 0005).
+        Ok(sqlx::query_scalar("SELECT open_connection($1, $2, $3, $4)")
+            .bind(instance)
+            .bind(token_id)
+            .bind(i64::from(limit))
+            .bind(stale_secs())
+            .fetch_one(&self.pool)
+            .await?)
     }
 
     async fn close(&self, instance: &str, token_id: &str) -> Result<(), StoreError> {

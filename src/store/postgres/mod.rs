@@ -1,9 +1,12 @@
 //! The PostgreSQL store, for several instances on one database.
 //!
-//! A commit locks the log's head row (`FOR UPDATE`) and assigns seqs after it inside its
-//! transaction, so seqs stay gapless and in commit order whichever instance commits. This module
+//! A commit assigns seqs after the log's head inside its transaction, so seqs stay gapless and in
+//! commit order whichever instance commits: it locks the head row (`FOR UPDATE`) first, or, when
+//! this instance made the last commit, moves the head only from the value it built on and is
+//! retried under the lock when another instance got there first ([`head`]). This module
 //! holds SQL only: what an event does to rows is decided in [`super::project`].
 
+mod head;
 mod limits;
 mod rows;
 mod tokens;
@@ -18,6 +21,8 @@ use sqlx::{
     postgres::{PgConnectOptions, PgListener, PgPoolOptions},
     PgPool, Postgres,
 };
+
+use head::Path;
 
 use super::{project, sql, Batch, Committed, LogQuery, Logged, Store, StoreError, TokenListing, TokenRecord};
 
@@ -37,6 +42,8 @@ pub struct PgStore {
     limits: std::sync::Arc<limits::PgLimits>,
     /// Live tokens kept in memory, forgotten on every revocation.
     tokens: std::sync::Arc<tokens::PgTokens>,
+    /// The head as this instance's last commit left it.
+    known: head::KnownHead,
 }
 
 impl PgStore {
@@ -54,7 +61,8 @@ impl PgStore {
         let schema: String = sqlx::query_scalar("SELECT current_schema()").fetch_one(&pool).await?;
         let limits = std::sync::Arc::new(limits::PgLimits { pool: auth.clone() });
         let tokens = tokens::PgTokens::new(auth.clone(), &schema);
-        Ok(PgStore { pool, channel: format!("flightdeck_commits_{schema}"), auth, epoch, limits, tokens })
+        let known = head::KnownHead::default();
+        Ok(PgStore { pool, channel: format!("flightdeck_commits_{schema}"), auth, epoch, limits, tokens, known })
     }
 }
 
@@ -76,6 +84,76 @@ fn pool_options() -> PgPoolOptions {
     })
 }
 
+impl PgStore {
+    /// A commit on the head this instance left, without taking the head's lock: two round trips
+    /// (the rows it reads, then its writes as one statement, which is its own transaction) where
+    /// the locked commit takes five. The reads see no one head; the write checks that the head is
+    /// still the one built on, and no commit changes a row without moving the head. `None`, with
+    /// nothing written, when another instance had committed since: the caller commits again under
+    /// the lock.
+    async fn commit_unlocked(
+        &self,
+        batches: Vec<Batch>,
+        ts: &str,
+        head: Seq,
+    ) -> Result<Option<Vec<Result<Vec<Committed>, StoreError>>>, StoreError> {
+        let mut conn = self.pool.acquire().await?;
+        let applied = project::commit(&mut rows::PgRows(&mut conn), batches, head, ts).await?;
+        let mut queries = self.write(&applied, head);
+        if applied.head == head || queries.len() != 1 {
+            // Nothing appended (every batch replayed or refused), so no write would check that the
+            // rows read were all the head's; or past one statement's parameters, where the parts
+            // would commit apart. Both are rare: the lock costs them little.
+            return Ok(None);
+        }
+        let done = queries[0].build().execute(&mut *conn).await;
+        drop(queries);
+        match done {
+            Ok(_) => {
+                self.known.committed(applied.head, Path::Unlocked);
+                Ok(Some(applied.results))
+            }
+            Err(e) if head_moved(&e) => {
+                self.known.moved();
+                Ok(None)
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// The statements that write `applied`, which was built on `head`: its rows and events, the
+    /// log's counts, the head moved from `head` (an error when it was not there any more) and the
+    /// notification, as one chain (more only past PostgreSQL's bound on a statement's
+    /// parameters). The notification reaches every instance's listener when (and only if) the
+    /// transaction commits.
+    fn write<'a>(&'a self, applied: &'a project::Applied, head: Seq) -> Vec<sqlx::QueryBuilder<'a, Postgres>> {
+        let mut out = sql::Batched::<Postgres>::new(sql::Statements::Chained);
+        sql::writes(&applied.writes, &mut out);
+        sql::log_counts(&applied.added, &mut out);
+        // Three parameters: the new head, the old one, and the channel the final select binds.
+        out.statement("UPDATE log_state SET head = ", 3)
+            .push_bind(applied.head as i64)
+            .push(" WHERE id = 1 AND head = ")
+            .push_bind(head as i64)
+            .push(" RETURNING head");
+        let channel = self.channel.as_str();
+        // The select runs the head's update first, so a commit that finds the head moved stops
+        // there, before its other parts (which would also fail, on the events' seqs).
+        out.into_queries_selecting(|last, q| {
+            q.push("SELECT pg_notify(")
+                .push_bind(channel)
+                .push(format!(", expect_head((SELECT head FROM {last}))::text)"));
+        })
+    }
+}
+
+/// Whether a commit failed because another instance had moved the head: nothing of it was written.
+fn head_moved(e: &sqlx::Error) -> bool {
+    // serialization_failure from `expect_head`; a unique violation on an event's seq or a
+    // deadlock when the statement met a commit still in flight.
+    matches!(e, sqlx::Error::Database(db) if matches!(db.code().as_deref(), Some("40001" | "23505" | "40P01")))
+}
+
 #[async_trait::async_trait]
 impl Store for PgStore {
     async fn commit(
@@ -83,30 +161,21 @@ impl Store for PgStore {
         batches: Vec<Batch>,
         ts: &str,
     ) -> Result<Vec<Result<Vec<Committed>, StoreError>>, StoreError> {
+        if let Some(head) = self.known.unlocked() {
+            if let Some(results) = self.commit_unlocked(batches.clone(), ts, head).await? {
+                return Ok(results);
+            }
+        }
         let mut tx = self.pool.begin().await?;
         // The lock every instance's commit takes: seqs are assigned one commit after another.
         let head: i64 =
             sqlx::query_scalar("SELECT head FROM log_state WHERE id = 1 FOR UPDATE").fetch_one(&mut *tx).await?;
         let applied = project::commit(&mut rows::PgRows(&mut tx), batches, head as Seq, ts).await?;
-        // The writes, the log's counts, the head and the notification as one chain of statements:
-        // one round trip (more only past PostgreSQL's bound on a statement's parameters). The
-        // notification is delivered to every instance's listener when (and only if) the
-        // transaction commits.
-        let mut out = sql::Batched::<Postgres>::new(sql::Statements::Chained);
-        sql::writes(&applied.writes, &mut out);
-        sql::log_counts(&applied.added, &mut out);
-        // Two parameters: the head, and the channel the final select binds.
-        out.statement("UPDATE log_state SET head = ", 2)
-            .push_bind(applied.head as i64)
-            .push(" WHERE id = 1 RETURNING head");
-        let channel = self.channel.as_str();
-        let queries = out.into_queries_selecting(|last, q| {
-            q.push("SELECT pg_notify(").push_bind(channel).push(format!(", head::text) FROM {last}"));
-        });
-        for mut query in queries {
+        for mut query in self.write(&applied, head as Seq) {
             query.build().execute(&mut *tx).await?;
         }
         tx.commit().await?;
+        self.known.committed(applied.head, Path::Locked);
         Ok(applied.results)
     }
 
@@ -415,5 +484,9 @@ impl Store for PgStore {
 
     fn shared_limits(&self) -> Option<std::sync::Arc<dyn crate::limits::SharedLimits>> {
         Some(self.limits.clone())
+    }
+
+    fn commit_paths(&self) -> Vec<(&'static str, u64)> {
+        self.known.counts()
     }
 }
