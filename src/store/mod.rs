@@ -5,6 +5,7 @@
 //! embedded default; [`postgres`] serves several instances on one database. [`open`] picks one by
 //! the URL; [`sql`] holds the queries both write the same way.
 
+mod cache;
 pub mod past;
 mod postgres;
 pub mod project;

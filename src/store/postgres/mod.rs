@@ -98,7 +98,8 @@ impl PgStore {
         head: Seq,
     ) -> Result<Option<Vec<Result<Vec<Committed>, StoreError>>>, StoreError> {
         let mut conn = self.pool.acquire().await?;
-        let applied = project::commit(&mut rows::PgRows(&mut conn), batches, head, ts).await?;
+        let applied =
+            project::commit(&mut rows::PgRows { conn: &mut conn, cache: self.known.rows() }, batches, head, ts).await?;
         let mut queries = self.write(&applied, head);
         if applied.head == head || queries.len() != 1 {
             // Nothing appended (every batch replayed or refused), so no write would check that the
@@ -110,15 +111,39 @@ impl PgStore {
         drop(queries);
         match done {
             Ok(_) => {
-                self.known.committed(applied.head, Path::Unlocked);
+                self.known.committed(applied.head, &applied.writes, Path::Unlocked);
                 Ok(Some(applied.results))
             }
             Err(e) if head_moved(&e) => {
                 self.known.moved();
                 Ok(None)
             }
-            Err(e) => Err(e.into()),
+            Err(e) => {
+                self.known.forget();
+                Err(e.into())
+            }
         }
+    }
+
+    /// A commit under the head's lock, which it takes first: the way for every instance.
+    async fn commit_locked(
+        &self,
+        batches: Vec<Batch>,
+        ts: &str,
+    ) -> Result<Vec<Result<Vec<Committed>, StoreError>>, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        // The lock every instance's commit takes: seqs are assigned one commit after another.
+        let head: i64 =
+            sqlx::query_scalar("SELECT head FROM log_state WHERE id = 1 FOR UPDATE").fetch_one(&mut *tx).await?;
+        self.known.found(head as Seq);
+        let mut rows = rows::PgRows { conn: &mut tx, cache: self.known.rows() };
+        let applied = project::commit(&mut rows, batches, head as Seq, ts).await?;
+        for mut query in self.write(&applied, head as Seq) {
+            query.build().execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
+        self.known.committed(applied.head, &applied.writes, Path::Locked);
+        Ok(applied.results)
     }
 
     /// The statements that write `applied`, which was built on `head`: its rows and events, the
@@ -166,17 +191,11 @@ impl Store for PgStore {
                 return Ok(results);
             }
         }
-        let mut tx = self.pool.begin().await?;
-        // The lock every instance's commit takes: seqs are assigned one commit after another.
-        let head: i64 =
-            sqlx::query_scalar("SELECT head FROM log_state WHERE id = 1 FOR UPDATE").fetch_one(&mut *tx).await?;
-        let applied = project::commit(&mut rows::PgRows(&mut tx), batches, head as Seq, ts).await?;
-        for mut query in self.write(&applied, head as Seq) {
-            query.build().execute(&mut *tx).await?;
+        let committed = self.commit_locked(batches, ts).await;
+        if committed.is_err() {
+            self.known.forget();
         }
-        tx.commit().await?;
-        self.known.committed(applied.head, Path::Locked);
-        Ok(applied.results)
+        committed
     }
 
     fn epoch(&self) -> &str {

@@ -4,21 +4,33 @@ use app::domain::Seq;
 use sqlx::PgConnection;
 
 use crate::store::{
+    cache::RowCache,
     project::{Load, Rows},
     Once, StoreError,
 };
 
-pub struct PgRows<'a>(pub &'a mut PgConnection);
+/// The connection a commit reads on, and the rows this instance knows (the caller makes sure the
+/// cache holds the database's rows at the head the commit builds on).
+pub struct PgRows<'a> {
+    pub conn: &'a mut PgConnection,
+    pub cache: &'a RowCache,
+}
 
 #[async_trait::async_trait]
 impl Load for PgRows<'_> {
     async fn load(&mut self, workspace: &str, kind: &'static str, id: &str) -> Result<Option<String>, StoreError> {
-        Ok(sqlx::query_scalar("SELECT data FROM entities WHERE workspace = $1 AND kind = $2 AND id = $3")
-            .bind(workspace)
-            .bind(kind)
-            .bind(id)
-            .fetch_optional(&mut *self.0)
-            .await?)
+        if let Some(known) = self.cache.get(workspace, kind, id) {
+            return Ok(known);
+        }
+        let data: Option<String> =
+            sqlx::query_scalar("SELECT data FROM entities WHERE workspace = $1 AND kind = $2 AND id = $3")
+                .bind(workspace)
+                .bind(kind)
+                .bind(id)
+                .fetch_optional(&mut *self.conn)
+                .await?;
+        self.cache.put(workspace, kind, id, data.clone());
+        Ok(data)
     }
 }
 
@@ -30,7 +42,7 @@ impl Rows for PgRows<'_> {
                 .bind(workspace)
                 .bind(&once.key)
                 .bind(&once.not_before)
-                .fetch_optional(&mut *self.0)
+                .fetch_optional(&mut *self.conn)
                 .await?;
         row.map(|(hash, seqs)| Ok((hash, serde_json::from_str(&seqs).map_err(|e| StoreError::Corrupt(e.to_string()))?)))
             .transpose()
@@ -40,7 +52,7 @@ impl Rows for PgRows<'_> {
         let seqs: Vec<i64> = seqs.iter().map(|s| *s as i64).collect();
         let rows: Vec<(i64, String)> = sqlx::query_as("SELECT seq, frame FROM events WHERE seq = ANY($1) ORDER BY seq")
             .bind(seqs)
-            .fetch_all(&mut *self.0)
+            .fetch_all(&mut *self.conn)
             .await?;
         Ok(rows.into_iter().map(|(seq, frame)| (seq as Seq, frame)).collect())
     }

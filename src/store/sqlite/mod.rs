@@ -9,7 +9,6 @@
 //! read in memory, and a commit is one call into the driver's worker thread: begin, the writes,
 //! the log's counts and head, commit (and one more per row it has not seen yet, read before).
 
-mod cache;
 mod rows;
 mod tokens;
 
@@ -40,12 +39,9 @@ pub struct SqliteStore {
     /// The head of the log as of the last commit; held for the whole of a commit, so commits run
     /// one after another from the head the one before left.
     head: tokio::sync::Mutex<Seq>,
-    rows: cache::RowCache,
+    rows: super::cache::RowCache,
     tokens: tokens::TokenCache,
 }
-
-/// Bytes of entity rows the writer keeps in memory.
-const ROW_CACHE_BYTES: usize = 8 << 20;
 
 impl SqliteStore {
     pub async fn open(path: &str) -> Result<SqliteStore, StoreError> {
@@ -67,7 +63,7 @@ impl SqliteStore {
         let (epoch, head): (String, i64) =
             sqlx::query_as("SELECT epoch, head FROM log_state WHERE id = 1").fetch_one(&writer).await?;
         let head = tokio::sync::Mutex::new(head as Seq);
-        let rows = cache::RowCache::new(ROW_CACHE_BYTES);
+        let rows = super::cache::RowCache::new(super::cache::ROW_CACHE_BYTES);
         let tokens = tokens::TokenCache::open(file_of(path))?;
         Ok(SqliteStore { writer, reader, auth, epoch, head, rows, tokens })
     }

@@ -3,8 +3,8 @@
 use app::domain::Seq;
 use sqlx::SqliteConnection;
 
-use super::cache::RowCache;
 use crate::store::{
+    cache::RowCache,
     project::{Load, Rows},
     Once, StoreError,
 };

@@ -1,11 +1,15 @@
-//! The rows commits read, kept in memory on the single writer: a commit asks the database only for
-//! rows it has not seen. Sound because this process's writer is the only one that writes entity
-//! rows to the file (one server per SQLite file), and the cache learns a commit's rows only once
-//! that commit is durable.
+//! The rows commits read, kept in memory: a commit asks the database only for rows it has not
+//! seen. Each backend says when what it holds is the database's: on SQLite always (this process's
+//! writer is the only one that writes the file), on PostgreSQL while the head is the one this
+//! instance's last commit left. Either way the cache learns a commit's rows only once that commit
+//! is durable.
 
 use std::sync::Mutex;
 
 use hashlink::LruCache;
+
+/// Bytes of entity rows a store keeps in memory.
+pub const ROW_CACHE_BYTES: usize = 8 << 20;
 
 /// A row by `(workspace, kind, id)`; `None` when the database has no such row.
 type Key = (String, &'static str, String);
@@ -54,7 +58,8 @@ impl RowCache {
         }
     }
 
-    /// Forgets everything: after a commit whose outcome is unknown.
+    /// Forgets everything: after a commit whose outcome is unknown, or once the rows may have
+    /// changed under it.
     pub fn clear(&self) {
         let mut inner = self.lock();
         inner.rows.clear();
