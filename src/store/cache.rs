@@ -8,6 +8,8 @@ use std::sync::Mutex;
 
 use hashlink::LruCache;
 
+use super::StoreError;
+
 /// Bytes of entity rows a store keeps in memory.
 pub const ROW_CACHE_BYTES: usize = 8 << 20;
 
@@ -34,6 +36,25 @@ impl RowCache {
     pub fn get(&self, workspace: &str, kind: &'static str, id: &str) -> Option<Option<String>> {
         let mut inner = self.lock();
         inner.rows.get(&(workspace.to_string(), kind, id.to_string())).cloned()
+    }
+
+    /// The row from memory, or else from `read` (the database), remembered.
+    pub async fn through<F>(
+        &self,
+        workspace: &str,
+        kind: &'static str,
+        id: &str,
+        read: F,
+    ) -> Result<Option<String>, StoreError>
+    where
+        F: std::future::Future<Output = Result<Option<String>, sqlx::Error>>,
+    {
+        if let Some(known) = self.get(workspace, kind, id) {
+            return Ok(known);
+        }
+        let data = read.await?;
+        self.put(workspace, kind, id, data.clone());
+        Ok(data)
     }
 
     /// Remembers what the database holds for a row (read from it, or written by a durable commit).

@@ -232,15 +232,7 @@ async fn claude_codes_log_events_join_its_hooks_and_its_metrics_fill_the_budget(
     let budget: Vec<Budget> = server.rows(Query::one::<Budget>(WORKSPACE_BUDGET)).await;
     assert!((budget[0].spent_usd - (0.0108 + 1.25)).abs() < 1e-9, "{budget:?}");
 
-    let page = reqwest::Client::new()
-        .get(server.http("/metrics"))
-        .bearer_auth(TOKEN)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = crate::common::scrape_metrics(server.http("/metrics")).await;
     let line = |outcome: &str, signal: &str| {
         page.lines()
             .find(|l| {

@@ -248,15 +248,7 @@ async fn an_instance_builds_on_the_head_it_left_and_commits_under_the_lock_once_
     assert_eq!(post(b.addr, &task_created("b0", "b")).await.unwrap(), 4);
     assert_eq!(post(a.addr, &task_created("a3", "a")).await.unwrap(), 5);
 
-    let scraped = reqwest::Client::new()
-        .get(format!("http://{}/metrics", a.addr))
-        .bearer_auth(TOKEN)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let scraped = crate::common::scrape_metrics(format!("http://{}/metrics", a.addr)).await;
     for (path, n) in [("unlocked", 2), ("locked", 2), ("retried", 1)] {
         let line = format!("flightdeck_store_commits_total{{path=\"{path}\"}} {n}");
         assert!(scraped.lines().any(|l| l == line), "{line} in:\n{scraped}");

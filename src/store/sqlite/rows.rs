@@ -18,18 +18,13 @@ pub struct SqliteRows<'a> {
 #[async_trait::async_trait]
 impl Load for SqliteRows<'_> {
     async fn load(&mut self, workspace: &str, kind: &'static str, id: &str) -> Result<Option<String>, StoreError> {
-        if let Some(known) = self.cache.get(workspace, kind, id) {
-            return Ok(known);
-        }
-        let data: Option<String> =
-            sqlx::query_scalar("SELECT data FROM entities WHERE workspace = ? AND kind = ? AND id = ?")
-                .bind(workspace)
-                .bind(kind)
-                .bind(id)
-                .fetch_optional(&mut *self.conn)
-                .await?;
-        self.cache.put(workspace, kind, id, data.clone());
-        Ok(data)
+        // Not sent yet: a future runs when awaited, and `through` awaits it only for a row it lacks.
+        let read = sqlx::query_scalar("SELECT data FROM entities WHERE workspace = ? AND kind = ? AND id = ?")
+            .bind(workspace)
+            .bind(kind)
+            .bind(id)
+            .fetch_optional(&mut *self.conn);
+        self.cache.through(workspace, kind, id, read).await
     }
 }
 
