@@ -6,6 +6,7 @@
 
 mod lease;
 mod rate;
+mod slots;
 
 use std::{sync::Arc, time::Duration};
 
@@ -26,11 +27,11 @@ pub trait SharedLimits: Send + Sync {
     /// Takes `events` from the bucket `key` (full at `burst`, refilled at `rate` a second), or
     /// says in how many seconds enough will be there. Same rules as [`RateLimiter::take`].
     async fn take(&self, key: &str, events: u32, rate: u32, burst: u32) -> Result<Result<(), u64>, StoreError>;
-    /// Counts a connection of `token_id` on `instance` if the token's connections on every live
-    /// instance are fewer than `limit`; says whether it was counted.
-    async fn open(&self, instance: &str, token_id: &str, limit: u32) -> Result<bool, StoreError>;
-    /// Uncounts one connection of `token_id` on `instance`.
-    async fn close(&self, instance: &str, token_id: &str) -> Result<(), StoreError>;
+    /// Counts up to `want` connection slots of `token_id` for `instance`, as many as the slots
+    /// counted on every live instance leave below `limit`; says how many it counted.
+    async fn lease(&self, instance: &str, token_id: &str, limit: u32, want: u32) -> Result<u32, StoreError>;
+    /// Uncounts `slots` slots of `token_id` on `instance`.
+    async fn release(&self, instance: &str, token_id: &str, slots: u32) -> Result<(), StoreError>;
     /// Says `instance` is alive, and forgets instances silent for long (with their connections).
     async fn beat(&self, instance: &str) -> Result<(), StoreError>;
 }
@@ -43,6 +44,9 @@ pub struct Limits {
     shared: Option<Arc<dyn SharedLimits>>,
     /// Ingest credit taken from the shared bucket ahead of need.
     leases: lease::Leases,
+    /// Connection slots taken from the shared count ahead of need.
+    slots: Arc<slots::Slots>,
+    leasing: tokio::sync::Mutex<()>,
     /// This process among the instances: made at start, so a restarted one is a new instance and
     /// what its predecessor held expires with it.
     instance: Arc<str>,
@@ -57,13 +61,16 @@ pub enum Refused {
 
 impl Limits {
     pub fn new(rate: u32, burst: u32, max_connections: usize, shared: Option<Arc<dyn SharedLimits>>) -> Limits {
+        let max_connections = max_connections.min(u32::MAX as usize) as u32;
         Limits {
             local: RateLimiter::new(rate, burst),
             rate,
             burst,
-            max_connections: max_connections.min(u32::MAX as usize) as u32,
+            max_connections,
             shared,
             leases: lease::Leases::new(rate, burst),
+            slots: Arc::new(slots::Slots::new(max_connections)),
+            leasing: tokio::sync::Mutex::new(()),
             instance: uuid::Uuid::new_v4().simple().to_string().into(),
         }
     }
@@ -93,20 +100,25 @@ impl Limits {
         // This process's own count first: it is what revocation closes, and it costs nothing.
         let Some(mut guard) = hub.connect(token_id) else { return Err(Refused::Full(self.max_connections)) };
         let Some(shared) = &self.shared else { return Ok(guard) };
-        match shared.open(&self.instance, token_id, self.max_connections).await {
-            Ok(true) => {}
-            Ok(false) => return Err(Refused::Full(self.max_connections)),
-            Err(e) => return Err(Refused::Store(e)),
+        if !self.slots.take(token_id) {
+            // One lease at a time: connects that come meanwhile wait for it, and then most of them
+            // find a slot it took.
+            let _leasing = self.leasing.lock().await;
+            if !self.slots.take(token_id) {
+                match shared.lease(&self.instance, token_id, self.max_connections, self.slots.block()).await {
+                    Ok(0) => return Err(Refused::Full(self.max_connections)),
+                    Ok(granted) => self.slots.leased(token_id, granted),
+                    Err(e) => return Err(Refused::Store(e)),
+                }
+            }
         }
-        let (shared, instance, token_id) = (shared.clone(), self.instance.clone(), token_id.to_string());
+        let (shared, slots, instance, token_id) =
+            (shared.clone(), self.slots.clone(), self.instance.clone(), token_id.to_string());
         guard.on_release(move || {
+            let back = slots.closed(&token_id);
             // Dropped outside a runtime only at exit, when the instance expires anyway.
-            if let Ok(runtime) = tokio::runtime::Handle::try_current() {
-                runtime.spawn(async move {
-                    if let Err(e) = shared.close(&instance, &token_id).await {
-                        tracing::warn!(error = %e, "a closed connection could not be uncounted; it expires with this instance");
-                    }
-                });
+            if let (1.., Ok(runtime)) = (back, tokio::runtime::Handle::try_current()) {
+                runtime.spawn(async move { release(&*shared, &instance, &token_id, back).await });
             }
         });
         Ok(guard)
@@ -116,8 +128,18 @@ impl Limits {
     pub async fn beat(&self) -> Result<usize, StoreError> {
         if let Some(shared) = &self.shared {
             shared.beat(&self.instance).await?;
+            // Spare slots go back, so that other instances can have them.
+            for (token_id, spare) in self.slots.spares() {
+                release(&**shared, &self.instance, &token_id, spare).await;
+            }
         }
         Ok(0)
+    }
+}
+
+async fn release(shared: &dyn SharedLimits, instance: &str, token_id: &str, slots: u32) {
+    if let Err(e) = shared.release(instance, token_id, slots).await {
+        tracing::warn!(error = %e, slots, "connection slots could not be uncounted; they expire with this instance");
     }
 }
 
@@ -137,10 +159,10 @@ mod tests {
         async fn take(&self, key: &str, events: u32, _: u32, _: u32) -> Result<Result<(), u64>, StoreError> {
             Ok(self.0.take(key, events as usize))
         }
-        async fn open(&self, _: &str, _: &str, _: u32) -> Result<bool, StoreError> {
-            Ok(true)
+        async fn lease(&self, _: &str, _: &str, _: u32, want: u32) -> Result<u32, StoreError> {
+            Ok(want)
         }
-        async fn close(&self, _: &str, _: &str) -> Result<(), StoreError> {
+        async fn release(&self, _: &str, _: &str, _: u32) -> Result<(), StoreError> {
             Ok(())
         }
         async fn beat(&self, _: &str) -> Result<(), StoreError> {

@@ -271,6 +271,88 @@ async fn an_instance_builds_on_the_head_it_left_and_commits_under_the_lock_once_
 }
 
 #[tokio::test]
+async fn an_instance_takes_connection_slots_in_blocks_and_gives_its_spares_back_at_its_heartbeat() {
+    use sqlx::Connection;
+    use tokio_tungstenite::{connect_async, tungstenite::Error as WsError};
+    let schema = shared_database().await;
+    // A limit of 128: a block is 2 slots.
+    let a = instance(&schema, |c| c.max_connections_per_token = 128).await;
+    let b = instance(&schema, |c| c.max_connections_per_token = 128).await;
+    let url = |r: &Running| format!("ws://{}/ws?token={TOKEN}", r.addr);
+    let counted = || async {
+        let mut db = sqlx::PgConnection::connect(&schema.url()).await.unwrap();
+        sqlx::query_scalar::<_, i64>("SELECT COALESCE(SUM(open), 0) FROM open_connections")
+            .fetch_one(&mut db)
+            .await
+            .unwrap()
+    };
+    let refused = |r: &Running| {
+        let url = url(r);
+        async move {
+            match connect_async(url).await {
+                Err(WsError::Http(response)) => response.status() == 429,
+                Err(e) => panic!("expected 429 or a socket, got {e}"),
+                Ok(_) => false,
+            }
+        }
+    };
+
+    // A's first socket takes a block of two slots; A's heartbeat (every 2 s) gives the spare back.
+    let mut on_a = vec![WsClient::connect_to(&url(&a)).await.0];
+    assert_eq!(counted().await, 2);
+    let mut now = counted().await;
+    for _ in 0..60 {
+        if now == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        now = counted().await;
+    }
+    assert_eq!(now, 1, "the spare slot went back at A's heartbeat");
+    // Just after a heartbeat: about 2 s before the next. A's second socket takes a block again, its
+    // third the spare slot, without a statement.
+    on_a.push(WsClient::connect_to(&url(&a)).await.0);
+    assert_eq!(counted().await, 3);
+    on_a.push(WsClient::connect_to(&url(&a)).await.0);
+    assert_eq!(counted().await, 3, "the spare slot, without a statement");
+    on_a.push(WsClient::connect_to(&url(&a)).await.0);
+    assert_eq!(counted().await, 5, "a new block: one slot spare");
+
+    // B fills what is left: 123 sockets. A's spare slot counts, so B is refused with 127 open.
+    let url_b = url(&b);
+    let on_b: Vec<_> = futures::future::join_all((0..123).map(|_| WsClient::connect_to(&url_b))).await;
+    assert_eq!(counted().await, 128);
+    assert!(refused(&b).await, "A's spare slot counts against the limit");
+    // A's next heartbeat gives it back: B can have it, and then the limit is reached.
+    let mut last = None;
+    for _ in 0..50 {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        if let Ok(socket) = connect_async(url(&b)).await {
+            last = Some(socket);
+            break;
+        }
+    }
+    assert!(last.is_some(), "the spare slot came back at the heartbeat");
+    assert!(refused(&a).await && refused(&b).await, "128 open: the limit");
+
+    // Closing B's sockets gives back all but a spare slot at once, and that one at the heartbeat.
+    drop(on_b);
+    drop(last);
+    let mut left = counted().await;
+    for _ in 0..50 {
+        if left == 4 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        left = counted().await;
+    }
+    assert_eq!(left, 4, "A's four sockets");
+    drop(on_a);
+    a.stop().await;
+    b.stop().await;
+}
+
+#[tokio::test]
 async fn an_instance_takes_ingest_credit_ahead_and_spends_it_without_asking_the_database() {
     use sqlx::Connection;
     let schema = shared_database().await;

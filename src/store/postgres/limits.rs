@@ -62,24 +62,29 @@ impl SharedLimits for PgLimits {
         Ok(Err(((events.min(burst) - have) / rate).ceil().max(1.0) as u64))
     }
 
-    async fn open(&self, instance: &str, token_id: &str, limit: u32) -> Result<bool, StoreError> {
+    async fn lease(&self, instance: &str, token_id: &str, limit: u32, want: u32) -> Result<u32, StoreError> {
         // One round trip: the lock, the count and the increment run in the function's transaction
-        // (migration 0005).
-        Ok(sqlx::query_scalar("SELECT open_connection($1, $2, $3, $4)")
+        // (migration 0007).
+        let granted: i64 = sqlx::query_scalar("SELECT lease_connections($1, $2, $3, $4, $5)")
             .bind(instance)
             .bind(token_id)
             .bind(i64::from(limit))
             .bind(stale_secs())
+            .bind(i64::from(want))
             .fetch_one(&self.pool)
-            .await?)
+            .await?;
+        Ok(granted.clamp(0, i64::from(want)) as u32)
     }
 
-    async fn close(&self, instance: &str, token_id: &str) -> Result<(), StoreError> {
-        sqlx::query("UPDATE open_connections SET open = open - 1 WHERE instance = $1 AND token_id = $2 AND open > 0")
-            .bind(instance)
-            .bind(token_id)
-            .execute(&self.pool)
-            .await?;
+    async fn release(&self, instance: &str, token_id: &str, slots: u32) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE open_connections SET open = GREATEST(open - $3, 0) WHERE instance = $1 AND token_id = $2",
+        )
+        .bind(instance)
+        .bind(token_id)
+        .bind(i64::from(slots))
+        .execute(&self.pool)
+        .await?;
         Ok(())
     }
 
