@@ -77,14 +77,12 @@ impl SharedLimits for PgLimits {
     }
 
     async fn release(&self, instance: &str, token_id: &str, slots: u32) -> Result<(), StoreError> {
-        sqlx::query(
-            "UPDATE open_connections SET open = GREATEST(open - $3, 0) WHERE instance = $1 AND token_id = $2",
-        )
-        .bind(instance)
-        .bind(token_id)
-        .bind(i64::from(slots))
-        .execute(&self.pool)
-        .await?;
+        sqlx::query("UPDATE open_connections SET open = GREATEST(open - $3, 0) WHERE instance = $1 AND token_id = $2")
+            .bind(instance)
+            .bind(token_id)
+            .bind(i64::from(slots))
+            .execute(&self.pool)
+            .await?;
         Ok(())
     }
 
