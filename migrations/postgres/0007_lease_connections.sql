@@ -1,8 +1,8 @@
 -- Connection slots taken in blocks: `open_connections.open` now counts the slots an instance holds
 -- (its open connections and the spare slots it took with them), and an instance asks for a block
--- only when it has no spare slot left (`src/limits/slots.rs`). The same lock and count as
--- `open_connection` (0005), which an instance of the previous release still calls during an
--- upgrade: both add to the same rows, so the limit holds across the two.
+-- only when it has no spare slot left (`src/limits/slots.rs`). An instance of the previous
+-- release still calls `open_connection` (0005) during an upgrade; it now leases one slot, so the
+-- lock and the count are written once, here, and the limit holds across both releases.
 
 CREATE FUNCTION lease_connections(
     p_instance TEXT, p_token TEXT, p_limit BIGINT, p_stale_secs DOUBLE PRECISION, p_want BIGINT
@@ -30,3 +30,10 @@ BEGIN
     RETURN granted;
 END
 $$;
+
+CREATE OR REPLACE FUNCTION open_connection(
+    p_instance TEXT, p_token TEXT, p_limit BIGINT, p_stale_secs DOUBLE PRECISION
+)
+RETURNS BOOLEAN
+LANGUAGE sql
+AS $$ SELECT lease_connections(p_instance, p_token, p_limit, p_stale_secs, 1) > 0 $$;

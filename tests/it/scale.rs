@@ -270,22 +270,35 @@ async fn an_instance_builds_on_the_head_it_left_and_commits_under_the_lock_once_
     b.stop().await;
 }
 
+/// Connection slots counted in the shared table, across instances and tokens.
+async fn slots_counted(schema: &Schema) -> i64 {
+    use sqlx::Connection;
+    let mut db = sqlx::PgConnection::connect(&schema.url()).await.unwrap();
+    sqlx::query_scalar("SELECT COALESCE(SUM(open), 0) FROM open_connections").fetch_one(&mut db).await.unwrap()
+}
+
+/// The slots counted once they are `want`, or after 3 s.
+async fn slots_counted_become(schema: &Schema, want: i64) -> i64 {
+    let mut now = slots_counted(schema).await;
+    for _ in 0..60 {
+        if now == want {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        now = slots_counted(schema).await;
+    }
+    now
+}
+
 #[tokio::test]
 async fn an_instance_takes_connection_slots_in_blocks_and_gives_its_spares_back_at_its_heartbeat() {
-    use sqlx::Connection;
     use tokio_tungstenite::{connect_async, tungstenite::Error as WsError};
     let schema = shared_database().await;
     // A limit of 128: a block is 2 slots.
     let a = instance(&schema, |c| c.max_connections_per_token = 128).await;
     let b = instance(&schema, |c| c.max_connections_per_token = 128).await;
     let url = |r: &Running| format!("ws://{}/ws?token={TOKEN}", r.addr);
-    let counted = || async {
-        let mut db = sqlx::PgConnection::connect(&schema.url()).await.unwrap();
-        sqlx::query_scalar::<_, i64>("SELECT COALESCE(SUM(open), 0) FROM open_connections")
-            .fetch_one(&mut db)
-            .await
-            .unwrap()
-    };
+    let counted = || slots_counted(&schema);
     let refused = |r: &Running| {
         let url = url(r);
         async move {
@@ -300,15 +313,7 @@ async fn an_instance_takes_connection_slots_in_blocks_and_gives_its_spares_back_
     // A's first socket takes a block of two slots; A's heartbeat (every 2 s) gives the spare back.
     let mut on_a = vec![WsClient::connect_to(&url(&a)).await.0];
     assert_eq!(counted().await, 2);
-    let mut now = counted().await;
-    for _ in 0..60 {
-        if now == 1 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-        now = counted().await;
-    }
-    assert_eq!(now, 1, "the spare slot went back at A's heartbeat");
+    assert_eq!(slots_counted_become(&schema, 1).await, 1, "the spare slot went back at A's heartbeat");
     // Just after a heartbeat: about 2 s before the next. A's second socket takes a block again, its
     // third the spare slot, without a statement.
     on_a.push(WsClient::connect_to(&url(&a)).await.0);
@@ -338,15 +343,7 @@ async fn an_instance_takes_connection_slots_in_blocks_and_gives_its_spares_back_
     // Closing B's sockets gives back all but a spare slot at once, and that one at the heartbeat.
     drop(on_b);
     drop(last);
-    let mut left = counted().await;
-    for _ in 0..50 {
-        if left == 4 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-        left = counted().await;
-    }
-    assert_eq!(left, 4, "A's four sockets");
+    assert_eq!(slots_counted_become(&schema, 4).await, 4, "A's four sockets");
     drop(on_a);
     a.stop().await;
     b.stop().await;
