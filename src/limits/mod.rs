@@ -46,6 +46,7 @@ pub struct Limits {
     leases: lease::Leases,
     /// Connection slots taken from the shared count ahead of need.
     slots: Arc<slots::Slots>,
+    /// Held while a block of slots is asked for, so that only one connect asks at a time.
     leasing: tokio::sync::Mutex<()>,
     /// This process among the instances: made at start, so a restarted one is a new instance and
     /// what its predecessor held expires with it.
