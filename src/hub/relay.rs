@@ -3,9 +3,9 @@
 //! With one instance every commit is this writer's, and its events are published as soon as they
 //! are durable. With several instances on one database, another instance's commit takes seqs in
 //! between: a local commit then waits until the seqs before it have been read from the log and
-//! published. The store says when its head moves (PostgreSQL `LISTEN/NOTIFY`); a notification only
-//! wakes the relay, which then reads the log from its own last seq, so a lost notification costs
-//! latency (the next periodic look), never an event.
+//! published. The store says when its head moves (PostgreSQL `LISTEN/NOTIFY`, with the head the
+//! commit left); a head past what is published wakes the relay, which then reads the log from its
+//! own last seq, so a lost notification costs latency (the next periodic look), never an event.
 
 use std::{
     collections::BTreeMap,
@@ -14,7 +14,7 @@ use std::{
 };
 
 use app::domain::Seq;
-use tokio::sync::{mpsc, Notify};
+use tokio::sync::{watch, Notify};
 
 use super::Hub;
 use crate::store::{Committed, Logged, Store};
@@ -46,7 +46,7 @@ struct State {
 impl Relay {
     /// Starts relaying after `head`. `heads` tells of commits by other instances; without it the
     /// writer is the only one.
-    pub fn start(store: Arc<dyn Store>, hub: Hub, head: Seq, heads: Option<mpsc::Receiver<()>>) -> Relay {
+    pub fn start(store: Arc<dyn Store>, hub: Hub, head: Seq, heads: Option<watch::Receiver<Seq>>) -> Relay {
         let relay = Relay {
             inner: Arc::new(Inner {
                 hub,
@@ -92,14 +92,19 @@ impl Relay {
         self.inner.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    async fn run(self, store: Arc<dyn Store>, mut heads: Option<mpsc::Receiver<()>>, shared: bool) {
+    async fn run(self, store: Arc<dyn Store>, mut heads: Option<watch::Receiver<Seq>>, shared: bool) {
         let mut shutdown = self.inner.hub.shutdown_signal();
         loop {
-            tokio::select! {
+            let look = tokio::select! {
                 _ = shutdown.changed() => return,
-                _ = self.inner.gap.notified() => {}
-                Some(()) = async { match heads.as_mut() { Some(h) => h.recv().await, None => std::future::pending().await } } => {}
-                _ = tokio::time::sleep(HEAL_EVERY), if shared => {}
+                _ = self.inner.gap.notified() => true,
+                // Most announcements are of this instance's own commits, published already: no
+                // need to ask the database for its head.
+                Some(head) = announced(&mut heads) => head > self.lock().published,
+                _ = tokio::time::sleep(HEAL_EVERY), if shared => true,
+            };
+            if !look {
+                continue;
             }
             if let Err(e) = self.fill(&*store).await {
                 tracing::warn!(error = %e, "reading others' events from the log failed; trying again");
@@ -145,5 +150,16 @@ impl Relay {
             state.published = state.published.max(end);
             self.drain(&mut state);
         }
+    }
+}
+
+/// The next head announced higher than the last one read; `None` once nothing can announce any more.
+async fn announced(heads: &mut Option<watch::Receiver<Seq>>) -> Option<Seq> {
+    match heads {
+        Some(heads) => {
+            heads.changed().await.ok()?;
+            Some(*heads.borrow_and_update())
+        }
+        None => std::future::pending().await,
     }
 }

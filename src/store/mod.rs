@@ -261,9 +261,10 @@ pub trait Store: Send + Sync + 'static {
     /// what other instances committed.
     async fn read_tail(&self, after: Seq, upto: Seq, limit: u32) -> Result<Vec<Logged>, StoreError>;
 
-    /// Wakes the receiver whenever any instance commits, when other instances may write to this
-    /// database (`None`: this server's writer is the only one).
-    async fn watch(&self) -> Result<Option<tokio::sync::mpsc::Receiver<()>>, StoreError>;
+    /// The highest head any instance's commit (this one's too) has announced, when other instances
+    /// may write to this database (`None`: this server's writer is the only one). An announcement
+    /// can be lost (a dropped connection): the relay also looks at the head now and then.
+    async fn watch(&self) -> Result<Option<tokio::sync::watch::Receiver<Seq>>, StoreError>;
 
     /// One slice of pruning, in one short transaction: drops at most `slice` of the oldest events of
     /// the workspace furthest over `keep` events. Returns how many were dropped (0: none is over).

@@ -78,7 +78,7 @@ impl Store for Faulty {
     async fn read_tail(&self, after: Seq, upto: Seq, limit: u32) -> Result<Vec<Logged>, StoreError> {
         self.inner.read_tail(after, upto, limit).await
     }
-    async fn watch(&self) -> Result<Option<tokio::sync::mpsc::Receiver<()>>, StoreError> {
+    async fn watch(&self) -> Result<Option<tokio::sync::watch::Receiver<u64>>, StoreError> {
         self.inner.watch().await
     }
     async fn prune(&self, keep: u64, slice: u64) -> Result<u64, StoreError> {

@@ -34,6 +34,8 @@ pub struct PgStore {
     /// The notification channel commits announce themselves on: one per schema, so two logs in one
     /// database never wake each other.
     channel: String,
+    /// This store among the instances, in its commits' announcements, so that it skips its own.
+    instance: String,
     /// Token checks have connections of their own, so long replays never hold up authentication.
     auth: PgPool,
     epoch: String,
@@ -62,7 +64,8 @@ impl PgStore {
         let limits = std::sync::Arc::new(limits::PgLimits { pool: auth.clone() });
         let tokens = tokens::PgTokens::new(auth.clone(), &schema);
         let known = head::KnownHead::default();
-        Ok(PgStore { pool, channel: format!("flightdeck_commits_{schema}"), auth, epoch, limits, tokens, known })
+        let (channel, instance) = (format!("flightdeck_commits_{schema}"), uuid::Uuid::new_v4().simple().to_string());
+        Ok(PgStore { pool, channel, instance, auth, epoch, limits, tokens, known })
     }
 }
 
@@ -155,21 +158,30 @@ impl PgStore {
         let mut out = sql::Batched::<Postgres>::new(sql::Statements::Chained);
         sql::writes(&applied.writes, &mut out);
         sql::log_counts(&applied.added, &mut out);
-        // Three parameters: the new head, the old one, and the channel the final select binds.
-        out.statement("UPDATE log_state SET head = ", 3)
+        // Four parameters: the new head, the old one, and the channel and instance the final select
+        // binds.
+        out.statement("UPDATE log_state SET head = ", 4)
             .push_bind(applied.head as i64)
             .push(" WHERE id = 1 AND head = ")
             .push_bind(head as i64)
             .push(" RETURNING head");
-        let channel = self.channel.as_str();
+        let (channel, instance) = (self.channel.as_str(), self.instance.as_str());
         // The select runs the head's update first, so a commit that finds the head moved stops
-        // there, before its other parts (which would also fail, on the events' seqs).
+        // there, before its other parts (which would also fail, on the events' seqs). It announces
+        // `instance:head`.
         out.into_queries_selecting(|last, q| {
             q.push("SELECT pg_notify(")
                 .push_bind(channel)
-                .push(format!(", expect_head((SELECT head FROM {last}))::text)"));
+                .push(", ")
+                .push_bind(instance)
+                .push(format!(" || ':' || expect_head((SELECT head FROM {last}))::text)"));
         })
     }
+}
+
+/// The head another instance's commit announced.
+fn foreign_head(payload: &str) -> Option<Seq> {
+    payload.rsplit(':').next()?.parse().ok()
 }
 
 /// Whether a commit failed because another instance had moved the head: nothing of it was written.
@@ -243,20 +255,35 @@ impl Store for PgStore {
         rows.into_iter().map(|(seq, workspace, frame)| Logged::from_row(seq as Seq, workspace, frame)).collect()
     }
 
-    async fn watch(&self) -> Result<Option<tokio::sync::mpsc::Receiver<()>>, StoreError> {
+    async fn watch(&self) -> Result<Option<tokio::sync::watch::Receiver<Seq>>, StoreError> {
         let mut listener = PgListener::connect_with(&self.pool).await?;
         listener.listen(&self.channel).await?;
-        let (wake, woken) = tokio::sync::mpsc::channel(1);
+        let (announce, announced) = tokio::sync::watch::channel(0);
+        let own = format!("{}:", self.instance);
         tokio::spawn(async move {
             loop {
                 // `recv` reconnects by itself after a lost connection; what was sent meanwhile is
                 // lost, and the relay's periodic look at the head heals that.
                 match listener.recv().await {
-                    Ok(_) => {
-                        if wake.try_send(()).is_err() && wake.is_closed() {
-                            return;
+                    // This instance's own commits are published by its writer as they return.
+                    Ok(notification) if notification.payload().starts_with(&own) => {}
+                    // Another's announces `instance:head` (`write`); the release before, the head.
+                    Ok(notification) => match foreign_head(notification.payload()) {
+                        Some(head) => {
+                            // Only a higher head wakes the relay.
+                            announce.send_if_modified(|known| {
+                                let higher = head > *known;
+                                if higher {
+                                    *known = head;
+                                }
+                                higher
+                            });
+                            if announce.is_closed() {
+                                return;
+                            }
                         }
-                    }
+                        None => tracing::warn!(payload = notification.payload(), "an announcement without a head"),
+                    },
                     Err(e) => {
                         tracing::warn!(error = %e, "listening for other instances' commits failed; retrying");
                         tokio::time::sleep(Duration::from_millis(500)).await;
@@ -264,7 +291,7 @@ impl Store for PgStore {
                 }
             }
         });
-        Ok(Some(woken))
+        Ok(Some(announced))
     }
 
     async fn prune(&self, keep: u64, slice: u64) -> Result<u64, StoreError> {

@@ -188,7 +188,7 @@ impl Store for SqliteStore {
         rows.into_iter().map(|(seq, workspace, frame)| Logged::from_row(seq as Seq, workspace, frame)).collect()
     }
 
-    async fn watch(&self) -> Result<Option<tokio::sync::mpsc::Receiver<()>>, StoreError> {
+    async fn watch(&self) -> Result<Option<tokio::sync::watch::Receiver<Seq>>, StoreError> {
         // One file, one writer connection: nobody else appends to this log.
         Ok(None)
     }
