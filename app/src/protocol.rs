@@ -140,6 +140,12 @@ impl Control {
 pub enum ServerFrame {
     Control(Control),
     Event(Event),
+    /// An event of a type the reader does not decode (`crate::wire::Reads`): where it is in the
+    /// log, so that the reader still resumes after it.
+    Skipped {
+        seq: Seq,
+        ts: String,
+    },
 }
 
 #[cfg(test)]

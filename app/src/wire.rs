@@ -6,6 +6,10 @@
 //! Here one visitor reads any server frame, event or control, field by field, and hands `payload`
 //! straight to the decoder its `type` names.
 //!
+//! A reader names the event types it decodes ([`Reads`]); an event of another type is skipped as
+//! it is read and comes out as [`ServerFrame::Skipped`], its seq only. A browser page that decodes
+//! only what it shows carries no other payload's decoder in its wasm.
+//!
 //! The server always writes `type` before `payload`. A frame that does not (a JSON value sorted by
 //! key) is still read outside the browser, by buffering just the payload; the browser only ever
 //! reads the server's own frames and refuses it, so that its bundle has no second decoder.
@@ -14,9 +18,54 @@ use serde::de::{self, Deserialize, Deserializer, IgnoredAny, MapAccess, Visitor}
 use serde_json::Value;
 
 use crate::{
-    domain::{Event, EventBody, Seq, EVENT_TYPES},
+    domain::{Event, EventBody, EventKind, Seq, ALL_EVENTS, EVENT_TYPES},
     protocol::{Control, ServerFrame},
 };
+
+/// The event types a reader decodes, one bit each ([`EventKind::bit`]).
+pub trait Reads {
+    const READS: u64;
+}
+
+/// A reader of every event type: the server, tests, and pages that show any event.
+pub struct Everything;
+
+impl Reads for Everything {
+    const READS: u64 = ALL_EVENTS;
+}
+
+/// A page of something that may be missing (an unknown task) reads what it shows when present.
+impl<R: Reads> Reads for Option<R> {
+    const READS: u64 = R::READS;
+}
+
+/// A set of event types, for [`Reads::READS`].
+pub const fn kinds(list: &[EventKind]) -> u64 {
+    let mut set = 0;
+    let mut i = 0;
+    while i < list.len() {
+        set |= list[i].bit();
+        i += 1;
+    }
+    set
+}
+
+/// Reads one server frame, decoding the payloads of the event types `R` reads.
+pub fn read<R: Reads>(text: &str) -> serde_json::Result<ServerFrame> {
+    // Every reader of every type shares one decoder, rather than one per reader type.
+    if R::READS == ALL_EVENTS {
+        read_as::<Everything>(text)
+    } else {
+        read_as::<R>(text)
+    }
+}
+
+fn read_as<R: Reads>(text: &str) -> serde_json::Result<ServerFrame> {
+    let mut deserializer = serde_json::Deserializer::from_str(text);
+    let frame = deserializer.deserialize_map(FrameVisitor::<R>(std::marker::PhantomData))?;
+    deserializer.end()?;
+    Ok(frame)
+}
 
 #[derive(serde::Deserialize)]
 #[serde(field_identifier, rename_all = "snake_case")]
@@ -68,7 +117,8 @@ struct Fields {
     seq: Option<Seq>,
     ts: Option<String>,
     topics: Option<Vec<String>>,
-    body: Option<EventBody>,
+    /// `Some(None)`: the payload of a type the reader skips.
+    body: Option<Option<EventBody>>,
     /// `init`'s snapshot, or an event's payload that came before its `type`.
     payload: Option<Value>,
     connection_id: Option<u64>,
@@ -82,9 +132,9 @@ struct Fields {
     message: Option<String>,
 }
 
-struct FrameVisitor;
+struct FrameVisitor<R>(std::marker::PhantomData<R>);
 
-impl<'de> Visitor<'de> for FrameVisitor {
+impl<'de, R: Reads> Visitor<'de> for FrameVisitor<R> {
     type Value = ServerFrame;
 
     fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
@@ -100,7 +150,7 @@ impl<'de> Visitor<'de> for FrameVisitor {
                 Field::Ts => at.ts = Some(map.next_value()?),
                 Field::Topics => at.topics = Some(map.next_value()?),
                 Field::Payload => match at.kind {
-                    Some(Kind::Event(kind)) => at.body = Some(map.next_value_seed(EventBody::payload_of(kind))?),
+                    Some(Kind::Event(kind)) => at.body = Some(map.next_value_seed(EventBody::payload_of::<R>(kind))?),
                     Some(Kind::Control(_)) => at.payload = Some(map.next_value()?),
                     None if cfg!(feature = "hydrate") => {
                         return Err(de::Error::custom("a frame's `type` must come before its `payload`"))
@@ -121,7 +171,7 @@ impl<'de> Visitor<'de> for FrameVisitor {
                 }
             }
         }
-        at.into_frame()
+        at.into_frame::<R, _>()
     }
 }
 
@@ -130,17 +180,20 @@ fn need<T, E: de::Error>(value: Option<T>, field: &'static str) -> Result<T, E> 
 }
 
 impl Fields {
-    fn into_frame<E: de::Error>(self) -> Result<ServerFrame, E> {
+    fn into_frame<R: Reads, E: de::Error>(self) -> Result<ServerFrame, E> {
         let kind = need(self.kind, "type")?;
         let control = match kind {
             Kind::Event(kind) => {
                 let body = match (self.body, self.payload) {
                     (Some(body), _) => body,
-                    (None, Some(payload)) => buffered(kind, payload)?,
+                    (None, Some(payload)) => buffered::<R, E>(kind, payload)?,
                     (None, None) => return Err(E::missing_field("payload")),
                 };
                 let (seq, ts, topics) = (need(self.seq, "seq")?, need(self.ts, "ts")?, need(self.topics, "topics")?);
-                return Ok(ServerFrame::Event(Event { seq, ts, topics, body }));
+                return Ok(match body {
+                    Some(body) => ServerFrame::Event(Event { seq, ts, topics, body }),
+                    None => ServerFrame::Skipped { seq, ts },
+                });
             }
             Kind::Control(control) => control,
         };
@@ -169,19 +222,20 @@ impl Fields {
 
 /// An event payload read before its `type`: decoded from the buffer (never in the browser).
 #[cfg(not(feature = "hydrate"))]
-fn buffered<E: de::Error>(kind: &'static str, payload: Value) -> Result<EventBody, E> {
+fn buffered<R: Reads, E: de::Error>(kind: &'static str, payload: Value) -> Result<Option<EventBody>, E> {
     use serde::de::DeserializeSeed;
-    EventBody::payload_of(kind).deserialize(payload).map_err(E::custom)
+    EventBody::payload_of::<R>(kind).deserialize(payload).map_err(E::custom)
 }
 
 #[cfg(feature = "hydrate")]
-fn buffered<E: de::Error>(_: &'static str, _: Value) -> Result<EventBody, E> {
+#[allow(clippy::extra_unused_type_parameters)] // the signature it has outside the browser
+fn buffered<R: Reads, E: de::Error>(_: &'static str, _: Value) -> Result<Option<EventBody>, E> {
     Err(E::custom("a frame's `type` must come before its `payload`"))
 }
 
 impl<'de> Deserialize<'de> for ServerFrame {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<ServerFrame, D::Error> {
-        deserializer.deserialize_map(FrameVisitor)
+        deserializer.deserialize_map(FrameVisitor::<Everything>(std::marker::PhantomData))
     }
 }
 
@@ -190,6 +244,7 @@ impl<'de> Deserialize<'de> for Event {
         match ServerFrame::deserialize(deserializer)? {
             ServerFrame::Event(event) => Ok(event),
             ServerFrame::Control(_) => Err(de::Error::custom("expected an event, found a control frame")),
+            ServerFrame::Skipped { .. } => Err(de::Error::custom("an event of a type this reader skips")),
         }
     }
 }
@@ -198,7 +253,9 @@ impl<'de> Deserialize<'de> for Control {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Control, D::Error> {
         match ServerFrame::deserialize(deserializer)? {
             ServerFrame::Control(control) => Ok(control),
-            ServerFrame::Event(_) => Err(de::Error::custom("expected a control frame, found an event")),
+            ServerFrame::Event(_) | ServerFrame::Skipped { .. } => {
+                Err(de::Error::custom("expected a control frame, found an event"))
+            }
         }
     }
 }

@@ -62,6 +62,33 @@ test('scrub back to before a card moved, step forward, return to Live with no re
   expect(await page.evaluate(() => (window as any).stayed), 'no reload on the way').toBe(true);
 });
 
+test('the past board plays through events it does not show, up to the present', async ({ page }) => {
+  const first = (await server.post(created('bp-1', 'Tune the cache'))).seqs[0];
+  // The board decodes only what it shows; the others still move the moment on.
+  const note = { type: 'activity:logged', payload: { task_id: 'bp-1', category: 'tool', message: 'Warmed up' } };
+  for (const event of [
+    note,
+    { type: 'task:progress', payload: { id: 'bp-1', progress: 50 } },
+    { type: 'observability:event', payload: { message: 'a log line' } },
+    { type: 'task:completed', payload: { id: 'bp-1', summary: 'tuned' } },
+  ]) {
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    await server.post(event);
+  }
+  const head = (await server.post(note)).seqs[0];
+
+  await signIn(page, server);
+  await page.goto(`${server.url}/?at=${first}`);
+  await expect(page.getByTestId('connection')).toHaveAttribute('data-state', 'live');
+  await expect(inColumn(page, 'inbox', 'bp-1')).toBeVisible();
+  await page.getByTestId('speed').selectOption('60');
+  await page.getByTestId('play').click();
+  await expect(inColumn(page, 'done', 'bp-1')).toBeVisible();
+  await expect(page.getByText('Played up to the present.')).toBeVisible();
+  await expect(page.getByTestId('moment')).toHaveText(`Seq ${head} of ${head}`);
+  expect(page.url()).toContain(`/?at=${head}`);
+});
+
 test('a task page plays forward from a past moment at 60×, up to the present', async ({ page }) => {
   const first = (await server.post(created('pt-1', 'Rotate the keys'))).seqs[0];
   await server.post(created('pt-2', 'Elsewhere on the board'));

@@ -16,6 +16,8 @@ pub mod deliverable;
 pub mod entity;
 pub mod observation;
 pub mod run;
+#[cfg(test)]
+pub mod samples;
 pub mod session;
 pub mod task;
 pub mod test_run;
@@ -62,18 +64,52 @@ macro_rules! canonical_events {
         /// Every `type` string [`EventBody`] accepts.
         pub const EVENT_TYPES: &[&str] = &[$($name,)+];
 
+        /// One bit per event type, in a set of the types a reader decodes (`crate::wire::Reads`).
+        #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+        pub enum EventKind {
+            $($variant,)+
+        }
+
+        impl EventKind {
+            pub const fn bit(self) -> u64 {
+                1 << self as u32
+            }
+        }
+
+        const _: () = assert!(EVENT_TYPES.len() <= 64, "an event set is one bit per type in a u64");
+
+        /// Every event type, as a set.
+        pub const ALL_EVENTS: u64 = 0 $(| EventKind::$variant.bit())+;
+
         impl EventBody {
             /// The `type` string of this event.
             pub fn kind(&self) -> &'static str {
                 match self { $(EventBody::$variant(_) => $name,)+ }
             }
 
-            pub fn payload(&self) -> &dyn Payload {
-                match self { $(EventBody::$variant(p) => p,)+ }
+            // What follows dispatches by `match`, never through `&dyn Payload`: a vtable names every
+            // method of its type, so a browser page that asks one event for its task would carry
+            // every payload's validation and projection too.
+
+            pub fn validate(&self) -> Result<(), Invalid> {
+                match self { $(EventBody::$variant(p) => p.validate(),)+ }
             }
 
-            pub fn payload_mut(&mut self) -> &mut dyn Payload {
-                match self { $(EventBody::$variant(p) => p,)+ }
+            pub fn topics(&self) -> Vec<String> {
+                match self { $(EventBody::$variant(p) => p.topics(),)+ }
+            }
+
+            pub fn task_id(&self) -> Option<&str> {
+                match self { $(EventBody::$variant(p) => p.task_id(),)+ }
+            }
+
+            pub fn derived(&self) -> bool {
+                match self { $(EventBody::$variant(p) => p.derived(),)+ }
+            }
+
+            /// Applies the event to its own entity only; [`EventBody::project`] also follows the agents.
+            pub fn project_own(&mut self, set: &mut EntitySet, at: &Stamp) -> Result<(), Step> {
+                match self { $(EventBody::$variant(p) => p.project(set, at),)+ }
             }
 
             /// Parses the payload of a `kind` event, tracking where in it a problem is.
@@ -85,21 +121,29 @@ macro_rules! canonical_events {
                 }
             }
 
-            /// The decoder of a `kind` event's payload, to hand the payload to as it is read.
-            pub fn payload_of(kind: &'static str) -> PayloadOf {
-                PayloadOf(kind)
+            /// The decoder of a `kind` event's payload, to hand the payload to as it is read. It
+            /// decodes the types in `R::READS` and skips (`None`) the others.
+            pub fn payload_of<R: crate::wire::Reads>(kind: &'static str) -> PayloadOf<R> {
+                PayloadOf(kind, std::marker::PhantomData)
             }
         }
 
-        /// Decodes the payload of the event type it names straight from the deserializer.
-        pub struct PayloadOf(&'static str);
+        /// Decodes the payload of the event type it names straight from the deserializer, if `R`
+        /// reads that type. `R::READS` is a constant, so the arms of the types it does not read are
+        /// compiled out, and their decoders with them.
+        pub struct PayloadOf<R>(&'static str, std::marker::PhantomData<R>);
 
-        impl<'de> serde::de::DeserializeSeed<'de> for PayloadOf {
-            type Value = EventBody;
+        impl<'de, R: crate::wire::Reads> serde::de::DeserializeSeed<'de> for PayloadOf<R> {
+            type Value = Option<EventBody>;
 
-            fn deserialize<D: serde::Deserializer<'de>>(self, deserializer: D) -> Result<EventBody, D::Error> {
+            fn deserialize<D: serde::Deserializer<'de>>(self, deserializer: D) -> Result<Option<EventBody>, D::Error> {
                 match self.0 {
-                    $($name => <$payload>::deserialize(deserializer).map(EventBody::$variant),)+
+                    $($name if R::READS & EventKind::$variant.bit() != 0 => {
+                        <$payload>::deserialize(deserializer).map(|p| Some(EventBody::$variant(p)))
+                    })+
+                    other if EVENT_TYPES.contains(&other) => {
+                        serde::de::IgnoredAny::deserialize(deserializer).map(|_| None)
+                    }
                     other => Err(serde::de::Error::unknown_variant(other, EVENT_TYPES)),
                 }
             }
@@ -180,26 +224,10 @@ impl EventBody {
         Ok(body)
     }
 
-    pub fn validate(&self) -> Result<(), Invalid> {
-        self.payload().validate()
-    }
-
-    pub fn topics(&self) -> Vec<String> {
-        self.payload().topics()
-    }
-
-    pub fn task_id(&self) -> Option<&str> {
-        self.payload().task_id()
-    }
-
     /// Applies the event to stored state: its own entity first, then the agents it concerns.
     pub fn project(&mut self, set: &mut EntitySet, at: &Stamp) -> Result<(), Step> {
-        self.payload_mut().project(set, at)?;
+        self.project_own(set, at)?;
         agent::follow(self, set, at)
-    }
-
-    pub fn derived(&self) -> bool {
-        self.payload().derived()
     }
 }
 

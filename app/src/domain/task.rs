@@ -224,8 +224,20 @@ impl Task {
         task
     }
 
+    /// The event types [`Task::apply`] acts on: a page that keeps tasks reads these.
+    pub const FOLLOWS: u64 = crate::wire::kinds(&[
+        super::EventKind::TaskUpdated,
+        super::EventKind::TaskAssigned,
+        super::EventKind::TaskProgress,
+        super::EventKind::TaskCompleted,
+        super::EventKind::TaskFailed,
+        super::EventKind::BudgetUpdated,
+        super::EventKind::UsageReported,
+    ]);
+
     /// Applies any event about this task; others leave it as it is. `task:created` is
-    /// [`Task::created`]. The browser and the store both come through here.
+    /// [`Task::created`]. The browser and the store both come through here. An event type added
+    /// here belongs in [`Task::FOLLOWS`] too.
     pub fn apply(&mut self, body: &EventBody, at: &Stamp) {
         if body.task_id() != Some(self.id.as_str()) {
             return;

@@ -5,7 +5,28 @@ use std::collections::HashMap;
 
 use leptos::prelude::*;
 
-use crate::domain::{session::SessionKind, Event, EventBody};
+use crate::{
+    domain::{session::SessionKind, Event, EventBody, EventKind},
+    wire::{kinds, Reads},
+};
+
+/// The event types [`Fleet::apply`] acts on: every page's feed decodes these.
+pub const FLEET_READS: u64 = kinds(&[
+    EventKind::TaskCreated,
+    EventKind::TaskUpdated,
+    EventKind::TaskCompleted,
+    EventKind::TaskFailed,
+    EventKind::SessionStarted,
+    EventKind::SessionEnded,
+    EventKind::ApprovalRequested,
+]);
+
+/// What a page reads and what the header reads: what the page's feed decodes.
+pub struct AndFleet<R>(std::marker::PhantomData<R>);
+
+impl<R: Reads> Reads for AndFleet<R> {
+    const READS: u64 = R::READS | FLEET_READS;
+}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ToastKind {
@@ -81,7 +102,8 @@ impl Fleet {
         self.active_subagents.with(|a| a.as_ref().map(Vec::len))
     }
 
-    /// Applies a live event: the counter moves, and important events raise a toast.
+    /// Applies a live event: the counter moves, and important events raise a toast. An event type
+    /// added here belongs in [`FLEET_READS`] too.
     pub fn apply(&self, event: &Event) {
         match &event.body {
             EventBody::TaskCreated(e) => self.learn_titles(e.id.as_deref().map(|id| (id, e.title.as_str()))),
@@ -146,5 +168,38 @@ impl Fleet {
 
     pub fn dismiss(&self, id: u64) {
         self.toasts.update(|toasts| toasts.retain(|t| t.id != id));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::samples::read_as;
+
+    struct Header;
+
+    impl Reads for Header {
+        const READS: u64 = FLEET_READS;
+    }
+
+    fn fleet() -> Fleet {
+        Fleet {
+            active_subagents: RwSignal::new(Some(vec![])),
+            toasts: RwSignal::new(vec![]),
+            next_toast: StoredValue::new(1),
+            titles: StoredValue::new(HashMap::new()),
+        }
+    }
+
+    #[test]
+    fn the_header_decodes_every_event_type_it_acts_on() {
+        Owner::new().with(|| {
+            let (mut whole, mut read) = (fleet(), fleet());
+            let shown = |f: &Fleet| (f.active_subagents.get_untracked(), f.toasts.get_untracked());
+            let skipped = read_as::<Header, _, _>(&mut whole, &mut read, |f, e| f.apply(e), shown);
+            assert!(skipped > 20, "the header skips what it does not show: {skipped} skipped");
+            let kinds: Vec<ToastKind> = whole.toasts.get_untracked().iter().map(|t| t.kind).collect();
+            assert!(kinds.contains(&ToastKind::Failure) && kinds.contains(&ToastKind::Approval), "{kinds:?}");
+        })
     }
 }

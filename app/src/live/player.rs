@@ -10,8 +10,11 @@ use leptos::prelude::*;
 
 use crate::{
     components::time::Player,
-    domain::{time, Event},
+    domain::{time, Event, Seq},
+    live::fleet::AndFleet,
+    protocol::ServerFrame,
     server_fns::{get_log_after, Moment},
+    wire::{self, Reads},
 };
 
 /// The longest wait between two events, however quiet the log was between them: a long pause
@@ -24,7 +27,7 @@ const BURST: u32 = 50;
 
 /// Starts playing whenever the control's play button is pressed, until it is pressed again or
 /// play reaches the present.
-pub fn play<T: Send + Sync + 'static>(
+pub fn play<T: Reads + Send + Sync + 'static>(
     player: Player,
     moment: RwSignal<Moment>,
     view: RwSignal<T>,
@@ -55,16 +58,40 @@ struct Run<T: Send + Sync + 'static> {
     id: u32,
 }
 
-impl<T: Send + Sync + 'static> Run<T> {
+/// A logged event as played: every one moves the moment on; the page applies those it reads.
+struct Step {
+    seq: Seq,
+    ts: String,
+    event: Option<Event>,
+}
+
+impl Step {
+    fn read<T: Reads>(frame: &str) -> Option<Step> {
+        match wire::read::<T>(frame) {
+            Ok(ServerFrame::Event(event)) => Some(Step { seq: event.seq, ts: event.ts.clone(), event: Some(event) }),
+            Ok(ServerFrame::Skipped { seq, ts }) => Some(Step { seq, ts, event: None }),
+            Ok(ServerFrame::Control(_)) => None,
+            Err(e) => {
+                leptos::logging::warn!("flightdeck: unreadable logged event: {e}");
+                None
+            }
+        }
+    }
+}
+
+impl<T: Reads + Send + Sync + 'static> Run<T> {
     async fn go(self, runs: &Cell<u32>) {
         let current = || runs.get() == self.id && self.player.playing.get_untracked();
-        let mut queue: VecDeque<Event> = VecDeque::new();
+        let mut queue: VecDeque<Step> = VecDeque::new();
         let mut burst = 0;
         while current() {
             if queue.is_empty() {
                 let after = self.moment.with_untracked(|m| m.at);
                 match get_log_after(after, self.topic.clone()).await {
-                    Ok(events) if !events.is_empty() => queue.extend(events),
+                    // The reader the page's feed has, so that both share one decoder.
+                    Ok(frames) if !frames.is_empty() => {
+                        queue.extend(frames.iter().filter_map(|f| Step::read::<AndFleet<T>>(f)))
+                    }
                     // Nothing after it: this is the present.
                     _ => {
                         self.player.playing.set(false);
@@ -72,12 +99,17 @@ impl<T: Send + Sync + 'static> Run<T> {
                         return;
                     }
                 }
-                self.moment.update(|m| m.next = queue.front().map(|e| e.seq));
+                if queue.is_empty() {
+                    // Not one of them readable: stop here rather than ask for them again forever.
+                    self.player.playing.set(false);
+                    return;
+                }
+                self.moment.update(|m| m.next = queue.front().map(|s| s.seq));
                 continue;
             }
-            let Some(event) = queue.front().cloned() else { continue };
+            let Some(Step { seq, ts, event }) = queue.pop_front() else { continue };
             let from = self.moment.with_untracked(|m| m.ts.as_deref().and_then(time::millis));
-            let gap = match (from, time::millis(&event.ts)) {
+            let gap = match (from, time::millis(&ts)) {
                 (Some(from), Some(to)) => (to - from).max(0) as f64,
                 _ => 0.0,
             };
@@ -98,15 +130,16 @@ impl<T: Send + Sync + 'static> Run<T> {
                     sleep(Duration::from_millis(16)).await;
                 }
             }
-            queue.pop_front();
-            self.view.update(|v| (self.apply)(v, &event));
-            let next = queue.front().map(|e| e.seq);
+            if let Some(event) = &event {
+                self.view.update(|v| (self.apply)(v, event));
+            }
+            let next = queue.front().map(|s| s.seq);
             self.moment.update(|m| {
                 m.previous = Some(m.at);
-                (m.at, m.ts, m.next, m.head) = (event.seq, Some(event.ts.clone()), next, m.head.max(event.seq));
+                (m.at, m.ts, m.next, m.head) = (seq, Some(ts), next, m.head.max(seq));
             });
             if let Some(history) = web_sys::window().and_then(|w| w.history().ok()) {
-                let address = format!("{}?at={}", self.path, event.seq);
+                let address = format!("{}?at={seq}", self.path);
                 let _ = history.replace_state_with_url(&leptos::wasm_bindgen::JsValue::NULL, "", Some(&address));
             }
         }

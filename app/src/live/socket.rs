@@ -12,11 +12,15 @@ use gloo_net::websocket::{futures::WebSocket, Message, WebSocketError};
 use gloo_timers::future::{sleep, IntervalStream};
 use leptos::prelude::*;
 
-use super::{fleet::Fleet, LinkState, LiveStatus};
+use super::{
+    fleet::{AndFleet, Fleet},
+    LinkState, LiveStatus,
+};
 use crate::{
-    domain::{Event, Seq},
+    domain::{Event, Seq, ALL_EVENTS},
     protocol::{close::REVOKED, ClientOp, Control, ServerFrame},
     topics,
+    wire::{self, Everything, Reads},
 };
 
 const PING_EVERY_MS: u32 = 5_000;
@@ -35,8 +39,14 @@ pub struct Position {
 /// Fetches a fresh snapshot after a `reset`, installs it, and returns where it was read.
 pub type Reload = Rc<dyn Fn() -> Pin<Box<dyn Future<Output = Option<Position>>>>>;
 
-/// Follows `topics` (and the header's) from `since` for as long as the calling component lives.
-pub fn follow(mut topics: Vec<String>, since: Position, on_event: impl Fn(Event) + 'static, reload: Reload) {
+/// Follows `topics` (and the header's) from `since` for as long as the calling component lives,
+/// decoding the event types `R` reads and the header's; the others only move `since` on.
+pub fn follow<R: Reads + 'static>(
+    mut topics: Vec<String>,
+    since: Position,
+    on_event: impl Fn(Event) + 'static,
+    reload: Reload,
+) {
     let status = expect_context::<LiveStatus>();
     let fleet = expect_context::<Fleet>();
     for header in [topics::BOARD, topics::AGENTS, topics::APPROVALS] {
@@ -48,7 +58,13 @@ pub fn follow(mut topics: Vec<String>, since: Position, on_event: impl Fn(Event)
         fleet.apply(&event);
         on_event(event);
     };
-    leptos::task::spawn_local_scoped_with_cancellation(run(status, topics, since, Rc::new(on_event), reload));
+    let on_event: Rc<dyn Fn(Event)> = Rc::new(on_event);
+    // Every page that reads every type shares one socket loop, rather than one per page type.
+    if AndFleet::<R>::READS == ALL_EVENTS {
+        leptos::task::spawn_local_scoped_with_cancellation(run::<Everything>(status, topics, since, on_event, reload));
+    } else {
+        leptos::task::spawn_local_scoped_with_cancellation(run::<AndFleet<R>>(status, topics, since, on_event, reload));
+    }
 }
 
 enum Ended {
@@ -57,7 +73,7 @@ enum Ended {
     SignedOut,
 }
 
-async fn run(
+async fn run<R: Reads>(
     status: LiveStatus,
     topics: Vec<String>,
     mut since: Position,
@@ -67,7 +83,7 @@ async fn run(
     let mut failures: i32 = 0;
     let mut down_since: Option<f64> = None;
     loop {
-        match connect(status, &topics, &mut since, &*on_event).await {
+        match connect::<R>(status, &topics, &mut since, &*on_event).await {
             Ended::Reset => {
                 match reload().await {
                     Some(fresh) => since = fresh,
@@ -121,7 +137,12 @@ enum Input {
 }
 
 /// One connection: subscribe from `since`, apply frames until the socket ends or goes quiet.
-async fn connect(status: LiveStatus, topics: &[String], since: &mut Position, on_event: &dyn Fn(Event)) -> Ended {
+async fn connect<R: Reads>(
+    status: LiveStatus,
+    topics: &[String],
+    since: &mut Position,
+    on_event: &dyn Fn(Event),
+) -> Ended {
     let Ok(socket) = WebSocket::open(&socket_url()) else {
         return Ended::Closed { was_live: false };
     };
@@ -153,12 +174,16 @@ async fn connect(status: LiveStatus, topics: &[String], since: &mut Position, on
                 Some(_) => false,
                 None => true,
             },
-            Input::Frame(Message::Text(text)) => match serde_json::from_str::<ServerFrame>(&text) {
+            Input::Frame(Message::Text(text)) => match wire::read::<R>(&text) {
                 Ok(ServerFrame::Event(event)) => {
                     if event.seq > since.seq {
                         since.seq = event.seq;
                         on_event(event);
                     }
+                    false
+                }
+                Ok(ServerFrame::Skipped { seq, .. }) => {
+                    since.seq = since.seq.max(seq);
                     false
                 }
                 Ok(ServerFrame::Control(Control::Subscribed { .. })) => {

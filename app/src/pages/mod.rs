@@ -18,13 +18,26 @@ use crate::{
     domain::Event,
     live::fleet::Fleet,
     server_fns::{Me, Moment, Page, Past},
+    wire::Reads,
 };
 
 /// Turns a page's snapshot into a live view: the header learns the page's counts, and (in the
-/// browser) the page follows `topics` from the snapshot's seq, applying each event with `apply`
-/// and reloading with `reload` after a `reset`.
+/// browser) the page follows `topics` from the snapshot's seq, applying each event of a type `T`
+/// reads with `apply` and reloading with `reload` after a `reset`.
 pub fn live_page<T, F, Fut>(page: Page<T>, topics: Vec<String>, reload: F, apply: fn(&mut T, &Event)) -> RwSignal<T>
 where
+    T: Reads + Send + Sync + 'static,
+    F: Fn() -> Fut + 'static,
+    Fut: Future<Output = Result<Page<T>, ServerFnError>> + 'static,
+{
+    feed::<T, T, F, Fut>(page, topics, reload, apply)
+}
+
+/// [`live_page`], decoding the event types `R` reads: a past page's feed is only the header's, but
+/// reading what its live page reads, it shares that page's reader rather than compiling another.
+fn feed<R, T, F, Fut>(page: Page<T>, topics: Vec<String>, reload: F, apply: fn(&mut T, &Event)) -> RwSignal<T>
+where
+    R: Reads + 'static,
     T: Send + Sync + 'static,
     F: Fn() -> Fut + 'static,
     Fut: Future<Output = Result<Page<T>, ServerFnError>> + 'static,
@@ -47,7 +60,7 @@ where
                 Some(crate::live::Position { seq: fresh.seq, epoch: fresh.epoch })
             })
         });
-        crate::live::follow(topics, since, move |event| view.update(|v| apply(v, &event)), reload);
+        crate::live::follow::<R>(topics, since, move |event| view.update(|v| apply(v, &event)), reload);
     }
     #[cfg(not(feature = "hydrate"))]
     let _ = (topics, reload, apply, since);
@@ -75,12 +88,12 @@ pub fn past_page<T, F, Fut>(
     apply: fn(&mut T, &Event),
 ) -> PastPage<T>
 where
-    T: Clone + Send + Sync + 'static,
+    T: Reads + Clone + Send + Sync + 'static,
     F: Fn() -> Fut + 'static,
     Fut: Future<Output = Result<Page<Past<T>>, ServerFnError>> + 'static,
 {
     let me = page.me.clone().in_past();
-    let past = live_page(page, vec![], reload, |_: &mut Past<T>, _| {}).get_untracked();
+    let past = feed::<T, Past<T>, F, Fut>(page, vec![], reload, |_, _| {}).get_untracked();
     let (moment, view, player) = (RwSignal::new(past.moment), past.view.map(RwSignal::new), Player::new());
     #[cfg(feature = "hydrate")]
     if let Some(view) = view {

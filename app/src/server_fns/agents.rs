@@ -14,6 +14,11 @@ pub struct Roster {
     pub heartbeat_ms: i64,
 }
 
+/// An agent moves with any event that names it.
+impl crate::wire::Reads for Roster {
+    const READS: u64 = crate::domain::ALL_EVENTS;
+}
+
 impl Roster {
     pub fn apply(&mut self, event: &Event) {
         if event.seq <= self.seq {

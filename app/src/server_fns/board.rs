@@ -9,8 +9,9 @@ use super::{Page, Past};
 use crate::domain::{
     agent::Health,
     task::{Task, TaskStatus},
-    Event, EventBody, Seq, Stamp,
+    Event, EventBody, EventKind, Seq, Stamp,
 };
+use crate::wire::kinds;
 
 /// An agent's health as a card shows it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -25,6 +26,11 @@ pub struct Board {
     pub tasks: Vec<Task>,
     /// Agents by id, for the badge on their cards.
     pub agents: BTreeMap<String, HealthBadge>,
+}
+
+/// The board's wasm decodes only these; each page's chunk brings its own decoders.
+impl crate::wire::Reads for Board {
+    const READS: u64 = Task::FOLLOWS | kinds(&[EventKind::TaskCreated, EventKind::AgentHealth]);
 }
 
 impl Board {
@@ -171,6 +177,18 @@ mod tests {
         assert_eq!((inbox.total, inbox.cards.iter().map(|t| t.id.as_str()).collect::<Vec<_>>()), (3, vec!["t4", "t3"]));
         let failed = board.column(TaskStatus::Failed, 10, &all);
         assert_eq!(failed.cards.iter().map(|t| t.id.as_str()).collect::<Vec<_>>(), vec!["t5", "t1"]);
+    }
+
+    #[test]
+    fn the_board_decodes_every_event_type_it_shows() {
+        let (mut whole, mut read) = (Board::default(), Board::default());
+        // The board's own seq moves with every event it is given, which a skipped one is not.
+        let shown = |b: &Board| Board { seq: 0, ..b.clone() };
+        let skipped = crate::domain::samples::read_as::<Board, _, _>(&mut whole, &mut read, Board::apply, shown);
+        assert!(skipped > 20, "the board skips what it does not show: {skipped} skipped");
+        let task = &whole.tasks[0];
+        assert_eq!((task.status, task.assignee.as_deref()), (TaskStatus::Failed, Some("a1")));
+        assert!(whole.agents.contains_key("a1"), "{whole:?}");
     }
 
     #[test]

@@ -68,6 +68,11 @@ pub struct EventLog {
     pub failed: Vec<FailedTask>,
 }
 
+/// The log shows every event.
+impl crate::wire::Reads for EventLog {
+    const READS: u64 = crate::domain::ALL_EVENTS;
+}
+
 impl EventLog {
     pub fn apply(&mut self, event: &Event) {
         if event.seq <= self.seq {

@@ -113,17 +113,14 @@ pub struct Past<T> {
 pub const PLAY_PAGE: u32 = 200;
 
 /// The workspace's events of `topic` (empty: all) after `after`, oldest first: what the time control
-/// plays forward from a past moment, through the page's own live reducer.
+/// plays forward from a past moment, through the page's own live reducer. Each is its frame as
+/// logged, for the page to read with `crate::wire::read`, decoding only the types it shows.
 #[server(output = JsonAnswer)]
-pub async fn get_log_after(after: Seq, topic: String) -> Result<Vec<crate::domain::Event>, ServerFnError> {
+pub async fn get_log_after(after: Seq, topic: String) -> Result<Vec<String>, ServerFnError> {
     let workspace = ssr::viewer().await?.workspace;
     let source = leptos::prelude::expect_context::<ssr::ReadSource>();
     let topic = (!topic.is_empty()).then_some(topic);
-    let frames = source.0.log_after(&workspace, after, topic, PLAY_PAGE).await.map_err(ServerFnError::new)?;
-    frames
-        .iter()
-        .map(|f| serde_json::from_str(f).map_err(|e| ServerFnError::new(format!("a logged event is unreadable: {e}"))))
-        .collect()
+    source.0.log_after(&workspace, after, topic, PLAY_PAGE).await.map_err(ServerFnError::new)
 }
 
 /// The part of a page every read shares: the running sub-agent sessions.

@@ -25,6 +25,11 @@ pub struct SessionList {
     pub pending: Vec<Approval>,
 }
 
+/// Sessions, agents and approvals: most event types touch the list.
+impl crate::wire::Reads for SessionList {
+    const READS: u64 = crate::domain::ALL_EVENTS;
+}
+
 impl SessionList {
     pub fn apply(&mut self, event: &Event) {
         if event.seq <= self.seq {
@@ -60,6 +65,11 @@ pub struct SessionDetail {
     /// The sessions it started (sub-agents), oldest first.
     #[serde(default)]
     pub children: Vec<Session>,
+}
+
+/// A session shows the events of every type it took part in.
+impl crate::wire::Reads for SessionDetail {
+    const READS: u64 = crate::domain::ALL_EVENTS;
 }
 
 impl SessionDetail {

@@ -28,6 +28,11 @@ pub struct TaskDetail {
     pub agent: Option<HealthBadge>,
 }
 
+/// A task's timeline shows every event about it.
+impl crate::wire::Reads for TaskDetail {
+    const READS: u64 = crate::domain::ALL_EVENTS;
+}
+
 impl TaskDetail {
     /// What the page's reducer does to its task, which may not exist yet: a page played from before
     /// the task was created starts with its `task:created`.

@@ -1,0 +1,103 @@
+//! One valid event of every type, all about the same task, agent and session: for tests that must
+//! cover every type, such as what a page may leave undecoded (`crate::wire::Reads`).
+
+use serde_json::{json, Value};
+
+use super::{Event, EventBody, EVENT_TYPES};
+
+/// `(type, payload)` for every event type, in an order a log could hold them.
+fn bodies() -> Vec<(&'static str, Value)> {
+    vec![
+        ("task:created", json!({"id": "t1", "title": "Ship it", "labels": ["ui"]})),
+        ("agent:status", json!({"id": "a1", "status": "working", "task_id": "t1"})),
+        ("agent:heartbeat", json!({"id": "a1"})),
+        ("agent:health", json!({"id": "a1", "health": "stuck", "reason": "quiet", "as_of": 2})),
+        ("task:assigned", json!({"id": "t1", "agent": "a1"})),
+        ("task:progress", json!({"id": "t1", "progress": 40, "phase": "build"})),
+        ("task:updated", json!({"id": "t1", "title": "Ship it now", "pr_url": "https://example.com/pr/1"})),
+        ("session:started", json!({"id": "s1", "task_id": "t1", "agent": "a1", "kind": "subagent"})),
+        ("session:updated", json!({"id": "s1", "state": "running", "progress": 10})),
+        ("session:iteration", json!({"id": "s1", "iteration": 1})),
+        ("session:heartbeat", json!({"id": "s1"})),
+        ("session:message", json!({"id": "s1", "role": "agent", "text": "hi"})),
+        ("session:spec", json!({"id": "s1", "spec": "do it"})),
+        ("activity:logged", json!({"id": "act1", "task_id": "t1", "category": "git", "message": "pushed"})),
+        ("activity:updated", json!({"id": "act1", "task_id": "t1", "status": "succeeded"})),
+        (
+            "deliverable:added",
+            json!({"task_id": "t1", "kind": "url", "title": "PR", "path": "https://example.com/pr/1"}),
+        ),
+        ("approval:requested", json!({"id": "ap1", "task_id": "t1", "title": "Deploy?"})),
+        ("approval:resolved", json!({"id": "ap1", "status": "approved"})),
+        ("test:started", json!({"id": "tr1", "name": "unit", "task_id": "t1"})),
+        ("test:completed", json!({"id": "tr1", "task_id": "t1", "passed": 3, "failed": 0})),
+        ("budget:updated", json!({"task_id": "t1", "spent_usd": 1.5})),
+        ("usage:reported", json!({"task_id": "t1", "input_tokens": 10, "output_tokens": 5})),
+        ("observability:event", json!({"message": "m", "task_id": "t1"})),
+        ("batch:start", json!({"batch_id": 1, "max_cycles": 2})),
+        ("cycle:start", json!({"cycle_number": 1, "story_keys": ["st1"]})),
+        ("story:status", json!({"story_key": "st1", "old_status": "todo", "new_status": "doing"})),
+        ("context:create", json!({"story_key": "st1"})),
+        ("context:refresh", json!({"story_key": "st1"})),
+        ("context:complete", json!({"story_key": "st1"})),
+        ("command:start", json!({"story_key": "st1", "command": "dev-story", "task_id": "t1"})),
+        ("command:progress", json!({"story_key": "st1", "command": "dev-story", "task_id": "t1", "message": "m"})),
+        ("command:end", json!({"story_key": "st1", "command": "dev-story", "task_id": "t1", "status": "success"})),
+        ("run:error", json!({"type": "x", "message": "m"})),
+        ("cycle:end", json!({"cycle_number": 1, "completed_stories": ["st1"]})),
+        ("batch:end", json!({"batch_id": 1, "cycles_completed": 1, "status": "completed"})),
+        ("session:ended", json!({"id": "s1", "outcome": "completed"})),
+        ("task:completed", json!({"id": "t1", "pr_url": "https://example.com/pr/1"})),
+        ("task:failed", json!({"id": "t1", "error": "boom"})),
+    ]
+}
+
+/// Every type once, as stored events from seq 1, a second apart.
+pub fn events() -> Vec<Event> {
+    let bodies = bodies();
+    let mut types: Vec<&str> = bodies.iter().map(|(kind, _)| *kind).collect();
+    types.sort();
+    let mut all = EVENT_TYPES.to_vec();
+    all.sort();
+    assert_eq!(types, all, "one sample of every event type");
+    bodies
+        .into_iter()
+        .enumerate()
+        .map(|(i, (kind, payload))| {
+            let body = EventBody::from_json(json!({"type": kind, "payload": payload}))
+                .unwrap_or_else(|e| panic!("the sample of {kind}: {e}"));
+            let seq = i as u64 + 1;
+            let ts = format!("2026-01-01T00:{:02}:{:02}Z", seq / 60, seq % 60);
+            Event { seq, ts, topics: body.topics(), body }
+        })
+        .collect()
+}
+
+/// Applies every sample to `whole`, and to `read` only those a reader `R` decodes from the frame as
+/// sent, checking after each event that `shown` sees the two alike. Returns how many `R` skipped.
+pub fn read_as<R: crate::wire::Reads, V, S: PartialEq + std::fmt::Debug>(
+    whole: &mut V,
+    read: &mut V,
+    apply: impl Fn(&mut V, &Event),
+    shown: impl Fn(&V) -> S,
+) -> usize {
+    use crate::protocol::ServerFrame;
+    let mut skipped = 0;
+    for event in events() {
+        apply(whole, &event);
+        let frame = serde_json::to_string(&event).unwrap();
+        match crate::wire::read::<R>(&frame).unwrap() {
+            ServerFrame::Event(decoded) => {
+                assert_eq!(decoded, event);
+                apply(read, &decoded);
+            }
+            ServerFrame::Skipped { seq, ts } => {
+                assert_eq!((seq, ts), (event.seq, event.ts.clone()));
+                skipped += 1;
+            }
+            ServerFrame::Control(c) => panic!("an event read as {c:?}"),
+        }
+        assert_eq!(shown(read), shown(whole), "after {}", event.body.kind());
+    }
+    skipped
+}
