@@ -7,8 +7,8 @@
 //! straight to the decoder its `type` names.
 //!
 //! A reader names the event types it decodes ([`Reads`]); an event of another type is skipped as
-//! it is read and comes out as [`ServerFrame::Skipped`], its seq only. A browser page that decodes
-//! only what it shows carries no other payload's decoder in its wasm.
+//! it is read and comes out as [`ServerFrame::Skipped`], its seq and time only. A browser page
+//! that decodes only what it shows carries no other payload's decoder in its wasm.
 //!
 //! The server always writes `type` before `payload`. A frame that does not (a JSON value sorted by
 //! key) is still read outside the browser, by buffering just the payload; the browser only ever

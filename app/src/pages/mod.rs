@@ -63,7 +63,7 @@ where
         crate::live::follow::<R>(topics, since, move |event| view.update(|v| apply(v, &event)), reload);
     }
     #[cfg(not(feature = "hydrate"))]
-    let _ = (topics, reload, apply, since);
+    let _ = (topics, reload, apply, since, R::READS);
     view
 }
 
