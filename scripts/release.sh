@@ -7,6 +7,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 export PATH="$PWD/.tools/node_modules/.bin:$HOME/.cargo/bin:$PATH"
+# Panic messages name their source files; built from the registry's paths they would carry the
+# builder's home directory into the shipped wasm. Name them from the crate instead.
+for registry in "${CARGO_HOME:-$HOME/.cargo}"/registry/src/*/; do
+  if [ -d "$registry" ]; then RUSTFLAGS="${RUSTFLAGS:-} --remap-path-prefix=$registry="; fi
+done
+export RUSTFLAGS
 # --split: the board comes with the main wasm, every other page's code in chunks it loads when
 # first shown (`app/src/pages/lazy.rs`).
 cargo leptos build --release --split
