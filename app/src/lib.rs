@@ -41,6 +41,13 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
     }
 }
 
+/// Loads, before the page is hydrated, the code its server-rendered HTML needs beyond the main wasm
+/// that no lazy route loads (`hydrate_lazy` waits for the routes' own).
+#[cfg(feature = "hydrate")]
+pub async fn load_for_hydration() {
+    pages::board::load_for_hydration().await;
+}
+
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();

@@ -1,5 +1,6 @@
 // What the browser downloads: the board comes with the main wasm, gzipped; every other page's code
-// comes in chunks fetched when the page is first shown, by a link or by opening it directly.
+// comes in chunks fetched when the page is first shown, by a link or by opening it directly; so
+// does the board at a past moment.
 import { expect, Page, Response, test } from '@playwright/test';
 import { created, FlightdeckServer, signIn } from './support/server';
 
@@ -57,5 +58,29 @@ test('a page opened directly loads its chunk before it hydrates, and is live', a
   expect(named(seen, 'split___session_view'), 'only this page').toEqual([]);
   await server.post({ type: 'task:updated', payload: { id: 'b2', status: 'assigned' } });
   await expect(page.getByTestId('task-status')).toHaveText('Assigned');
+  expect(problems, 'no errors or hydration warnings in the console').toEqual([]);
+});
+
+test('the past board comes in a chunk of its own: opened directly it loads it before it hydrates', async ({ page }) => {
+  const problems: string[] = [];
+  page.on('console', (m) => (m.type() === 'error' || m.type() === 'warning') && problems.push(m.text()));
+  page.on('pageerror', (e) => problems.push(e.message));
+  const first = (await server.post(created('b3', 'Back then'))).seqs[0];
+  await server.post(created('b4', 'Later'));
+  await signIn(page, server);
+  const seen = wasmResponses(page);
+  await page.goto(`${server.url}/?at=${first}`);
+  await expect(page.getByTestId('connection')).toHaveAttribute('data-state', 'live');
+  expect(named(seen, 'split_past_board').length).toBe(1);
+  await expect(page.getByTestId('moment')).toHaveText(`Seq ${first} of ${first + 1}`);
+  await expect(page.locator('[data-task-id="b4"]')).toHaveCount(0);
+
+  // Hydrated: the time control's links move without a reload, to the live board and back again.
+  await page.getByTestId('back-to-live').click();
+  await expect(page.locator('.card[data-task-id="b4"]')).toBeVisible();
+  await page.goBack();
+  await expect(page.getByTestId('past-board')).toBeVisible();
+  await expect(page.locator('[data-task-id="b4"]')).toHaveCount(0);
+  expect(named(seen, 'split_past_board').length, 'loaded once').toBe(1);
   expect(problems, 'no errors or hydration warnings in the console').toEqual([]);
 });

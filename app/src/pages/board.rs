@@ -40,11 +40,30 @@ fn PastBoardPage(at: Seq, time: String) -> impl IntoView {
         <Suspense fallback=|| view! { <Header/><main class="page"><p class="loading">"Rebuilding the board…"</p></main> }>
             {move || Suspend::new(async move {
                 match snapshot.await {
-                    Ok(page) => view! { <Past page/> }.into_any(),
+                    Ok(page) => past_board(page).await,
                     Err(e) => view! { <LoadFailed what="the board at that moment" error=e.to_string()/> }.into_any(),
                 }
             })}
         </Suspense>
+    }
+}
+
+/// The board at a past moment. Its code (the time control, the player, the page around them) is
+/// in a chunk of its own that the browser loads the first time a past moment is shown: most
+/// visits are to the live board, whose wasm then leaves it out (`cargo leptos build --split`).
+#[lazy]
+pub(crate) fn past_board(page: crate::server_fns::Page<crate::server_fns::Past<Board>>) -> AnyView {
+    view! { <Past page/> }.into_any()
+}
+
+/// Loads the past board's chunk when the page being hydrated shows a past moment. The server sent
+/// that page whole, and a `Suspend` hydrates at once, with the code it finds already loaded.
+#[cfg(feature = "hydrate")]
+pub(crate) async fn load_for_hydration() {
+    use leptos_router::location::{BrowserUrl, LocationProvider};
+    let Ok(url) = BrowserUrl::current() else { return };
+    if url.path() == "/" && asked(url.search_params()).is_some() {
+        __preload_past_board().await;
     }
 }
 
