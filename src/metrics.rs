@@ -93,8 +93,7 @@ impl Metrics {
         self.recorder.register_gauge(&key(name, labels), &META)
     }
 
-    /// A live frame was written to a follower, `since` it went live.
-    /// A live frame written `after` it was published.
+    /// A live frame was written to a follower, `after` it was published.
     pub fn delivered(&self, after: std::time::Duration) {
         self.fanout.record(after.as_secs_f64());
     }
