@@ -55,17 +55,28 @@ pub fn App() -> impl IntoView {
     }
 }
 
+/// The snapshot comes through a resource awaited under `Suspense`, as the board's does; the live
+/// part builds on it.
 #[component]
 fn Board() -> impl IntoView {
     let board = Resource::new(|| (), |_| get_board());
-    let cards = RwSignal::new(Vec::<Card>::new());
+    view! {
+        <Suspense fallback=|| "loading">
+            {move || Suspend::new(async move {
+                match board.await {
+                    Ok(list) => view! { <Live list /> }.into_any(),
+                    Err(e) => e.to_string().into_any(),
+                }
+            })}
+        </Suspense>
+    }
+}
+
+#[component]
+fn Live(list: Vec<Card>) -> impl IntoView {
+    let cards = RwSignal::new(list);
     let online = RwSignal::new(0usize);
     let live = RwSignal::new(false);
-    Effect::new(move |_| {
-        if let Some(Ok(list)) = board.get() {
-            cards.set(list);
-        }
-    });
     Effect::new(move |_| {
         leptos::task::spawn_local(async move {
             let Ok(ws) = gloo_net::websocket::futures::WebSocket::open("/ws") else { return };
@@ -93,11 +104,9 @@ fn Board() -> impl IntoView {
             <span class=move || if live.get() { "live" } else { "offline" }>{move || if live.get() { "Live" } else { "Offline" }}</span>
             <span>{move || online.get()} " agents"</span>
         </header>
-        <Suspense fallback=|| "loading">
-            <main>
-                {[Status::Todo, Status::Doing, Status::Done].into_iter().map(|status| view! { <Column status cards /> }).collect_view()}
-            </main>
-        </Suspense>
+        <main>
+            {[Status::Todo, Status::Doing, Status::Done].into_iter().map(|status| view! { <Column status cards /> }).collect_view()}
+        </main>
     }
 }
 
