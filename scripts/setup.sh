@@ -50,6 +50,18 @@ if [ -f end2end/package-lock.json ]; then
     (cd end2end && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund)
   fi
 fi
+# The integration suite runs the OpenTelemetry SDKs as their users do (tests/clients/): the Python
+# SDK in a virtualenv under .tools, the JS SDK from its own lock file.
+if [ ! -x .tools/otel-venv/bin/python ] || [ tests/clients/otel-python/requirements.txt -nt .tools/otel-venv/installed ]; then
+  log "installing the OpenTelemetry Python SDK into .tools/otel-venv"
+  python3 -m venv .tools/otel-venv
+  .tools/otel-venv/bin/pip install --quiet --disable-pip-version-check -r tests/clients/otel-python/requirements.txt
+  touch .tools/otel-venv/installed
+fi
+if [ ! -d tests/clients/otel-js/node_modules/@opentelemetry/sdk-trace-base ] || [ tests/clients/otel-js/package-lock.json -nt tests/clients/otel-js/node_modules/.package-lock.json ]; then
+  log "installing the OpenTelemetry JS SDK into tests/clients/otel-js"
+  (cd tests/clients/otel-js && npm ci --no-audit --no-fund)
+fi
 # The integration suite runs on PostgreSQL too (127.0.0.1:5432, database `test`): start the local
 # cluster when it is installed and down.
 if command -v pg_isready >/dev/null && ! pg_isready -q -h 127.0.0.1 -p 5432; then

@@ -150,8 +150,9 @@ pub struct ServeConfig {
     /// A token to accept (admin, default workspace), registered at start; for development and tests.
     #[arg(long, env = "FLIGHTDECK_TOKEN", hide_env_values = true)]
     pub token: Option<String>,
-    /// Also run the demo orchestrator against this server.
-    #[arg(long, env = "FLIGHTDECK_DEMO")]
+    /// Also run the demo orchestrator against this server. The variable takes `1`/`0`,
+    /// `true`/`false`, `yes`/`no`, `on`/`off`.
+    #[arg(long, env = "FLIGHTDECK_DEMO", action = clap::ArgAction::SetTrue, value_parser = clap::builder::BoolishValueParser::new())]
     pub demo: bool,
     /// Milliseconds between demo steps.
     #[arg(long, env = "FLIGHTDECK_DEMO_PACE_MS", default_value_t = 1_200)]
@@ -189,6 +190,20 @@ pub struct ServeConfig {
     /// Largest request body accepted, in bytes.
     #[arg(long, env = "FLIGHTDECK_MAX_BODY_BYTES", default_value_t = 1 << 20)]
     pub max_body_bytes: usize,
+    /// Largest body a hook feed (`/api/feeds/…`) accepts, in bytes: hook scripts may send a whole
+    /// transcript, which the feed reads past without keeping.
+    #[arg(long, env = "FLIGHTDECK_MAX_FEED_BODY_BYTES", default_value_t = 32 << 20)]
+    pub max_feed_body_bytes: usize,
+    /// Milliseconds a request's head may take to arrive, however slowly its bytes trickle in.
+    #[arg(long, env = "FLIGHTDECK_REQUEST_HEAD_TIMEOUT_MS", default_value_t = 30_000)]
+    pub request_head_timeout_ms: u64,
+    /// Milliseconds a connection may wait, idle, for its next request before it is closed.
+    #[arg(long, env = "FLIGHTDECK_KEEP_ALIVE_TIMEOUT_MS", default_value_t = 60_000)]
+    pub keep_alive_timeout_ms: u64,
+    /// Connections that have not yet shown a valid token that may be open at once; past it the
+    /// oldest of them is closed to make room.
+    #[arg(long, env = "FLIGHTDECK_MAX_UNAUTHENTICATED_CONNECTIONS", default_value_t = 512)]
+    pub max_unauthenticated_connections: usize,
     /// Largest WebSocket frame accepted from a client, in bytes.
     #[arg(long, env = "FLIGHTDECK_MAX_FRAME_BYTES", default_value_t = 64 << 10)]
     pub max_frame_bytes: usize,
@@ -253,7 +268,7 @@ impl ServeConfig {
     }
     /// Refuses settings the server cannot run with, naming the flag.
     pub fn validate(&self) -> Result<(), String> {
-        let positive: [(&str, u64); 21] = [
+        let positive: [(&str, u64); 25] = [
             ("--heartbeat-ms", self.heartbeat_ms),
             ("--pong-timeout-ms", self.pong_timeout_ms),
             ("--send-timeout-ms", self.send_timeout_ms),
@@ -262,6 +277,10 @@ impl ServeConfig {
             ("--lag-deadline-ms", self.lag_deadline_ms),
             ("--retain-events", self.retain_events),
             ("--max-body-bytes", self.max_body_bytes as u64),
+            ("--max-feed-body-bytes", self.max_feed_body_bytes as u64),
+            ("--request-head-timeout-ms", self.request_head_timeout_ms),
+            ("--keep-alive-timeout-ms", self.keep_alive_timeout_ms),
+            ("--max-unauthenticated-connections", self.max_unauthenticated_connections as u64),
             ("--max-frame-bytes", self.max_frame_bytes as u64),
             ("--max-topics", self.max_topics as u64),
             ("--max-connections-per-token", self.max_connections_per_token as u64),
@@ -293,6 +312,15 @@ impl ServeConfig {
             .clone()
             .or_else(|| std::env::var("LEPTOS_SITE_ROOT").ok())
             .unwrap_or_else(|| "target/site".into())
+    }
+
+    pub fn connection_deadlines(&self) -> crate::net::Deadlines {
+        crate::net::Deadlines {
+            stall: self.send_timeout(),
+            head: Duration::from_millis(self.request_head_timeout_ms),
+            idle: Duration::from_millis(self.keep_alive_timeout_ms),
+            unauthenticated: self.max_unauthenticated_connections,
+        }
     }
 
     pub fn shutdown_timeout(&self) -> Duration {

@@ -16,6 +16,7 @@ use app::{
 };
 use axum::{
     extract::DefaultBodyLimit,
+    http::{header, HeaderValue},
     middleware,
     routing::{get, post},
     Router,
@@ -23,7 +24,7 @@ use axum::{
 use leptos::prelude::*;
 use leptos_axum::{generate_route_list, LeptosRoutes};
 use tokio::{net::TcpListener, sync::oneshot, task::JoinHandle};
-use tower_http::{services::ServeDir, trace::TraceLayer};
+use tower_http::{services::ServeDir, set_header::SetResponseHeaderLayer, trace::TraceLayer};
 
 use crate::{
     api, auth,
@@ -145,12 +146,18 @@ pub async fn start_with_store(
         std::future::ready(Ok(0))
     });
 
-    let app = router(state.clone(), config.max_body_bytes);
-    // A client that stops reading is dropped after the send timeout, SSE and sockets alike.
-    let listener = crate::net::Guarded::new(listener, config.send_timeout());
+    let app = router(state.clone(), config.max_body_bytes, config.max_feed_body_bytes);
+    // A client that stops reading is dropped after the send timeout, SSE and sockets alike; one
+    // that sends no request in time is closed, and strangers are capped (`net`).
+    let listener = crate::net::Guarded::new(listener, config.connection_deadlines());
     let (stop, stopped) = oneshot::channel::<()>();
+    // Each connection's requests carry the connection, and keep it busy while they are answered.
+    let per_connection = tower::service_fn(move |incoming: axum::serve::IncomingStream<'_, crate::net::Guarded>| {
+        let conn = incoming.io().conn().clone();
+        std::future::ready(Ok::<_, std::convert::Infallible>(crate::net::Tracked::new(app.clone(), conn)))
+    });
     let task = tokio::spawn(async move {
-        axum::serve(listener, app)
+        axum::serve(listener, per_connection)
             .with_graceful_shutdown(async move {
                 let _ = stopped.await;
                 hub.shut_down();
@@ -161,7 +168,7 @@ pub async fn start_with_store(
     Ok(Running { addr, first_token, state, stop, task, deadline: config.shutdown_timeout() })
 }
 
-fn router(state: AppState, max_body_bytes: usize) -> Router {
+fn router(state: AppState, max_body_bytes: usize, max_feed_body_bytes: usize) -> Router {
     let reads = ReadSource(Arc::new(StoreReads(state.store.clone())));
     let actions = ActionSource(Arc::new(IngestActions(state.clone())));
     let health = HealthSettings { heartbeat_ms: state.health.heartbeat_ms };
@@ -176,7 +183,7 @@ fn router(state: AppState, max_body_bytes: usize) -> Router {
     // cargo-leptos empties the folder on every build, so a `.gz` never outlives its file.
     let pkg = format!("{}/{}", options.site_root, options.site_pkg_dir);
     Router::new()
-        .merge(api::routes())
+        .merge(api::routes(max_feed_body_bytes))
         .nest_service(&format!("/{}", options.site_pkg_dir), ServeDir::new(pkg).precompressed_gzip())
         .leptos_routes_with_context(&state, generate_route_list(App), context.clone(), move || shell(options.clone()))
         .fallback(leptos_axum::file_and_error_handler_with_context::<AppState, _>(context, shell))
@@ -188,6 +195,10 @@ fn router(state: AppState, max_body_bytes: usize) -> Router {
         // Outside the gate, so its refusals (401) are counted too.
         .layer(middleware::map_response_with_state(state.clone(), crate::metrics::count_refusals))
         .layer(DefaultBodyLimit::max(max_body_bytes))
+        // No page of ours may be framed (pages also say so in their CSP), nor sniffed as another type.
+        .layer(SetResponseHeaderLayer::if_not_present(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")))
+        .layer(SetResponseHeaderLayer::if_not_present(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")))
+        .layer(SetResponseHeaderLayer::if_not_present(header::REFERRER_POLICY, HeaderValue::from_static("same-origin")))
         // Spans name the path only: a query may hold `?token=`, which must never reach a log.
         .layer(TraceLayer::new_for_http().make_span_with(|request: &axum::http::Request<axum::body::Body>| {
             tracing::info_span!("request", method = %request.method(), path = %request.uri().path())
@@ -269,7 +280,7 @@ impl Reads for StoreReads {
             topics: topic.map(|t| vec![t]),
             limit,
             newest: false,
-            max_bytes: None,
+            max_bytes: Some(api::history::PAGE_BYTES),
         };
         Ok(self.0.read_log(&query).await.map_err(fail)?.into_iter().map(|(_, frame)| frame).collect())
     }

@@ -21,12 +21,17 @@ pub async fn artifact(
     request: Request,
 ) -> Result<Response, ApiError> {
     let relative = checked_relative(&path)?;
-    let root = state.artifacts_dir.join(&caller.workspace);
     let not_found = || ApiError::NotFound(format!("no artifact `{path}`"));
+    // Names are checked when tokens are made; a token stored before that rule still never climbs.
+    app::domain::check::workspace(&caller.workspace)
+        .map_err(|_| ApiError::Forbidden(format!("workspace `{}` has no artifacts folder", caller.workspace)))?;
+    let base = tokio::fs::canonicalize(&*state.artifacts_dir).await.map_err(|_| not_found())?;
+    let root = base.join(&caller.workspace);
     let real_root = tokio::fs::canonicalize(&root).await.map_err(|_| not_found())?;
     let real = tokio::fs::canonicalize(root.join(&relative)).await.map_err(|_| not_found())?;
-    // Resolving symlinks first, then comparing, catches a link that points out of the folder.
-    if !real.starts_with(&real_root) {
+    // Resolving symlinks first, then comparing, catches a link that points out of the folder, and
+    // a workspace folder that is itself a link elsewhere.
+    if real_root.parent() != Some(base.as_path()) || !real.starts_with(&real_root) {
         return Err(ApiError::Forbidden(format!("`{path}` leads outside the artifacts directory")));
     }
     if !tokio::fs::metadata(&real).await.map(|m| m.is_file()).unwrap_or(false) {

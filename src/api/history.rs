@@ -28,6 +28,10 @@ use crate::{
 
 const DEFAULT_LIMIT: u32 = 100;
 const MAX_LIMIT: u32 = 1_000;
+/// How much a page of history holds, whatever its `limit`: a page ends with the event that reaches
+/// it (so it holds at least one, and passes it by at most one event), and `next_since` says where
+/// the next one starts.
+pub const PAGE_BYTES: usize = 4 << 20;
 
 #[derive(Deserialize)]
 pub struct HistoryQuery {
@@ -52,13 +56,15 @@ pub async fn history(
         topics,
         limit: q.limit.unwrap_or(DEFAULT_LIMIT).clamp(1, MAX_LIMIT),
         newest: false,
-        max_bytes: None,
+        max_bytes: Some(PAGE_BYTES),
     };
     let page = state.store.read_log(&query).await?;
     let next = page.last().map_or(q.since, |(seq, _)| *seq);
     let frames: Vec<&str> = page.iter().map(|(_, f)| f.as_str()).collect();
     let epoch = serde_json::to_string(state.store.epoch()).unwrap_or_default();
-    let body = format!(r#"{{"head":{head},"epoch":{epoch},"next_since":{next},"events":[{}]}}"#, frames.join(","));
+    // The workspace's own position: the global head would tell how busy other workspaces are.
+    let position = state.store.position(&query.workspace, head).await?;
+    let body = format!(r#"{{"head":{position},"epoch":{epoch},"next_since":{next},"events":[{}]}}"#, frames.join(","));
     Ok(([("content-type", "application/json")], body))
 }
 

@@ -20,16 +20,15 @@ use axum::{
 use self::compat::{mission_control as mc, tickets};
 use crate::state::AppState;
 
-pub fn routes() -> Router<AppState> {
+/// `max_feed_body`: the body limit of the hook feeds, whose scripts may send whole transcripts.
+pub fn routes(max_feed_body: usize) -> Router<AppState> {
     Router::new()
         .route("/api/events", post(ingest::post_events).get(history::history))
         .route("/api/events/stream", get(history::stream))
         .route("/api/rooms", get(rooms::rooms))
         .route("/api/errors/summary", get(failures::summary))
         .route("/api/internal/ticket-event", post(tickets::ticket_event))
-        .route("/api/feeds/claude-code", post(feeds::claude_code::post))
-        .route("/api/feeds/observability", post(feeds::observability::post))
-        .route("/api/feeds/codex", post(feeds::codex::post))
+        .merge(feed_routes(max_feed_body))
         .merge(otlp_routes())
         .route("/api/tasks", get(mc::list_tasks).post(mc::create_task))
         .route("/api/tasks/{id}", axum::routing::patch(mc::update_task))
@@ -41,6 +40,15 @@ pub fn routes() -> Router<AppState> {
         .route("/api/session", get(health::session))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
+}
+
+/// The hook feeds, with a body limit of their own.
+fn feed_routes(max_feed_body: usize) -> Router<AppState> {
+    Router::new()
+        .route("/api/feeds/claude-code", post(feeds::claude_code::post))
+        .route("/api/feeds/observability", post(feeds::observability::post))
+        .route("/api/feeds/codex", post(feeds::codex::post))
+        .layer(axum::extract::DefaultBodyLimit::max(max_feed_body))
 }
 
 /// OTLP/HTTP: exporters may gzip their bodies, so these routes take gzip. The body limit applies

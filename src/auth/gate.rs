@@ -78,6 +78,10 @@ pub async fn gate(State(state): State<AppState>, mut request: Request, next: Nex
     };
     match state.store.find_token(&hash_token(&token)).await {
         Ok(Some(record)) => {
+            // The connection is no longer a stranger's (`net::Strangers`).
+            if let Some(conn) = request.extensions().get::<std::sync::Arc<crate::net::Conn>>() {
+                conn.authenticated();
+            }
             // The person at the page: the name given at sign-in, else the token's.
             let name = cookie(request.headers(), NAME_COOKIE).and_then(|n| display_name(&decode_component(&n)));
             let viewer = Viewer {
@@ -98,7 +102,10 @@ pub async fn gate(State(state): State<AppState>, mut request: Request, next: Nex
 
 fn refuse_anonymous(request: &Request, reason: &str) -> Response {
     let path = request.uri().path();
-    if path.starts_with("/api/") || path == "/ws" || request.method() != Method::GET {
+    // Programs get a 401 they can read: a scraper such as Prometheus follows redirects, and would
+    // read the sign-in page as a malformed scrape.
+    let program = path.starts_with("/api/") || path.starts_with("/v1/") || matches!(path, "/ws" | "/metrics");
+    if program || request.method() != Method::GET {
         return ApiError::Unauthorized(reason.into()).into_response();
     }
     let target = request.uri().path_and_query().map_or("/", |p| p.as_str());

@@ -57,10 +57,19 @@ pub async fn logout(headers: HeaderMap) -> Response {
     ([(header::SET_COOKIE, cookie)], Redirect::to("/login")).into_response()
 }
 
-/// Only a local path may follow a login: never another site (`//evil`, `https://…`).
+/// Only a local path may follow a login: never another site (`//evil`, `https://…`). Browsers drop
+/// tabs and newlines from a URL before reading it (`/\t/evil` is `//evil`), so a path with any
+/// control character or space is refused whole, as is a backslash (read as `/`).
 fn safe_next(next: Option<&str>) -> &str {
     match next {
-        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.contains('\\') => n,
+        Some(n)
+            if n.starts_with('/')
+                && !n.starts_with("//")
+                && !n.contains('\\')
+                && !n.chars().any(|c| c.is_control() || c.is_whitespace()) =>
+        {
+            n
+        }
         _ => "/",
     }
 }
@@ -72,7 +81,9 @@ mod tests {
     #[test]
     fn only_local_paths_follow_a_login() {
         assert_eq!(safe_next(Some("/tasks/1?x=2")), "/tasks/1?x=2");
-        for bad in ["//evil.test", "https://evil.test", "evil", "/\\evil.test"] {
+        for bad in
+            ["//evil.test", "https://evil.test", "evil", "/\\evil.test", "/\t/evil.test", "/\n/evil.test", "/ /x"]
+        {
             assert_eq!(safe_next(Some(bad)), "/", "{bad}");
         }
         assert_eq!(safe_next(None), "/");

@@ -14,7 +14,7 @@ pub async fn run(command: TokenCommand, out: &mut impl Write) -> anyhow::Result<
     let store = store::open(&command.database_url).await.context("opening the database")?;
     match command.action {
         TokenAction::Create { name, workspace, role } => {
-            app::domain::check::id("workspace", &workspace).map_err(|e| anyhow::anyhow!("{e}"))?;
+            app::domain::check::workspace(&workspace).map_err(|e| anyhow::anyhow!("{e}"))?;
             if name.trim().is_empty() {
                 bail!("--name must not be empty");
             }

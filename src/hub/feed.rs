@@ -110,17 +110,17 @@ impl Feed {
         let feed = self;
         if let Some(theirs) = epoch.filter(|e| *e != feed.store.epoch()) {
             let reason = format!("the log was replaced (epoch {theirs}, now {}): reload", feed.store.epoch());
-            return Ok(Start::Reset { seq: head, reason });
+            return Ok(Start::Reset { seq: feed.position(head).await?, reason });
         }
         if since > head {
-            let reason = format!("since {since} is ahead of the log (head {head}): the log was replaced");
-            return Ok(Start::Reset { seq: head, reason });
+            let reason = format!("since {since} is ahead of the log: the log was replaced");
+            return Ok(Start::Reset { seq: feed.position(head).await?, reason });
         }
         if since < head {
             let pruned = feed.store.pruned_upto(&feed.workspace).await?;
             if since < pruned {
                 let reason = format!("events after {since} are no longer kept (pruned up to {pruned})");
-                return Ok(Start::Reset { seq: head, reason });
+                return Ok(Start::Reset { seq: feed.position(head).await?, reason });
             }
             feed.cursor = since;
             feed.catch_up(CatchUp::Upto(head));
@@ -259,6 +259,11 @@ impl Feed {
         self.catch_up(CatchUp::NeedHead);
     }
 
+    /// The seq a reset names: this workspace's position, never the global head.
+    async fn position(&self, head: Seq) -> Result<Seq, StoreError> {
+        self.store.position(&self.workspace, head).await
+    }
+
     /// Loads the next page of `(cursor, upto]` into `pending`. State changes only after the last
     /// await, which keeps [`Feed::next`] cancel-safe.
     async fn replay_page(&mut self, upto: Seq) -> Result<Option<Item>, StoreError> {
@@ -283,7 +288,7 @@ impl Feed {
             self.cursor = head;
             self.catchup = CatchUp::Idle;
             let reason = format!("events after {} were pruned while catching up", query.after);
-            return Ok(Some(Item::Reset { seq: head, reason }));
+            return Ok(Some(Item::Reset { seq: self.position(head).await?, reason }));
         }
         // A page may be cut short by its byte bound, so only an empty one says the range is done:
         // one more (indexed, empty) query per catch-up.

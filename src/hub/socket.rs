@@ -115,6 +115,13 @@ enum Inbound {
     TooBig,
 }
 
+async fn position(
+    store: &std::sync::Arc<dyn crate::store::Store>,
+    workspace: &str,
+) -> Result<Seq, crate::store::StoreError> {
+    store.position(workspace, store.head().await?).await
+}
+
 /// Serves one upgraded socket until the client leaves, stops answering, or the server shuts down.
 pub async fn serve(socket: WebSocket, conn: Connection) {
     let workspace = conn.token.workspace.clone();
@@ -122,7 +129,8 @@ pub async fn serve(socket: WebSocket, conn: Connection) {
     let (mut sink, mut stream) = socket.split();
     let mut shutdown = conn.hub.shutdown_signal();
 
-    let head = match conn.store.head().await {
+    // The workspace's own position: the global head would tell how busy other workspaces are.
+    let head = match position(&conn.store, &workspace).await {
         Ok(head) => head,
         Err(e) => {
             tracing::error!(error = %e, "cannot read the log head for a new socket");

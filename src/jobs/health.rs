@@ -1,12 +1,17 @@
 //! Agent health: judges every agent by its heartbeats, progress and sessions, and logs an
 //! `agent:health` event whenever the verdict changes. It runs once at start (so an agent that
 //! went silent while the server was down is judged at once) and then on a fixed tick.
+//!
+//! An agent judged crashed or offline no longer runs anything: its running sessions end with the
+//! verdict (failed when it crashed, cancelled when it went offline). Sessions made from telemetry
+//! alone (OTLP logs) have no other end.
 
 use std::time::Duration;
 
 use app::domain::{
-    agent::{Agent, AgentHealth, HealthRules},
+    agent::{Agent, AgentHealth, Health, HealthRules},
     entity::Entity,
+    session::{SessionEnded, SessionOutcome},
     EventBody,
 };
 
@@ -48,9 +53,11 @@ pub async fn judge(
         if health == agent.health {
             continue;
         }
+        let ended = ended_sessions(&agent, health, reason.as_deref());
         let verdict =
             AgentHealth { id: agent.id.clone(), health, reason, as_of: agent.last_seq, task_id: agent.task_id };
-        match writer.submit(Batch::new(workspace, vec![EventBody::AgentHealth(verdict)])).await {
+        let events = std::iter::once(EventBody::AgentHealth(verdict)).chain(ended).collect();
+        match writer.submit(Batch::new(workspace, events)).await {
             Ok(_) => changed += 1,
             // The agent reported again since it was read: the next tick judges it afresh.
             Err(e) if e.is_rejection() => {}
@@ -58,4 +65,30 @@ pub async fn judge(
         }
     }
     Ok(changed)
+}
+
+/// The sessions an agent judged crashed or offline leaves running, ended with the verdict.
+fn ended_sessions(agent: &Agent, health: Health, reason: Option<&str>) -> Vec<EventBody> {
+    let (outcome, what) = match health {
+        Health::Crashed => (SessionOutcome::Failed, "crashed"),
+        Health::Offline => (SessionOutcome::Cancelled, "went offline"),
+        _ => return Vec::new(),
+    };
+    let summary = match reason {
+        Some(reason) => format!("ended by Flightdeck: its agent {what} ({reason})"),
+        None => format!("ended by Flightdeck: its agent {what}"),
+    };
+    agent
+        .sessions
+        .iter()
+        .filter(|s| s.ended_at.is_none())
+        .map(|s| {
+            EventBody::SessionEnded(SessionEnded {
+                id: s.id.clone(),
+                outcome,
+                summary: Some(summary.clone()),
+                ..Default::default()
+            })
+        })
+        .collect()
 }

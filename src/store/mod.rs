@@ -254,6 +254,11 @@ pub trait Store: Send + Sync + 'static {
     /// none above it is.
     async fn pruned_upto(&self, workspace: &str) -> Result<Seq, StoreError>;
 
+    /// Where `workspace`'s log stands at `upto`: its last event at or below it, or the seq it was
+    /// pruned up to when that is later. What a workspace is shown as "the head", so that no
+    /// caller learns how many events other workspaces wrote; subscribing from it misses nothing.
+    async fn position(&self, workspace: &str, upto: Seq) -> Result<Seq, StoreError>;
+
     /// Frames in seq order.
     async fn read_log(&self, query: &LogQuery) -> Result<Vec<(Seq, String)>, StoreError>;
 

@@ -21,6 +21,19 @@ use tokio_tungstenite::{connect_async, tungstenite::Message, MaybeTlsStream, Web
 
 pub const TOKEN: &str = "test-token-0123456789";
 
+/// How long any one HTTP call of a test may take: a server that never answers fails the test with
+/// the call it hung on, instead of holding the suite until CI's time runs out.
+pub const CALL_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// An HTTP client whose every call times out after [`CALL_TIMEOUT`].
+pub fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .timeout(CALL_TIMEOUT)
+        .connect_timeout(Duration::from_secs(10))
+        .build()
+        .expect("an HTTP client")
+}
+
 pub struct TestServer {
     pub running: Running,
     pub dir: tempfile::TempDir,
@@ -127,7 +140,7 @@ impl TestServer {
 
     /// Sends a JSON request with the test token and returns status and parsed body.
     pub async fn call(&self, method: reqwest::Method, path: &str, body: Option<&Value>) -> (u16, Value) {
-        let mut request = reqwest::Client::new().request(method, self.http(path)).bearer_auth(TOKEN);
+        let mut request = client().request(method, self.http(path)).bearer_auth(TOKEN);
         if let Some(body) = body {
             request = request.body(body.to_string());
         }
@@ -139,7 +152,7 @@ impl TestServer {
 
     /// Posts a raw body to `path` with the test token (and an `Idempotency-Key` when given).
     pub async fn post_to(&self, path: &str, body: &str, key: Option<&str>) -> (u16, Value) {
-        let mut request = reqwest::Client::new()
+        let mut request = client()
             .post(self.http(path))
             .header("content-type", "application/json")
             .bearer_auth(TOKEN)
@@ -154,6 +167,14 @@ impl TestServer {
 
     pub async fn get(&self, path: &str) -> (u16, Value) {
         self.call(reqwest::Method::GET, path, None).await
+    }
+
+    /// A GET with `token`: status and parsed body.
+    pub async fn get_as(&self, path: &str, token: &str) -> (u16, Value) {
+        let response = client().get(self.http(path)).bearer_auth(token).send().await.expect("request sent");
+        let status = response.status().as_u16();
+        let text = response.text().await.unwrap_or_default();
+        (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
     }
 
     /// Waits (up to 5 s) until pruning has reached `upto` in `workspace`.
@@ -195,8 +216,7 @@ impl TestServer {
     }
 
     pub async fn post_raw(&self, body: Vec<u8>, token: Option<&str>) -> (u16, Value) {
-        let mut request =
-            reqwest::Client::new().post(self.http("/api/events")).header("content-type", "application/json").body(body);
+        let mut request = client().post(self.http("/api/events")).header("content-type", "application/json").body(body);
         if let Some(token) = token {
             request = request.bearer_auth(token);
         }
@@ -247,7 +267,7 @@ pub struct Board {
 
 /// What `GET /metrics` at `url` shows an admin.
 pub async fn scrape_metrics(url: String) -> String {
-    reqwest::Client::new().get(url).bearer_auth(TOKEN).send().await.unwrap().text().await.unwrap()
+    client().get(url).bearer_auth(TOKEN).send().await.unwrap().text().await.unwrap()
 }
 
 pub fn task_created(id: &str, title: &str) -> Value {
@@ -269,7 +289,8 @@ impl WsClient {
     }
 
     pub async fn connect_to(url: &str) -> (WsClient, Value) {
-        let (stream, _) = connect_async(url).await.expect("socket connects");
+        let connecting = tokio::time::timeout(CALL_TIMEOUT, connect_async(url)).await;
+        let (stream, _) = connecting.expect("the socket connects within the call timeout").expect("socket connects");
         let mut client = WsClient { stream };
         let hello = client.next_json().await;
         assert_eq!(hello["type"], "hello", "first frame is hello: {hello}");
@@ -313,12 +334,15 @@ impl WsClient {
 
     /// Reads until the server closes the socket and returns the close code it gave.
     pub async fn close_code(&mut self) -> Option<u16> {
-        while let Some(Ok(message)) = self.stream.next().await {
-            if let Message::Close(frame) = message {
-                return frame.map(|f| u16::from(f.code));
+        let reading = async {
+            while let Some(Ok(message)) = self.stream.next().await {
+                if let Message::Close(frame) = message {
+                    return frame.map(|f| u16::from(f.code));
+                }
             }
-        }
-        None
+            None
+        };
+        tokio::time::timeout(CALL_TIMEOUT, reading).await.expect("the server closes the socket within the call timeout")
     }
 
     /// Reads `n` event frames and returns their seqs.

@@ -96,7 +96,7 @@ async fn bad_ticket_events_are_refused_and_store_nothing() {
     }
     assert_eq!(server.head().await, 0, "nothing was stored");
     let anonymous =
-        reqwest::Client::new().post(server.http("/api/internal/ticket-event")).body(TEST_1).send().await.unwrap();
+        crate::common::client().post(server.http("/api/internal/ticket-event")).body(TEST_1).send().await.unwrap();
     assert_eq!(anonymous.status(), 401);
 }
 
@@ -227,7 +227,7 @@ async fn sse_data(mut response: reqwest::Response, n: usize) -> Vec<Value> {
 #[tokio::test]
 async fn mission_control_stream_speaks_its_event_names() {
     let server = TestServer::start().await;
-    let response = reqwest::Client::new()
+    let response = crate::common::client()
         .get(server.http("/api/events/stream?format=mission-control"))
         .bearer_auth(TOKEN)
         .send()
@@ -264,7 +264,7 @@ async fn mission_control_stream_speaks_its_event_names() {
     assert_eq!(frames[1]["payload"]["title"], "Stream me");
     assert_eq!(frames[2]["payload"], json!({"taskId": "m1", "sessionId": "s1", "agentName": "Dev"}));
     assert_eq!(frames[5]["payload"]["summary"], "ok");
-    let unknown = reqwest::Client::new()
+    let unknown = crate::common::client()
         .get(server.http("/api/events/stream?format=xml"))
         .bearer_auth(TOKEN)
         .send()
@@ -288,7 +288,7 @@ async fn rooms_count_their_clients_per_workspace() {
     let (_, rooms) = server.get("/api/rooms").await;
     assert_eq!(rooms["rooms"], json!([{"room": "board", "clients": 1}, {"room": "task:t1", "clients": 1}]));
     let other = server.token("acme", flightdeck::store::Role::Viewer).await;
-    let theirs = reqwest::Client::new().get(server.http("/api/rooms")).bearer_auth(other).send().await.unwrap();
+    let theirs = crate::common::client().get(server.http("/api/rooms")).bearer_auth(other).send().await.unwrap();
     assert_eq!(theirs.json::<Value>().await.unwrap()["rooms"], json!([]), "another workspace sees none of them");
     drop(a);
     // The server notices the closed socket on its next read; give it a moment.
@@ -355,7 +355,7 @@ async fn a_ticket_room_speaks_the_documents_frame_names_and_hears_only_its_ticke
 #[tokio::test]
 async fn mission_control_stream_leaves_out_sessions_and_entries_of_no_task() {
     let server = TestServer::start().await;
-    let response = reqwest::Client::new()
+    let response = crate::common::client()
         .get(server.http("/api/events/stream?format=mission-control"))
         .bearer_auth(TOKEN)
         .send()

@@ -72,6 +72,9 @@ impl Store for Faulty {
     async fn pruned_upto(&self, workspace: &str) -> Result<Seq, StoreError> {
         self.inner.pruned_upto(workspace).await
     }
+    async fn position(&self, workspace: &str, upto: Seq) -> Result<Seq, StoreError> {
+        self.inner.position(workspace, upto).await
+    }
     async fn read_log(&self, query: &LogQuery) -> Result<Vec<(Seq, String)>, StoreError> {
         self.inner.read_log(query).await
     }
@@ -157,7 +160,7 @@ async fn a_panicking_commit_refuses_its_request_and_the_writer_goes_on() {
     let base = format!("http://{}", running.addr);
     let post = |body: serde_json::Value| {
         let request =
-            reqwest::Client::new().post(format!("{base}/api/events")).bearer_auth(TOKEN).body(body.to_string());
+            crate::common::client().post(format!("{base}/api/events")).bearer_auth(TOKEN).body(body.to_string());
         async move {
             let response = request.send().await.unwrap();
             (response.status().as_u16(), response.json::<serde_json::Value>().await.unwrap())
@@ -189,7 +192,7 @@ async fn a_full_writer_queue_refuses_at_once_with_retry_after() {
         flightdeck::server::start_with_store(config, flightdeck::clock::system(), faulty.clone()).await.unwrap();
     let base = format!("http://{}", running.addr);
     let post = |id: &str| {
-        let request = reqwest::Client::new()
+        let request = crate::common::client()
             .post(format!("{base}/api/events"))
             .bearer_auth(TOKEN)
             .body(task_created(id, "queued").to_string());
@@ -261,7 +264,7 @@ async fn readiness_notices_a_disk_that_takes_no_writes_before_any_request_and_af
     assert!(!body.contains("disk"), "the anonymous probe says only ready or not: {body}");
 
     let post = || {
-        reqwest::Client::new()
+        crate::common::client()
             .post(format!("{base}/api/events"))
             .bearer_auth(TOKEN)
             .body(task_created("t1", "on a full disk").to_string())
@@ -301,7 +304,7 @@ async fn queued_requests_are_bounded_in_bytes_and_the_rest_refused_at_once() {
     .await;
     let base = format!("http://{}", running.addr);
     // 5,000 POSTs of about 4 KiB each (20 MB) against a store that does not commit.
-    let client = reqwest::Client::new();
+    let client = crate::common::client();
     let note = "x".repeat(4_000);
     let answered = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     // At most 256 in flight (so many connects at once would overflow the listen backlog); those

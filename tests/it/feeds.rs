@@ -27,7 +27,7 @@ fn recorded_session() -> Vec<String> {
 
 /// Posts a body to a feed as Claude Code's http hook does; returns the status and the raw answer.
 async fn hook(server: &TestServer, path: &str, body: &str, token: Option<&str>) -> (u16, String) {
-    let mut request = reqwest::Client::new()
+    let mut request = crate::common::client()
         .post(server.http(path))
         .header("content-type", "application/json")
         .body(body.to_string());
@@ -182,7 +182,7 @@ async fn the_observability_scripts_body_is_read_with_the_token_in_its_url() {
     });
     let path = format!("/api/feeds/observability?token={TOKEN}");
     let (status, answer) = hook(&server, &path, &body.to_string(), None).await;
-    assert_eq!((status, answer.as_str()), (204, ""));
+    assert_eq!((status, answer.as_str()), (200, ""), "200, which the script reports silently");
     let sessions: Vec<Session> = server.rows(Query::all::<Session>()).await;
     assert_eq!(sessions[0].agent.as_deref(), Some("shop-frontend"), "source_app names the agent");
     let entries: Vec<Activity> = server.rows(Query::children::<Activity>(&session_parent("obs-1"))).await;
@@ -271,7 +271,7 @@ async fn the_printed_hooks_work_as_claude_code_runs_them() {
     assert_eq!(http["allowedEnvVars"], json!(["FLIGHTDECK_TOKEN"]));
     let header = http["headers"]["Authorization"].as_str().unwrap().replace("$FLIGHTDECK_TOKEN", TOKEN);
     let stop = r#"{"session_id": "cmd-1", "cwd": "/w/site", "hook_event_name": "Stop"}"#;
-    let response = reqwest::Client::new()
+    let response = crate::common::client()
         .post(http["url"].as_str().unwrap())
         .header("authorization", header)
         .header("content-type", "application/json")
@@ -304,4 +304,43 @@ async fn the_printed_hooks_work_as_claude_code_runs_them() {
     assert_eq!(stop.len(), 2, "the user's hook and ours, once: {stop:?}");
     assert_eq!(stop[0]["hooks"][0]["command"], "say done");
     assert_eq!(stop[1]["hooks"][0]["url"], "http://10.0.0.5:3000/api/feeds/claude-code");
+}
+
+#[tokio::test]
+async fn a_stop_with_a_transcript_past_the_body_limit_still_lands() {
+    let server = TestServer::start().await;
+    let path = format!("/api/feeds/observability?token={TOKEN}");
+    let start = json!({"source_app": "shop", "session_id": "long-1", "hook_event_type": "UserPromptSubmit",
+        "payload": {"session_id": "long-1", "hook_event_name": "UserPromptSubmit", "prompt": "Refactor the cart", "cwd": "/w/shop"}});
+    assert_eq!(hook(&server, &path, &start.to_string(), None).await.0, 200);
+    // `--add-chat` sends the whole transcript with the Stop: here 3 MiB of it.
+    let turn = json!({"role": "assistant", "content": "x".repeat(2_000)});
+    let chat: Vec<Value> = std::iter::repeat_n(turn, 1_600).collect();
+    let stop = json!({"source_app": "shop", "session_id": "long-1", "hook_event_type": "Stop",
+        "payload": {"session_id": "long-1", "hook_event_name": "Stop", "cwd": "/w/shop"}, "chat": chat});
+    let body = stop.to_string();
+    assert!(body.len() > 3 << 20, "{}", body.len());
+    let (status, answer) = hook(&server, &path, &body, None).await;
+    assert_eq!(status, 200, "{answer}");
+    let agents: Vec<Agent> = server.rows(Query::all::<Agent>()).await;
+    let shop = agents.iter().find(|a| a.id == "shop").expect("the agent");
+    assert_eq!(shop.status, AgentState::Idle, "the Stop landed: no longer working");
+    let (_, history) = server.get("/api/events?limit=1000").await;
+    assert!(!history.to_string().contains(&"x".repeat(2_000)), "the transcript is not kept");
+    // Past the feeds' own limit it is a 413, and nothing of it is stored.
+    let huge = json!({"hook_event_type": "Stop", "payload": {}, "chat": "y".repeat(40 << 20)}).to_string();
+    let before = server.head().await;
+    assert_eq!(hook(&server, &path, &huge, None).await.0, 413);
+    assert_eq!(server.head().await, before);
+}
+
+#[tokio::test]
+async fn an_agent_whose_first_hook_starts_its_session_lists_that_session() {
+    let server = TestServer::start().await;
+    let first =
+        json!({"hook_event_name": "SessionStart", "session_id": "first-1", "source": "startup", "cwd": "/w/billing"});
+    assert_eq!(hook(&server, "/api/feeds/claude-code", &first.to_string(), Some(TOKEN)).await.0, 204);
+    let agents: Vec<Agent> = server.rows(Query::all::<Agent>()).await;
+    let agent = agents.iter().find(|a| a.id == "claude-code:billing").expect("the agent");
+    assert_eq!(agent.sessions.iter().map(|s| s.id.as_str()).collect::<Vec<_>>(), ["first-1"], "Sessions (1)");
 }

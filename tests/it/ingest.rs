@@ -48,7 +48,7 @@ async fn missing_wrong_and_malformed_tokens_are_refused() {
         assert_eq!(status, 401, "token {token:?}: {answer}");
         assert_eq!(answer["error"], "unauthorized");
     }
-    let response = reqwest::Client::new()
+    let response = crate::common::client()
         .post(server.http("/api/events"))
         .header("authorization", format!("Basic {TOKEN}"))
         .body(body)

@@ -307,7 +307,7 @@ async fn a_resume_into_a_replaced_database_is_reset_not_replayed() {
     assert!(client.next_json_within(std::time::Duration::from_millis(200)).await.is_none(), "nothing replayed");
 
     // The same holds for SSE.
-    let mut stream = reqwest::Client::new()
+    let mut stream = crate::common::client()
         .get(restored.http(&format!("/api/events/stream?since=3&epoch={epoch}")))
         .bearer_auth(TOKEN)
         .send()

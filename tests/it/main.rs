@@ -4,19 +4,23 @@
 mod common;
 
 mod approvals;
+mod bounds;
 mod compat;
 mod docs;
 mod domain;
 mod faults;
 mod feeds;
 mod fuzz;
+mod fuzz_feeds;
 mod health;
 mod history;
 mod idempotency;
 mod ingest;
 mod live;
 mod operations;
+mod otel_clients;
 mod otlp;
+mod otlp_exports;
 mod overload;
 mod past;
 mod scale;

@@ -25,7 +25,7 @@ async fn metrics_count_what_happened() {
     resumed.subscribe(&["board"], Some(0)).await;
     resumed.seqs(2).await;
     // Refusals: a bad token, bad JSON, an unknown type (and a missing token: 401 too).
-    let client = reqwest::Client::new();
+    let client = crate::common::client();
     let bad_token = client.get(server.http("/api/events")).bearer_auth("nope").send().await.unwrap();
     assert_eq!(bad_token.status(), 401);
     assert_eq!(server.post_raw(b"{".to_vec(), Some(TOKEN)).await.0, 400);
@@ -148,7 +148,7 @@ async fn the_site_files_go_out_gzipped_to_browsers_that_take_it() {
     let root = site.path().display().to_string();
     let server = TestServer::start_with(|c| c.site_root = Some(root)).await;
 
-    let client = reqwest::Client::new();
+    let client = crate::common::client();
     let url = server.http("/pkg/site.wasm");
     let zipped = client.get(&url).header("accept-encoding", "gzip, deflate, br").send().await.unwrap();
     assert_eq!(zipped.status(), 200);

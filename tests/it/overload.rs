@@ -192,7 +192,7 @@ async fn retention_is_per_workspace_so_a_noisy_one_never_prunes_a_quiet_one() {
     let history = |token: String| {
         let url = server.http("/api/events?since=0&limit=100");
         async move {
-            let response = reqwest::Client::new().get(url).bearer_auth(token).send().await.unwrap();
+            let response = crate::common::client().get(url).bearer_auth(token).send().await.unwrap();
             response.json::<Value>().await.unwrap()["events"].as_array().unwrap().len()
         }
     };

@@ -6,7 +6,7 @@ use reqwest::header;
 use crate::common::{task_created, TestServer, TOKEN};
 
 pub async fn page(server: &TestServer, path: &str, token: &str) -> String {
-    let response = reqwest::Client::new()
+    let response = crate::common::client()
         .get(server.http(path))
         .header(header::COOKIE, format!("fd_token={token}"))
         .send()

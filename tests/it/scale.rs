@@ -31,7 +31,7 @@ async fn instance(schema: &Schema, adjust: impl FnOnce(&mut ServeConfig)) -> Run
 }
 
 async fn post(addr: std::net::SocketAddr, body: &serde_json::Value) -> Result<u64, String> {
-    let response = reqwest::Client::new()
+    let response = crate::common::client()
         .post(format!("http://{addr}/api/events"))
         .bearer_auth(TOKEN)
         .timeout(Duration::from_secs(5))
@@ -50,7 +50,7 @@ async fn post(addr: std::net::SocketAddr, body: &serde_json::Value) -> Result<u6
 /// `GET /api/tasks` on an instance with `token`: the status, and the tasks when it gave them.
 async fn tasks(addr: std::net::SocketAddr, token: &str) -> (u16, serde_json::Value) {
     let response =
-        reqwest::Client::new().get(format!("http://{addr}/api/tasks")).bearer_auth(token).send().await.unwrap();
+        crate::common::client().get(format!("http://{addr}/api/tasks")).bearer_auth(token).send().await.unwrap();
     let status = response.status().as_u16();
     (status, response.json().await.unwrap_or_default())
 }

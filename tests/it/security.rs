@@ -14,7 +14,7 @@ use tokio_tungstenite::{
 };
 
 fn no_redirects() -> Client {
-    Client::builder().redirect(Policy::none()).build().unwrap()
+    Client::builder().redirect(Policy::none()).timeout(crate::common::CALL_TIMEOUT).build().unwrap()
 }
 
 #[tokio::test]
@@ -281,4 +281,139 @@ async fn the_session_endpoint_tells_signed_in_from_signed_out() {
     assert_eq!((body["workspace"].as_str(), body["role"].as_str()), (Some("default"), Some("admin")));
     let signed_out = Client::new().get(server.http("/api/session")).send().await.unwrap();
     assert_eq!(signed_out.status(), StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn a_workspace_name_cannot_climb_out_of_the_artifacts_folder() {
+    let outside = tempfile::tempdir().unwrap();
+    let root = outside.path().join("artifacts");
+    std::fs::create_dir_all(root.join("default")).unwrap();
+    std::fs::write(outside.path().join("fd.db"), "every workspace's log").unwrap();
+    let dir = root.clone();
+    let server = TestServer::start_with(move |c| c.artifacts_dir = dir).await;
+    // `token create` refuses names that are not plain.
+    let database = format!("--database-url={}", server.config.database_url);
+    for bad in ["..", ".", "../x", "a/b", ".hidden"] {
+        let output = std::process::Command::new(env!("CARGO_BIN_EXE_flightdeck"))
+            .args(["token", "create", "--name", "x", "--role", "viewer", "--workspace", bad, &database])
+            .output()
+            .unwrap();
+        assert!(!output.status.success(), "workspace `{bad}` was accepted");
+        assert!(String::from_utf8_lossy(&output.stderr).contains("plain name"), "{bad}");
+    }
+    // A token stored with such a name before the rule still reads nothing outside its folder.
+    let climber = server.token("..", Role::Viewer).await;
+    for path in ["/artifacts/fd.db", "/artifacts/artifacts/default", "/artifacts/default"] {
+        let (status, body) = raw_get(&server, path, Some(&climber)).await;
+        assert!(status == 403 || status == 404, "{path}: {status} {body}");
+        assert!(!body.contains("every workspace"), "{path}");
+    }
+}
+
+#[tokio::test]
+async fn only_same_site_paths_follow_a_login() {
+    let server = TestServer::start().await;
+    for next in ["/\t/evil.test", "/%09/evil.test", "/\n/evil.test", "/\\evil.test", " //evil.test"] {
+        let answer =
+            no_redirects().post(server.http("/login")).form(&[("token", TOKEN), ("next", next)]).send().await.unwrap();
+        let location = answer.headers()[header::LOCATION].to_str().unwrap().to_string();
+        let resolved = reqwest::Url::parse("http://127.0.0.1/").unwrap().join(&location).unwrap();
+        assert_eq!(resolved.host_str(), Some("127.0.0.1"), "{next:?} led to {location}");
+    }
+}
+
+#[tokio::test]
+async fn pages_carry_a_policy_that_uses_their_nonces_and_forbids_framing() {
+    let server = TestServer::start().await;
+    let page =
+        no_redirects().get(server.http("/")).header(header::COOKIE, format!("fd_token={TOKEN}")).send().await.unwrap();
+    let policy = page.headers()[header::CONTENT_SECURITY_POLICY].to_str().unwrap().to_string();
+    assert_eq!(page.headers()[header::X_FRAME_OPTIONS], "DENY");
+    let html = page.text().await.unwrap();
+    assert!(policy.contains("frame-ancestors 'none'"), "{policy}");
+    assert!(!policy.contains("'unsafe-inline'") || policy.contains("style-src-attr 'unsafe-inline'"), "{policy}");
+    let nonce = policy.split("'nonce-").nth(1).and_then(|rest| rest.split('\'').next()).expect("a nonce in the policy");
+    let scripts = html.matches("<script").count();
+    assert!(scripts > 0);
+    assert_eq!(
+        html.matches(&format!("nonce=\"{nonce}\"")).count(),
+        scripts,
+        "every script carries this response's nonce"
+    );
+    let login = no_redirects().get(server.http("/login")).send().await.unwrap();
+    assert!(login.headers()[header::CONTENT_SECURITY_POLICY].to_str().unwrap().contains("frame-ancestors 'none'"));
+    let again = no_redirects().get(server.http("/login")).send().await.unwrap();
+    assert_ne!(
+        again.headers()[header::CONTENT_SECURITY_POLICY],
+        login.headers()[header::CONTENT_SECURITY_POLICY],
+        "a fresh nonce per response"
+    );
+}
+
+#[tokio::test]
+async fn a_workspace_sees_its_own_position_not_the_global_head() {
+    let server = TestServer::start().await;
+    let other = server.token("other", Role::Ingest).await;
+    let (_, mine) = server.post(&task_created("t1", "Mine")).await;
+    let mine = mine["seqs"][0].as_u64().unwrap();
+    for i in 0..5 {
+        let body = task_created(&format!("o{i}"), "Theirs").to_string().into_bytes();
+        assert_eq!(server.post_raw(body, Some(&other)).await.0, 201);
+    }
+    assert_eq!(server.head().await, mine + 5);
+    let (_, history) = server.get("/api/events").await;
+    assert_eq!(history["head"], mine, "history shows the workspace's own position");
+    let (_, hello) = WsClient::connect(&server).await;
+    assert_eq!(hello["seq"], mine, "the greeting too: {hello}");
+    // Subscribing from it misses nothing of the workspace.
+    let (mut socket, _) = WsClient::connect(&server).await;
+    socket.subscribe(&["board"], Some(mine)).await;
+    server.post(&task_created("t2", "Next")).await;
+    assert_eq!(socket.next_json().await["payload"]["id"], "t2");
+}
+
+#[tokio::test]
+async fn metrics_without_a_valid_token_is_a_401_not_a_redirect() {
+    let server = TestServer::start().await;
+    for token in [None, Some("wrong")] {
+        let mut request = no_redirects().get(server.http("/metrics"));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        assert_eq!(request.send().await.unwrap().status(), StatusCode::UNAUTHORIZED, "{token:?}");
+    }
+    let cookie = no_redirects().get(server.http("/metrics")).header(header::COOKIE, "fd_token=wrong").send().await;
+    assert_eq!(cookie.unwrap().status(), StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn a_pr_link_that_is_not_http_is_refused_at_ingest() {
+    let server = TestServer::start().await;
+    server.post(&task_created("t1", "Ship")).await;
+    for url in ["javascript:alert(1)", "data:text/html,x", "file:///etc/passwd", "ftp://x.test/pr"] {
+        let body = json!({"type": "task:updated", "payload": {"id": "t1", "pr_url": url}});
+        let (status, answer) = server.post(&body).await;
+        assert_eq!(status, 422, "{url}: {answer}");
+        assert!(answer.to_string().contains("pr_url"), "{answer}");
+    }
+    let (status, _) =
+        server.post(&json!({"type": "task:completed", "payload": {"id": "t1", "pr_url": "javascript:x"}})).await;
+    assert_eq!(status, 422);
+}
+
+#[tokio::test]
+async fn boolean_settings_take_one_and_zero_as_well_as_true_and_false() {
+    let dir = tempfile::tempdir().unwrap();
+    for value in ["1", "0", "true", "false", "yes", "off"] {
+        // An invalid number stops the server right after its settings are read.
+        let output = std::process::Command::new(env!("CARGO_BIN_EXE_flightdeck"))
+            .args(["serve", "--addr", "127.0.0.1:0", "--max-topics", "0"])
+            .arg(format!("--database-url=sqlite://{}", dir.path().join("x.db").display()))
+            .env("FLIGHTDECK_DEMO", value)
+            .output()
+            .unwrap();
+        let said = String::from_utf8_lossy(&output.stderr);
+        assert!(said.contains("--max-topics must be greater than 0"), "FLIGHTDECK_DEMO={value}: {said}");
+        assert!(!said.contains("invalid value"), "FLIGHTDECK_DEMO={value}: {said}");
+    }
 }

@@ -8,7 +8,7 @@ use crate::common::{TestServer, WsClient, TOKEN};
 #[tokio::test]
 async fn stop_finishes_with_a_stream_and_a_socket_open() {
     let server = TestServer::start_with(|c| c.shutdown_timeout_ms = 3_000).await;
-    let mut stream = reqwest::Client::new()
+    let mut stream = crate::common::client()
         .get(server.http("/api/events/stream"))
         .bearer_auth(TOKEN)
         .send()

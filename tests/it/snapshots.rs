@@ -220,7 +220,7 @@ async fn a_time_names_the_last_event_at_or_before_it_and_a_bad_one_is_refused() 
     let html = crate::past::page(&server, &format!("/?time={second}"), crate::common::TOKEN).await;
     assert!(html.contains(&format!("Seq {first_seq} of")), "{second}");
     assert!(html.contains("First") && !html.contains("Second"));
-    let response = reqwest::Client::new()
+    let response = crate::common::client()
         .get(server.http("/?time=yesterday"))
         .header(reqwest::header::COOKIE, format!("fd_token={}", crate::common::TOKEN))
         .send()

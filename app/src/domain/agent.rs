@@ -267,13 +267,60 @@ pub fn follow(body: &EventBody, set: &mut EntitySet, at: &Stamp) -> Result<(), S
         }
         EventBody::TaskCompleted(_) | EventBody::TaskFailed(_) => finish_task(set, body.task_id(), at),
         EventBody::TaskUpdated(e) if e.status.is_some_and(|s| s.finished()) => finish_task(set, Some(&e.id), at),
-        EventBody::SessionStarted(e) => session_agent(set, e.agent.as_deref(), body, at),
+        // An agent that starts a session is real, whether or not it ever reported itself: it
+        // appears on the agents page with that session, alive as of the start.
+        EventBody::SessionStarted(e) => match e.agent.as_deref() {
+            Some(name) => {
+                let mut agent = set
+                    .get::<Agent>(name)?
+                    .unwrap_or_else(|| Agent { last_heartbeat: Some(at.ts.clone()), ..Agent::new(name) });
+                agent.apply(body, at);
+                set.put(&agent);
+                Ok(())
+            }
+            None => Ok(()),
+        },
+        EventBody::SessionAttributed(e) => reattribute(set, e, at),
         EventBody::SessionUpdated(e) => session_agent(set, e.agent.as_deref(), body, at),
         EventBody::SessionIteration(e) => session_agent(set, e.agent.as_deref(), body, at),
         EventBody::SessionHeartbeat(e) => session_agent(set, e.agent.as_deref(), body, at),
         EventBody::SessionEnded(e) => session_agent(set, e.agent.as_deref(), body, at),
         _ => Ok(()),
     }
+}
+
+/// A session that changed agents leaves the one it had and joins the new one's history.
+fn reattribute(set: &mut EntitySet, e: &super::ownership::SessionAttributed, at: &Stamp) -> Result<(), Step> {
+    if let Some(old) = &e.previous_agent {
+        touch(set, old, at, |a| {
+            a.sessions.retain(|s| s.id != e.id);
+            if a.session_id.as_deref() == Some(&e.id) {
+                a.session_id = None;
+            }
+        })?;
+    }
+    let Some(name) = e.agent.as_deref() else { return Ok(()) };
+    let session = set.require::<super::session::Session>(&e.id)?;
+    let mut agent = set.get::<Agent>(name)?.unwrap_or_else(|| Agent::new(name));
+    if !agent.sessions.iter().any(|s| s.id == e.id) {
+        let at_position = agent.sessions.iter().position(|s| s.started_at < session.started_at);
+        let entry = SessionRef {
+            id: session.id.clone(),
+            kind: session.kind,
+            task_id: session.task_id.clone(),
+            started_at: session.started_at.clone(),
+            ended_at: session.ended_at.clone(),
+            outcome: session.outcome,
+        };
+        agent.sessions.insert(at_position.unwrap_or(agent.sessions.len()), entry);
+        agent.sessions.truncate(HISTORY);
+    }
+    if session.is_active() {
+        agent.session_id = Some(session.id);
+    }
+    agent.last_seq = at.seq;
+    set.put(&agent);
+    Ok(())
 }
 
 fn session_agent(set: &mut EntitySet, agent: Option<&str>, body: &EventBody, at: &Stamp) -> Result<(), Step> {

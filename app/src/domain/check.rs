@@ -29,6 +29,22 @@ pub fn id(name: &'static str, id: &str) -> Result<(), Invalid> {
     Ok(())
 }
 
+/// A workspace name is also a folder name (its artifacts live in `<artifacts>/<workspace>`), so it is
+/// a plain name: a letter or digit first, then letters, digits, `-` and `_`. Never `.`, `..` or a
+/// path.
+pub fn workspace(name: &str) -> Result<(), Invalid> {
+    const MAX_WORKSPACE: usize = 64;
+    let plain = name.chars().next().is_some_and(|c| c.is_ascii_alphanumeric())
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_'));
+    if !plain || name.len() > MAX_WORKSPACE {
+        return Err(field(
+            "workspace",
+            format!("must be a plain name of at most {MAX_WORKSPACE} letters, digits, `-` and `_`, starting with a letter or digit"),
+        ));
+    }
+    Ok(())
+}
+
 pub fn opt_id(name: &'static str, value: Option<&str>) -> Result<(), Invalid> {
     value.map_or(Ok(()), |v| id(name, v))
 }
@@ -108,5 +124,18 @@ pub fn non_negative(name: &'static str, value: Option<f64>) -> Result<(), Invali
     match value {
         Some(v) if !v.is_finite() || v < 0.0 => Err(field(name, "must be a number of at least 0")),
         _ => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_workspace_is_a_plain_name() {
+        for good in ["default", "team-a", "ops_2", "A1"] {
+            assert!(super::workspace(good).is_ok(), "{good}");
+        }
+        for bad in ["", ".", "..", "../x", "a/b", "a\\b", ".hidden", "-x", "a.b", "a:b", &"x".repeat(65)] {
+            assert!(super::workspace(bad).is_err(), "{bad}");
+        }
     }
 }

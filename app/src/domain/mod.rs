@@ -15,6 +15,7 @@ pub mod check;
 pub mod deliverable;
 pub mod entity;
 pub mod observation;
+pub mod ownership;
 pub mod run;
 #[cfg(test)]
 pub mod samples;
@@ -171,6 +172,8 @@ canonical_events! {
     "session:ended" => SessionEnded(session::SessionEnded),
     "session:message" => SessionMessage(session::SessionMessage),
     "session:spec" => SessionSpec(session::SessionSpec),
+    "session:attributed" => SessionAttributed(ownership::SessionAttributed),
+    "activity:moved" => ActivityMoved(ownership::ActivityMoved),
     "approval:requested" => ApprovalRequested(approval::ApprovalRequested),
     "approval:resolved" => ApprovalResolved(approval::ApprovalResolved),
     "test:started" => TestStarted(test_run::TestStarted),

@@ -23,6 +23,8 @@ fn bodies() -> Vec<(&'static str, Value)> {
         ("session:spec", json!({"id": "s1", "spec": "do it"})),
         ("activity:logged", json!({"id": "act1", "task_id": "t1", "category": "git", "message": "pushed"})),
         ("activity:updated", json!({"id": "act1", "task_id": "t1", "status": "succeeded"})),
+        ("session:attributed", json!({"id": "s1", "title": "Planner", "task_id": "t1"})),
+        ("activity:moved", json!({"id": "act1", "session_id": "s1", "task_id": "t1"})),
         (
             "deliverable:added",
             json!({"task_id": "t1", "kind": "url", "title": "PR", "path": "https://example.com/pr/1"}),

@@ -187,6 +187,18 @@ impl Session {
                 }
                 super::usage::add(&mut self.usage, &e.added());
             }
+            EventBody::SessionAttributed(e) if e.id == self.id => {
+                if e.agent.is_some() {
+                    self.agent = e.agent.clone();
+                }
+                if e.title.is_some() {
+                    self.title = e.title.clone();
+                }
+                if e.parent_id.is_some() {
+                    self.parent_id = e.parent_id.clone();
+                    self.kind = SessionKind::Subagent;
+                }
+            }
             EventBody::SessionEnded(e) if e.id == self.id => {
                 self.ended_at = Some(at.ts.clone());
                 self.outcome = Some(e.outcome);

@@ -450,7 +450,7 @@ impl Payload for TaskUpdated {
         check::percent("progress", self.progress)?;
         check::opt_word("phase", self.phase.as_deref())?;
         check::text("message", self.message.as_deref(), check::MAX_TEXT)?;
-        check::text("pr_url", self.pr_url.as_deref(), check::MAX_URL)?;
+        check::http_url("pr_url", self.pr_url.as_deref())?;
         check::text("branch", self.branch.as_deref(), check::MAX_TITLE)?;
         check::opt_id("vm_id", self.vm_id.as_deref())?;
         if let Some(usage) = &self.usage {
@@ -537,7 +537,7 @@ pub struct TaskCompleted {
 impl Payload for TaskCompleted {
     fn validate(&self) -> Result<(), Invalid> {
         check::id("id", &self.id)?;
-        check::text("pr_url", self.pr_url.as_deref(), check::MAX_URL)?;
+        check::http_url("pr_url", self.pr_url.as_deref())?;
         check::text("branch", self.branch.as_deref(), check::MAX_TITLE)?;
         check::text("summary", self.summary.as_deref(), check::MAX_TEXT)
     }

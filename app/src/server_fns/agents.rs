@@ -29,10 +29,12 @@ impl Roster {
         let named = match &event.body {
             EventBody::AgentStatus(e) => Some(e.id.clone()),
             EventBody::AgentHeartbeat(e) => Some(e.id.clone()),
+            // An agent that starts a session is listed with it (the store does the same).
+            EventBody::SessionStarted(e) => e.agent.clone(),
             _ => None,
         };
         if let Some(id) = named.filter(|id| !self.agents.iter().any(|a| &a.id == id)) {
-            self.agents.push(Agent::new(&id));
+            self.agents.push(Agent { last_heartbeat: Some(at.ts.clone()), ..Agent::new(&id) });
             self.agents.sort_by(|a, b| a.id.cmp(&b.id));
         }
         for agent in &mut self.agents {

@@ -110,6 +110,15 @@ impl SessionDetail {
             EventBody::SessionStarted(e) if e.parent_id.as_deref() == Some(&id) => {
                 self.children.push(Session::started(e, &at))
             }
+            EventBody::ActivityMoved(e) => {
+                self.activities.retain(|a| a.id != e.id);
+                if let Some(entry) =
+                    e.entry.as_ref().filter(|a| a.session_id.as_deref() == Some(&id) && a.task_id.is_none())
+                {
+                    let at = self.activities.iter().position(|a| a.seq < entry.seq).unwrap_or(self.activities.len());
+                    self.activities.insert(at, entry.clone());
+                }
+            }
             EventBody::ApprovalRequested(e) if e.session_id.as_deref() == Some(&id) => {
                 self.approvals.push(Approval::requested(e, &at))
             }

@@ -164,6 +164,20 @@ impl Store for SqliteStore {
         Ok(upto as Seq)
     }
 
+    async fn position(&self, workspace: &str, upto: Seq) -> Result<Seq, StoreError> {
+        let position: i64 = sqlx::query_scalar(
+            "SELECT MAX(COALESCE((SELECT MAX(seq) FROM events WHERE workspace = ?1 AND seq <= ?2), 0),
+                        MIN(pruned_floor, ?2),
+                        COALESCE((SELECT MIN(pruned_upto, ?2) FROM workspace_log WHERE workspace = ?1), 0))
+             FROM log_state WHERE id = 1",
+        )
+        .bind(workspace)
+        .bind(upto as i64)
+        .fetch_one(&self.reader)
+        .await?;
+        Ok(position as Seq)
+    }
+
     async fn read_log(&self, q: &LogQuery) -> Result<Vec<(Seq, String)>, StoreError> {
         if !q.newest {
             // Oldest first, as replay reads it: the page as one value.

@@ -52,9 +52,12 @@ async fn record_events(plan: &mut Plan<'_>, agent: &str, record: &LogRecord) -> 
     }
     let session = id_of(&session);
     let title = format!("{agent} · {}", session.chars().take(8).collect::<String>());
-    let mut out: Vec<EventBody> = plan.start(session_of(&session, agent, title, None)).await?.into_iter().collect();
+    plan.alive(&id_of(agent));
+    plan.start(session_of(&session, agent, title, None)).await?;
+    let mut out: Vec<EventBody> = Vec::new();
     let model = attr_text(attrs, "model");
     match name.as_str() {
+        "api_request" if !plan.counts_usage(&session, "otlp-logs").await? => {}
         "api_request" => out.push(EventBody::UsageReported(UsageReported {
             session_id: Some(session),
             input_tokens: attr_u64(attrs, "input_tokens"),

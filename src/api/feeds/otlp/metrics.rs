@@ -71,17 +71,19 @@ async fn point_events(
         _ => return Ok(Vec::new()),
     }
     usage.series = Some(format!("{name}:{kind}:{}", model.as_deref().unwrap_or("")));
-    let mut out = Vec::new();
     match &session {
         Some(id) => {
+            if !plan.counts_usage(id, "otlp-metrics").await? {
+                return Ok(Vec::new());
+            }
             let title = format!("{agent} · {}", id.chars().take(8).collect::<String>());
-            out.extend(plan.start(session_of(id, agent, title, None)).await?);
+            plan.alive(&crate::api::feeds::id_of(agent));
+            plan.start(session_of(id, agent, title, None)).await?;
         }
         None if cumulative => return Ok(Vec::new()),
         None => {}
     }
-    out.push(EventBody::UsageReported(usage));
-    Ok(out)
+    Ok(vec![EventBody::UsageReported(usage)])
 }
 
 #[cfg(test)]

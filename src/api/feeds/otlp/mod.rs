@@ -7,17 +7,14 @@
 //! error, which would make an exporter retry the same data forever. A record whose events are
 //! refused is counted in the answer's `partialSuccess`, and the rest is stored.
 
+mod bounds;
+mod forest;
 mod logs;
 mod metrics;
+mod plan;
 mod traces;
 
-use std::collections::{HashMap, HashSet};
-
-use app::domain::{
-    activity::Activity,
-    session::{Session, SessionKind, SessionStarted},
-    EventBody,
-};
+use app::domain::session::{SessionKind, SessionStarted};
 use axum::{
     body::Bytes,
     extract::State,
@@ -32,12 +29,8 @@ use prost::Message;
 use serde::de::DeserializeOwned;
 
 use super::id_of;
-use crate::{
-    api::{compat, error::ApiError, ingest::accept_once, ingest::Intake},
-    auth::Caller,
-    state::AppState,
-    store::TokenRecord,
-};
+use crate::{api::error::ApiError, auth::Caller, state::AppState};
+pub use plan::{Outcome, Plan};
 
 pub const RECORDS: &str = "flightdeck_otlp_records_total";
 
@@ -61,7 +54,12 @@ impl Encoding {
         }
     }
 
-    fn decode<T: Message + Default + DeserializeOwned>(self, body: &[u8]) -> Result<T, ApiError> {
+    /// Decodes the body, once [`bounds`] has found it within what a request may hold.
+    fn decode<T: Message + Default + DeserializeOwned>(self, body: &[u8], kind: bounds::Kind) -> Result<T, ApiError> {
+        match self {
+            Encoding::Protobuf => bounds::protobuf(body, kind)?,
+            Encoding::Json => bounds::json(body)?,
+        };
         match self {
             Encoding::Protobuf => {
                 T::decode(body).map_err(|e| ApiError::BadJson(format!("not an OTLP protobuf message: {e}")))
@@ -110,7 +108,8 @@ pub async fn post_traces(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    let (encoding, request) = decode::<trace_service::ExportTraceServiceRequest>(&headers, &body)?;
+    let (encoding, request) =
+        decode::<trace_service::ExportTraceServiceRequest>(&headers, &body, bounds::Kind::TraceRequest)?;
     let mut plan = Plan::new(&state, &caller, "traces", body.len());
     traces::map(&mut plan, request).await?;
     finish::<trace_service::ExportTraceServiceResponse>(plan, encoding).await
@@ -122,7 +121,8 @@ pub async fn post_logs(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    let (encoding, request) = decode::<log_service::ExportLogsServiceRequest>(&headers, &body)?;
+    let (encoding, request) =
+        decode::<log_service::ExportLogsServiceRequest>(&headers, &body, bounds::Kind::LogsRequest)?;
     let mut plan = Plan::new(&state, &caller, "logs", body.len());
     logs::map(&mut plan, request).await?;
     finish::<log_service::ExportLogsServiceResponse>(plan, encoding).await
@@ -134,7 +134,8 @@ pub async fn post_metrics(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    let (encoding, request) = decode::<metric_service::ExportMetricsServiceRequest>(&headers, &body)?;
+    let (encoding, request) =
+        decode::<metric_service::ExportMetricsServiceRequest>(&headers, &body, bounds::Kind::MetricsRequest)?;
     let mut plan = Plan::new(&state, &caller, "metrics", body.len());
     metrics::map(&mut plan, request).await?;
     finish::<metric_service::ExportMetricsServiceResponse>(plan, encoding).await
@@ -144,9 +145,10 @@ pub async fn post_metrics(
 fn decode<T: Message + Default + DeserializeOwned>(
     headers: &HeaderMap,
     body: &[u8],
+    kind: bounds::Kind,
 ) -> Result<(Encoding, T), ApiError> {
     let encoding = Encoding::of(headers)?;
-    Ok((encoding, encoding.decode(body)?))
+    Ok((encoding, encoding.decode(body, kind)?))
 }
 
 /// Commits what the request mapped to and answers in its encoding.
@@ -183,152 +185,6 @@ mod answers {
         fn partial(rejected_data_points: i64, error_message: String) -> Self {
             Self { partial_success: Some(ExportMetricsPartialSuccess { rejected_data_points, error_message }) }
         }
-    }
-}
-
-/// What one export request turned into: a group of events per record that maps to something.
-pub struct Plan<'a> {
-    state: &'a AppState,
-    caller: &'a TokenRecord,
-    signal: &'static str,
-    bytes: usize,
-    groups: Vec<Vec<EventBody>>,
-    unmapped: u64,
-    /// Sessions looked up: whether they are stored.
-    sessions: HashMap<String, bool>,
-    /// Activities started by an earlier group of this request.
-    activities: HashSet<String>,
-}
-
-/// How a request ended: records refused, and the first reason.
-pub struct Outcome {
-    rejected: i64,
-    why: Option<String>,
-}
-
-impl<'a> Plan<'a> {
-    fn new(state: &'a AppState, caller: &'a TokenRecord, signal: &'static str, bytes: usize) -> Plan<'a> {
-        Plan {
-            state,
-            caller,
-            signal,
-            bytes,
-            groups: Vec::new(),
-            unmapped: 0,
-            sessions: HashMap::new(),
-            activities: HashSet::new(),
-        }
-    }
-
-    /// A record that maps to nothing.
-    fn unmapped(&mut self) {
-        self.unmapped += 1;
-    }
-
-    fn add(&mut self, group: Vec<EventBody>) {
-        if group.is_empty() {
-            self.unmapped += 1;
-        } else {
-            self.groups.push(group);
-        }
-    }
-
-    /// Whether the session is stored.
-    async fn has_session(&mut self, id: &str) -> Result<bool, ApiError> {
-        if let Some(known) = self.sessions.get(id) {
-            return Ok(*known);
-        }
-        let known = super::session(self.state, self.caller, id).await?.is_some();
-        self.sessions.insert(id.to_string(), known);
-        Ok(known)
-    }
-
-    /// The event starting a session, unless it is stored. Every group that needs a new session
-    /// starts it, so each stands alone; the commit keeps the first start of each.
-    async fn start(&mut self, started: SessionStarted) -> Result<Option<EventBody>, ApiError> {
-        if self.has_session(&started.id).await? {
-            return Ok(None);
-        }
-        Ok(Some(EventBody::SessionStarted(started)))
-    }
-
-    /// The stored session with this id, if any (to tell whether it still runs).
-    async fn stored_session(&self, id: &str) -> Result<Option<Session>, ApiError> {
-        super::session(self.state, self.caller, id).await
-    }
-
-    /// Whether an activity exists (or this request logs it); afterwards it counts as existing.
-    async fn claim_activity(&mut self, id: &str) -> Result<bool, ApiError> {
-        if !self.activities.insert(id.to_string()) {
-            return Ok(true);
-        }
-        Ok(compat::find::<Activity>(self.state, &self.caller.workspace, id).await?.is_some())
-    }
-
-    /// Commits every group as one batch; when that is refused, group by group, so one bad record
-    /// costs only itself.
-    async fn commit(self) -> Result<Outcome, ApiError> {
-        let metrics = &self.state.metrics;
-        let count = |outcome: &str, n: u64| {
-            metrics.counter(RECORDS, &[("signal", self.signal), ("outcome", outcome)]).increment(n)
-        };
-        count("unmapped", self.unmapped);
-        let mut outcome = Outcome { rejected: 0, why: None };
-        let mut valid = Vec::new();
-        for group in self.groups {
-            match group.iter().find_map(|e| e.validate().err()) {
-                Some(e) => outcome.refuse(e.to_string()),
-                None => valid.push(group),
-            }
-        }
-        let intake = |groups: usize| Intake { once: None, event_keys: Vec::new(), bytes: self.bytes.max(groups) };
-        let mut started = HashSet::new();
-        let all: Vec<EventBody> = valid.iter().flat_map(|g| first_starts(g, &mut started)).collect();
-        if all.is_empty() {
-            count("rejected", outcome.rejected as u64);
-            return Ok(outcome);
-        }
-        let mapped = valid.len() as u64;
-        match accept_once(self.state, self.caller, all, intake(valid.len())).await {
-            Ok(_) => count("mapped", mapped),
-            Err(ApiError::Conflict(_) | ApiError::Invalid(_)) => {
-                let mut started = HashSet::new();
-                for group in valid {
-                    let mut tried = started.clone();
-                    let events = first_starts(&group, &mut tried);
-                    match accept_once(self.state, self.caller, events, intake(1)).await {
-                        Ok(_) => {
-                            started = tried;
-                            count("mapped", 1)
-                        }
-                        Err(e @ (ApiError::Conflict(_) | ApiError::Invalid(_))) => outcome.refuse(e.to_string()),
-                        Err(other) => return Err(other),
-                    }
-                }
-            }
-            Err(other) => return Err(other),
-        }
-        count("rejected", outcome.rejected as u64);
-        Ok(outcome)
-    }
-}
-
-/// A group's events less the starts of sessions an earlier group started; notes its own.
-fn first_starts(group: &[EventBody], started: &mut HashSet<String>) -> Vec<EventBody> {
-    group
-        .iter()
-        .filter(|e| match e {
-            EventBody::SessionStarted(s) => started.insert(s.id.clone()),
-            _ => true,
-        })
-        .cloned()
-        .collect()
-}
-
-impl Outcome {
-    fn refuse(&mut self, why: String) {
-        self.rejected += 1;
-        self.why.get_or_insert(why);
     }
 }
 
