@@ -200,6 +200,10 @@ pub struct ServeConfig {
     /// Milliseconds a connection may wait, idle, for its next request before it is closed.
     #[arg(long, env = "FLIGHTDECK_KEEP_ALIVE_TIMEOUT_MS", default_value_t = 60_000)]
     pub keep_alive_timeout_ms: u64,
+    /// Milliseconds one render of a page may take before it is dropped and rendered again once
+    /// (`src/render.rs`).
+    #[arg(long, env = "FLIGHTDECK_PAGE_RENDER_TIMEOUT_MS", default_value_t = 10_000)]
+    pub page_render_timeout_ms: u64,
     /// Connections that have not yet shown a valid token that may be open at once; past it the
     /// oldest of them is closed to make room.
     #[arg(long, env = "FLIGHTDECK_MAX_UNAUTHENTICATED_CONNECTIONS", default_value_t = 512)]
@@ -268,7 +272,7 @@ impl ServeConfig {
     }
     /// Refuses settings the server cannot run with, naming the flag.
     pub fn validate(&self) -> Result<(), String> {
-        let positive: [(&str, u64); 25] = [
+        let positive: [(&str, u64); 26] = [
             ("--heartbeat-ms", self.heartbeat_ms),
             ("--pong-timeout-ms", self.pong_timeout_ms),
             ("--send-timeout-ms", self.send_timeout_ms),
@@ -280,6 +284,7 @@ impl ServeConfig {
             ("--max-feed-body-bytes", self.max_feed_body_bytes as u64),
             ("--request-head-timeout-ms", self.request_head_timeout_ms),
             ("--keep-alive-timeout-ms", self.keep_alive_timeout_ms),
+            ("--page-render-timeout-ms", self.page_render_timeout_ms),
             ("--max-unauthenticated-connections", self.max_unauthenticated_connections as u64),
             ("--max-frame-bytes", self.max_frame_bytes as u64),
             ("--max-topics", self.max_topics as u64),

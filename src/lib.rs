@@ -11,6 +11,7 @@ pub mod jobs;
 pub mod limits;
 pub mod metrics;
 pub mod net;
+pub mod render;
 pub mod server;
 pub mod state;
 pub mod store;

@@ -146,7 +146,8 @@ pub async fn start_with_store(
         std::future::ready(Ok(0))
     });
 
-    let app = router(state.clone(), config.max_body_bytes, config.max_feed_body_bytes);
+    let render = crate::render::RenderDeadline(std::time::Duration::from_millis(config.page_render_timeout_ms));
+    let app = router(state.clone(), config.max_body_bytes, config.max_feed_body_bytes, render);
     // A client that stops reading is dropped after the send timeout, SSE and sockets alike; one
     // that sends no request in time is closed, and strangers are capped (`net`).
     let listener = crate::net::Guarded::new(listener, config.connection_deadlines());
@@ -168,7 +169,12 @@ pub async fn start_with_store(
     Ok(Running { addr, first_token, state, stop, task, deadline: config.shutdown_timeout() })
 }
 
-fn router(state: AppState, max_body_bytes: usize, max_feed_body_bytes: usize) -> Router {
+fn router(
+    state: AppState,
+    max_body_bytes: usize,
+    max_feed_body_bytes: usize,
+    render: crate::render::RenderDeadline,
+) -> Router {
     let reads = ReadSource(Arc::new(StoreReads(state.store.clone())));
     let actions = ActionSource(Arc::new(IngestActions(state.clone())));
     let health = HealthSettings { heartbeat_ms: state.health.heartbeat_ms };
@@ -192,6 +198,7 @@ fn router(state: AppState, max_body_bytes: usize, max_feed_body_bytes: usize) ->
         .route("/ws", get(api::ws::upgrade))
         .route("/metrics", get(crate::metrics::scrape))
         .layer(middleware::from_fn_with_state(state.clone(), auth::gate))
+        .layer(middleware::from_fn_with_state((state.clone(), render), crate::render::rerender_stalled))
         // Outside the gate, so its refusals (401) are counted too.
         .layer(middleware::map_response_with_state(state.clone(), crate::metrics::count_refusals))
         .layer(DefaultBodyLimit::max(max_body_bytes))

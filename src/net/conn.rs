@@ -200,9 +200,4 @@ impl Strangers {
         }
         conn
     }
-
-    /// How many strangers are open now.
-    pub fn count(&self) -> usize {
-        self.count.load(Ordering::Acquire)
-    }
 }

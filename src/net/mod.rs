@@ -38,11 +38,6 @@ impl Guarded {
     pub fn new(inner: TcpListener, deadlines: Deadlines) -> Guarded {
         Guarded { inner, deadlines, strangers: Strangers::new(deadlines.unauthenticated) }
     }
-
-    /// The connections open now that have not shown a valid token.
-    pub fn strangers(&self) -> std::sync::Arc<Strangers> {
-        self.strangers.clone()
-    }
 }
 
 impl Listener for Guarded {
@@ -104,13 +99,15 @@ impl<T> Deadline<T> {
     }
 }
 
+/// Why a stranger's connection was closed to make room.
+fn evicted() -> io::Error {
+    io::Error::new(io::ErrorKind::ConnectionAborted, "too many unauthenticated connections")
+}
+
 impl<T: AsyncRead + Unpin> AsyncRead for Deadline<T> {
     fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
         if self.conn.is_evicted() {
-            return Poll::Ready(Err(io::Error::new(
-                io::ErrorKind::ConnectionAborted,
-                "too many unauthenticated connections",
-            )));
+            return Poll::Ready(Err(evicted()));
         }
         let before = buf.filled().len();
         match Pin::new(&mut self.io).poll_read(cx, buf) {
@@ -125,10 +122,7 @@ impl<T: AsyncRead + Unpin> AsyncRead for Deadline<T> {
                 // Registered before the deadline is read, so a change after it wakes this task.
                 self.conn.register_reader(cx.waker());
                 if self.conn.is_evicted() {
-                    return Poll::Ready(Err(io::Error::new(
-                        io::ErrorKind::ConnectionAborted,
-                        "too many unauthenticated connections",
-                    )));
+                    return Poll::Ready(Err(evicted()));
                 }
                 let Some(by) = self.conn.read_deadline() else {
                     self.reading = None;

@@ -129,3 +129,36 @@ async fn health_cannot_be_posted() {
     assert_eq!(status, 422, "{body}");
     assert!(body["message"].as_str().unwrap().contains("derived by the server"), "{body}");
 }
+
+#[tokio::test]
+async fn a_session_made_from_telemetry_alone_ends_when_its_agent_is_judged_crashed() {
+    use app::domain::{
+        entity::Query,
+        session::{Session, SessionOutcome},
+    };
+    let server = server().await;
+    let mut client = WsClient::connect(&server).await.0;
+    client.subscribe(&["agents"], None).await;
+    // Claude Code's log events name a session and nothing ever ends it.
+    let record = json!({"timeUnixNano": "1764676800000000000", "attributes": [
+        {"key": "session.id", "value": {"stringValue": "log-only-1"}},
+        {"key": "event.name", "value": {"stringValue": "api_request"}},
+        {"key": "input_tokens", "value": {"intValue": 10}}]});
+    let logs = json!({"resourceLogs": [{"resource": {"attributes": [{"key": "service.name", "value": {"stringValue": "claude-code"}}]},
+        "scopeLogs": [{"logRecords": [record]}]}]});
+    let (status, answer) = server.post_to("/v1/logs", &logs.to_string(), None).await;
+    assert_eq!(status, 200, "{answer}");
+    let running: Vec<Session> = server.rows(Query::one::<Session>("log-only-1")).await;
+    assert!(running[0].is_active());
+    advance(&server, 301);
+    loop {
+        let verdict = next_health(&mut client).await;
+        if verdict["payload"]["health"] == "crashed" {
+            assert_eq!(verdict["payload"]["id"], "claude-code");
+            break;
+        }
+    }
+    let ended: Vec<Session> = server.rows(Query::one::<Session>("log-only-1")).await;
+    assert_eq!(ended[0].outcome, Some(SessionOutcome::Failed), "{:?}", ended[0]);
+    assert!(ended[0].summary.as_deref().is_some_and(|s| s.contains("crashed")), "{:?}", ended[0].summary);
+}

@@ -392,14 +392,6 @@ impl Store for PgStore {
         // holds whole commits only. The lock keeps two instances from taking the same snapshot.
         let mut tx = self.pool.begin().await?;
         sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ").execute(&mut *tx).await?;
-        let locked: bool = sqlx::query_scalar(
-            "SELECT pg_try_advisory_xact_lock(hashtext('flightdeck_snapshot_' || current_schema()))",
-        )
-        .fetch_one(&mut *tx)
-        .await?;
-        if !locked {
-            return Ok(None);
-        }
         let (head, last): (i64, Option<i64>) =
             sqlx::query_as("SELECT head, (SELECT MAX(seq) FROM snapshots) FROM log_state WHERE id = 1")
                 .fetch_one(&mut *tx)
@@ -407,7 +399,16 @@ impl Store for PgStore {
         let every = i64::try_from(every.max(1)).unwrap_or(i64::MAX);
         // Nothing to keep before the first event, nor before `every` more since the last snapshot
         // (or since the start: a server told to take none, with `every` at its maximum, takes none).
+        // Checked before the lock, so that an instance with nothing due never holds it.
         if head == 0 || head - last.unwrap_or(0) < every {
+            return Ok(None);
+        }
+        let locked: bool = sqlx::query_scalar(
+            "SELECT pg_try_advisory_xact_lock(hashtext('flightdeck_snapshot_' || current_schema()))",
+        )
+        .fetch_one(&mut *tx)
+        .await?;
+        if !locked {
             return Ok(None);
         }
         let copied =
