@@ -16,6 +16,7 @@ pub const INGESTED: &str = "flightdeck_events_ingested_total";
 pub const COMMIT_EVENTS: &str = "flightdeck_commit_events";
 pub const FANOUT: &str = "flightdeck_fanout_seconds";
 pub const REFUSALS: &str = "flightdeck_refusals_total";
+pub const STALLED: &str = "flightdeck_page_renders_stalled_total";
 
 static META: Metadata<'static> = Metadata::new("flightdeck", Level::INFO, Some(module_path!()));
 
@@ -25,7 +26,7 @@ const DESCRIBED: &[(&str, Kind, &str)] = &[
     (COMMIT_EVENTS, Kind::Histogram, "Events per group commit."),
     (FANOUT, Kind::Histogram, "From an event going live to its frame written to a follower."),
     (REFUSALS, Kind::Counter, "Requests refused, by reason (the `error` code of the answer)."),
-    (crate::render::STALLED, Kind::Counter, "Page renders dropped after the render deadline (see src/render.rs)."),
+    (STALLED, Kind::Counter, "Page renders dropped after the render deadline (see src/render.rs)."),
     ("flightdeck_connections", Kind::Gauge, "Open sockets and event streams."),
     ("flightdeck_followers", Kind::Gauge, "Subscriptions, live or catching up from the log."),
     ("flightdeck_subscriptions", Kind::Gauge, "Followers of each kind of topic (board, task, …)."),

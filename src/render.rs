@@ -21,9 +21,7 @@ use axum::{
     response::{IntoResponse, Response},
 };
 
-use crate::state::AppState;
-
-pub const STALLED: &str = "flightdeck_page_renders_stalled_total";
+use crate::{metrics::STALLED, state::AppState};
 
 /// The deadline of one render of a page.
 #[derive(Clone, Copy, Debug)]

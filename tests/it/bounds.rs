@@ -240,21 +240,3 @@ async fn strangers_are_capped_and_the_oldest_make_room() {
     let again = signed_in.get(server.http("/api/events?limit=1")).bearer_auth(TOKEN).send().await.unwrap();
     assert_eq!(again.status(), 200, "the signed-in client's connection was never a stranger's to close");
 }
-
-#[tokio::test]
-async fn a_page_render_past_its_deadline_is_tried_again_then_answered_503() {
-    // A deadline no render can meet: both tries are dropped, and the answer says to reload.
-    let server = TestServer::start_with(|c| c.page_render_timeout_ms = 1).await;
-    server.post(&crate::common::task_created("t1", "Then")).await;
-    // A past moment is rebuilt from the log: its render waits on the store, where the deadline bites.
-    let page = client().get(server.http("/?at=1")).header("cookie", format!("fd_token={TOKEN}")).send().await.unwrap();
-    assert_eq!(page.status(), 503);
-    assert_eq!(page.headers()["retry-after"], "1");
-    assert!(page.text().await.unwrap().contains("reload"));
-    let metrics = crate::common::scrape_metrics(server.http("/metrics")).await;
-    let stalled = metrics.lines().find(|l| l.starts_with("flightdeck_page_renders_stalled_total")).unwrap_or_default();
-    assert!(stalled.ends_with(" 2"), "both tries counted: {stalled}");
-    // The API is not a page: it is never cut.
-    let (status, _) = server.get("/api/events").await;
-    assert_eq!(status, 200);
-}

@@ -15,7 +15,8 @@ use flightdeck::store::{Batch, Committed, LogQuery, Logged, Store, StoreError, T
 use crate::common::{task_created, TOKEN};
 
 /// A real SQLite store whose commits panic while `panic` is set, wait for `gate` while `stall` is,
-/// and whose writes fail as on a full disk while `full` is.
+/// and whose writes fail as on a full disk while `full` is; its next `stalled_reads` snapshot
+/// reads never finish.
 struct Faulty {
     inner: Arc<dyn Store>,
     panic: AtomicBool,
@@ -24,6 +25,7 @@ struct Faulty {
     gate: tokio::sync::Semaphore,
     /// Commits begun, stalled or not.
     begun: std::sync::atomic::AtomicUsize,
+    stalled_reads: std::sync::atomic::AtomicUsize,
 }
 
 impl Faulty {
@@ -35,6 +37,7 @@ impl Faulty {
             full: AtomicBool::new(false),
             gate: tokio::sync::Semaphore::new(0),
             begun: std::sync::atomic::AtomicUsize::new(0),
+            stalled_reads: std::sync::atomic::AtomicUsize::new(0),
         })
     }
 
@@ -95,6 +98,10 @@ impl Store for Faulty {
         self.inner.probe().await
     }
     async fn read(&self, workspace: &str, queries: &[Query]) -> Result<Snapshot, StoreError> {
+        let stall = self.stalled_reads.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1));
+        if stall.is_ok() {
+            std::future::pending::<()>().await;
+        }
         self.inner.read(workspace, queries).await
     }
     async fn take_snapshot(&self, every: u64) -> Result<Option<Seq>, StoreError> {
@@ -342,5 +349,31 @@ async fn queued_requests_are_bounded_in_bytes_and_the_rest_refused_at_once() {
     assert_eq!(waiting, CAP / size, "the cap's worth waits ({refused} refused)");
     assert_eq!(ready_status(&base).await, 503, "a full queue is not ready");
     faulty.gate.add_permits(100_000);
+    running.stop().await;
+}
+
+#[tokio::test]
+async fn a_page_render_that_stalls_is_rendered_again_and_a_second_stall_is_a_503() {
+    let dir = tempfile::tempdir().unwrap();
+    let (faulty, running) = faulty_server(&dir, |c| c.page_render_timeout_ms = 300, |_| {}).await;
+    let base = format!("http://{}", running.addr);
+    let page = || crate::common::client().get(format!("{base}/")).header("cookie", format!("fd_token={TOKEN}")).send();
+    // The first render's read never finishes: the page still arrives, from the second render.
+    faulty.stalled_reads.store(1, Ordering::SeqCst);
+    let answer = page().await.unwrap();
+    assert_eq!(answer.status(), 200);
+    assert!(answer.text().await.unwrap().contains("Active Sub-Agents"), "the whole page");
+    // Both renders stall: a 503 that says to reload.
+    faulty.stalled_reads.store(2, Ordering::SeqCst);
+    let answer = page().await.unwrap();
+    assert_eq!(answer.status(), 503);
+    assert_eq!(answer.headers()["retry-after"], "1");
+    assert!(answer.text().await.unwrap().contains("reload"));
+    let metrics = crate::common::scrape_metrics(format!("{base}/metrics")).await;
+    let stalled = metrics.lines().find(|l| l.starts_with("flightdeck_page_renders_stalled_total")).unwrap_or_default();
+    assert!(stalled.ends_with(" 3"), "every stall counted: {stalled}");
+    // The API is not a page: it is never cut.
+    let events = crate::common::client().get(format!("{base}/api/events")).bearer_auth(TOKEN).send().await.unwrap();
+    assert_eq!(events.status(), 200);
     running.stop().await;
 }
