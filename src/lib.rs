@@ -13,6 +13,7 @@ pub mod metrics;
 pub mod net;
 pub mod render;
 pub mod server;
+pub mod shutdown;
 pub mod state;
 pub mod store;
 pub mod writer;

@@ -30,10 +30,10 @@ async fn main() -> anyhow::Result<()> {
             if let Some(pace_ms) = demo_pace {
                 demo::spawn_in_process(&running, pace_ms, demo_token, &demo_file).await?;
             }
-            shutdown_signal().await;
+            flightdeck::shutdown::signal().await;
             tracing::info!("shutting down; press Ctrl-C again to stop at once");
             tokio::spawn(async {
-                shutdown_signal().await;
+                flightdeck::shutdown::signal().await;
                 tracing::warn!("second signal: stopping at once");
                 std::process::exit(130);
             });
@@ -46,25 +46,4 @@ async fn main() -> anyhow::Result<()> {
         Command::Notify(command) => cli::notify::run(command).await?,
     }
     Ok(())
-}
-
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(_) => std::future::pending().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        _ = ctrl_c => {},
-        _ = terminate => {},
-    }
 }

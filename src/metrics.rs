@@ -1,22 +1,20 @@
-//! `GET /metrics` in Prometheus' text format, through the `metrics` facade and its Prometheus
-//! exporter. Each server has a recorder of its own rather than the process-wide one, so servers
-//! sharing a process (the tests) count apart. Counters and histograms are recorded where things
-//! happen; gauges (connections, followers, rooms, the writer's queue) and the hub's own counters
-//! are read off the hub and the writer when scraped.
+//! What the server counts, through the `metrics` facade and its Prometheus exporter. Each server
+//! has a recorder of its own rather than the process-wide one, so servers sharing a process (the
+//! tests) count apart. Counters and histograms are recorded where things happen; gauges and the
+//! hub's own counters are set when scraped (`api::metrics`, which also serves `GET /metrics`).
+//! Recording imports nothing of the server: every layer may record.
 
 use std::sync::Arc;
 
-use axum::{extract::State, http::StatusCode, response::IntoResponse};
 use metrics::{Counter, Gauge, Histogram, Key, KeyName, Label, Level, Metadata, Recorder, SharedString, Unit};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusRecorder};
-
-use crate::{api::error::ApiError, auth::Caller, state::AppState, store::Role};
 
 pub const INGESTED: &str = "flightdeck_events_ingested_total";
 pub const COMMIT_EVENTS: &str = "flightdeck_commit_events";
 pub const FANOUT: &str = "flightdeck_fanout_seconds";
 pub const REFUSALS: &str = "flightdeck_refusals_total";
 pub const STALLED: &str = "flightdeck_page_renders_stalled_total";
+pub const OTLP_RECORDS: &str = "flightdeck_otlp_records_total";
 
 static META: Metadata<'static> = Metadata::new("flightdeck", Level::INFO, Some(module_path!()));
 
@@ -45,7 +43,7 @@ const DESCRIBED: &[(&str, Kind, &str)] = &[
          lock (locked), and unlocked ones retried under the lock because another instance had committed (retried).",
     ),
     (
-        crate::api::feeds::otlp::RECORDS,
+        OTLP_RECORDS,
         Kind::Counter,
         "OTLP records (spans, log records, data points) by signal and outcome: mapped, unmapped (dropped), rejected.",
     ),
@@ -91,7 +89,7 @@ impl Metrics {
         self.recorder.register_counter(&key(name, labels), &META)
     }
 
-    fn gauge(&self, name: &'static str, labels: &[(&'static str, &str)]) -> Gauge {
+    pub fn gauge(&self, name: &'static str, labels: &[(&'static str, &str)]) -> Gauge {
         self.recorder.register_gauge(&key(name, labels), &META)
     }
 
@@ -111,56 +109,12 @@ impl Metrics {
         self.recorder.handle().run_upkeep();
     }
 
-    /// The text a scrape gets: what was recorded, and the gauges read now.
-    pub fn render(&self, state: &AppState) -> String {
-        let hub = &state.hub;
-        self.gauge("flightdeck_connections", &[]).set(hub.connections() as f64);
-        let (live, behind) = hub.followers();
-        self.gauge("flightdeck_followers", &[("state", "live")]).set(live as f64);
-        self.gauge("flightdeck_followers", &[("state", "catching_up")]).set(behind as f64);
-        for (kind, n) in hub.rooms_by_kind() {
-            self.gauge("flightdeck_subscriptions", &[("topic", &kind)]).set(n as f64);
-        }
-        self.gauge("flightdeck_writer_queued_bytes", &[]).set(state.writer.queued_bytes() as f64);
-        self.gauge("flightdeck_live_ring_bytes", &[]).set(hub.ring_bytes() as f64);
-        let counts = [
-            ("flightdeck_lagged_total", hub.lagged()),
-            ("flightdeck_too_slow_total", hub.too_slow()),
-            ("flightdeck_resumes_total", hub.resumes()),
-            ("flightdeck_replays_total", hub.replays()),
-            ("flightdeck_resets_total", hub.resets()),
-            ("flightdeck_commits_total", state.writer.commits()),
-        ];
-        for (name, value) in counts {
-            self.counter(name, &[]).absolute(value);
-        }
-        for (path, value) in state.store.commit_paths() {
-            self.counter("flightdeck_store_commits_total", &[("path", path)]).absolute(value);
-        }
+    /// What was recorded, in Prometheus' text format.
+    pub fn render(&self) -> String {
         self.recorder.handle().render()
     }
 }
 
 fn key(name: &'static str, labels: &[(&'static str, &str)]) -> Key {
     Key::from_parts(name, labels.iter().map(|(k, v)| Label::new(*k, v.to_string())).collect::<Vec<_>>())
-}
-
-/// `GET /metrics`: for an admin token (a scrape sees every workspace's figures).
-pub async fn scrape(State(state): State<AppState>, Caller(caller): Caller) -> Result<impl IntoResponse, ApiError> {
-    if caller.role != Role::Admin {
-        return Err(ApiError::Forbidden("metrics are for admin tokens".into()));
-    }
-    let body = state.metrics.render(&state);
-    Ok((StatusCode::OK, [("content-type", "text/plain; version=0.0.4")], body))
-}
-
-/// Counts every refusal by its reason, as the answer names it.
-pub async fn count_refusals(
-    State(state): State<AppState>,
-    response: axum::response::Response,
-) -> axum::response::Response {
-    if let Some(reason) = response.extensions().get::<crate::api::error::Refused>() {
-        state.metrics.counter(REFUSALS, &[("reason", reason.0)]).increment(1);
-    }
-    response
 }

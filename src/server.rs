@@ -1,17 +1,10 @@
 //! Assembles the server: opens the store, starts the writer, the hub and the jobs, and wires the
 //! API and the Leptos pages into one axum router.
 
-use std::{net::SocketAddr, sync::Arc};
+use std::sync::Arc;
 
 use app::{
-    domain::{
-        entity::{Query, Snapshot},
-        EventBody, Seq,
-    },
-    server_fns::{
-        ssr::{ActionSource, Actions, HealthSettings, PastRead, ReadSource, Reads, Viewer},
-        Moment,
-    },
+    server_fns::ssr::{ActionSource, HealthSettings, ReadSource},
     shell, App,
 };
 use axum::{
@@ -23,7 +16,7 @@ use axum::{
 };
 use leptos::prelude::*;
 use leptos_axum::{generate_route_list, LeptosRoutes};
-use tokio::{net::TcpListener, sync::oneshot, task::JoinHandle};
+use tokio::{net::TcpListener, sync::oneshot};
 use tower_http::{services::ServeDir, set_header::SetResponseHeaderLayer, trace::TraceLayer};
 
 use crate::{
@@ -34,38 +27,11 @@ use crate::{
     jobs,
     limits::Limits,
     state::{AppState, Shared},
-    store::{self, past, LogQuery, Role, Store, TokenRecord},
+    store::{self, Store},
     writer::{QueueLimits, Writer},
 };
 
-/// A server that is accepting connections.
-pub struct Running {
-    pub addr: SocketAddr,
-    /// The admin token created on first start, to be shown once.
-    pub first_token: Option<String>,
-    pub state: AppState,
-    stop: oneshot::Sender<()>,
-    task: JoinHandle<std::io::Result<()>>,
-    /// How long [`Running::stop`] waits before it drops what is still open.
-    deadline: std::time::Duration,
-}
-
-impl Running {
-    /// Stops accepting, lets in-flight requests (and so writes) finish and be answered, ends every
-    /// SSE stream and closes every socket with "going away" (the page reconnects), then returns —
-    /// within the shutdown deadline whatever a client does.
-    pub async fn stop(self) {
-        let _ = self.stop.send(());
-        let mut task = self.task;
-        if tokio::time::timeout(self.deadline, &mut task).await.is_err() {
-            tracing::warn!(
-                deadline_ms = self.deadline.as_millis() as u64,
-                "shutdown deadline passed; dropping what is open"
-            );
-            task.abort();
-        }
-    }
-}
+pub use crate::shutdown::Running;
 
 pub async fn start(config: ServeConfig) -> anyhow::Result<Running> {
     start_with_clock(config, clock::system()).await
@@ -175,8 +141,8 @@ fn router(
     max_feed_body_bytes: usize,
     render: crate::render::RenderDeadline,
 ) -> Router {
-    let reads = ReadSource(Arc::new(StoreReads(state.store.clone())));
-    let actions = ActionSource(Arc::new(IngestActions(state.clone())));
+    let reads = ReadSource(Arc::new(api::pages::StoreReads(state.store.clone())));
+    let actions = ActionSource(Arc::new(api::pages::IngestActions(state.clone())));
     let health = HealthSettings { heartbeat_ms: state.health.heartbeat_ms };
     let context = move || {
         provide_context(reads.clone());
@@ -196,11 +162,11 @@ fn router(
         .route("/login", post(auth::login))
         .route("/logout", post(auth::logout))
         .route("/ws", get(api::ws::upgrade))
-        .route("/metrics", get(crate::metrics::scrape))
+        .route("/metrics", get(api::metrics::scrape))
         .layer(middleware::from_fn_with_state(state.clone(), auth::gate))
         .layer(middleware::from_fn_with_state((state.clone(), render), crate::render::rerender_stalled))
         // Outside the gate, so its refusals (401) are counted too.
-        .layer(middleware::map_response_with_state(state.clone(), crate::metrics::count_refusals))
+        .layer(middleware::map_response_with_state(state.clone(), api::metrics::count_refusals))
         .layer(DefaultBodyLimit::max(max_body_bytes))
         // No page of ours may be framed (pages also say so in their CSP), nor sniffed as another type.
         .layer(SetResponseHeaderLayer::if_not_present(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")))
@@ -211,105 +177,4 @@ fn router(
             tracing::info_span!("request", method = %request.method(), path = %request.uri().path())
         }))
         .with_state(state)
-}
-
-/// Lets the pages' server functions read from the store without knowing it.
-struct StoreReads(Arc<dyn Store>);
-
-#[async_trait::async_trait]
-impl Reads for StoreReads {
-    async fn read(&self, workspace: &str, queries: Vec<Query>) -> Result<Snapshot, String> {
-        self.0.read(workspace, &queries).await.map_err(|e| e.to_string())
-    }
-
-    async fn recent_events(&self, workspace: &str, limit: u32) -> Result<(Seq, Vec<String>), String> {
-        let head = self.0.head().await.map_err(|e| e.to_string())?;
-        let query = LogQuery {
-            workspace: workspace.into(),
-            after: 0,
-            upto: head,
-            topics: None,
-            limit,
-            newest: true,
-            max_bytes: None,
-        };
-        let page = self.0.read_log(&query).await.map_err(|e| e.to_string())?;
-        Ok((head, page.into_iter().map(|(_, frame)| frame).collect()))
-    }
-
-    async fn read_at(
-        &self,
-        workspace: &str,
-        queries: Vec<Query>,
-        at: Seq,
-        topic: Option<String>,
-    ) -> Result<PastRead, String> {
-        let fail = |e: crate::store::StoreError| e.to_string();
-        let head = self.0.head().await.map_err(fail)?;
-        let at = at.min(head);
-        let topics: Vec<String> = topic.into_iter().collect();
-        let steps = past::steps(&*self.0, workspace, at, &topics, head).await.map_err(fail)?;
-        let mut moment = Moment {
-            at,
-            head,
-            ts: steps.last.map(|(_, ts)| ts),
-            previous: steps.previous,
-            next: steps.next,
-            pruned: None,
-        };
-        let rows = match past::rebuild(&*self.0, workspace, at, &queries).await.map_err(fail)? {
-            past::Rebuilt::Rows { rows, .. } => Some(rows),
-            past::Rebuilt::Pruned { pruned_upto, earliest } => {
-                moment.pruned = Some((pruned_upto, earliest));
-                None
-            }
-        };
-        Ok(PastRead { moment, rows })
-    }
-
-    async fn seq_at_time(&self, workspace: &str, ts: &str) -> Result<Seq, String> {
-        past::seq_at_time(&*self.0, workspace, ts).await.map_err(|e| e.to_string())
-    }
-
-    async fn log_after(
-        &self,
-        workspace: &str,
-        after: Seq,
-        topic: Option<String>,
-        limit: u32,
-    ) -> Result<Vec<String>, String> {
-        let fail = |e: crate::store::StoreError| e.to_string();
-        let head = self.0.head().await.map_err(fail)?;
-        let query = LogQuery {
-            workspace: workspace.into(),
-            after,
-            upto: head,
-            topics: topic.map(|t| vec![t]),
-            limit,
-            newest: false,
-            max_bytes: Some(api::history::PAGE_BYTES),
-        };
-        Ok(self.0.read_log(&query).await.map_err(fail)?.into_iter().map(|(_, frame)| frame).collect())
-    }
-}
-
-/// Lets the pages' actions (a chat message, a decision) post through the one ingest step, as the
-/// signed-in viewer's token: the same role checks, limits and refusals as the API.
-struct IngestActions(AppState);
-
-#[async_trait::async_trait]
-impl Actions for IngestActions {
-    async fn post(&self, viewer: &Viewer, events: Vec<EventBody>) -> Result<(), String> {
-        let role = Role::parse(&viewer.role).ok_or_else(|| format!("unknown role `{}`", viewer.role))?;
-        let caller = TokenRecord {
-            id: viewer.token_id.clone(),
-            workspace: viewer.workspace.clone(),
-            role,
-            name: viewer.name.clone(),
-        };
-        for event in &events {
-            event.validate().map_err(|e| e.to_string())?;
-        }
-        api::ingest::accept(&self.0, &caller, events).await.map(|_| ()).map_err(|e| e.to_string())
-    }
 }

@@ -6,7 +6,13 @@ use app::domain::agent::HealthRules;
 use axum::extract::FromRef;
 use leptos::prelude::LeptosOptions;
 
-use crate::{clock::SharedClock, hub::Hub, limits::Limits, store::Store, writer::Writer};
+use crate::{
+    clock::SharedClock,
+    hub::{ConnectionGuard, Hub},
+    limits::{Limits, Refused},
+    store::Store,
+    writer::Writer,
+};
 
 /// A handle: every extractor and middleware takes one per request, so a clone is one reference
 /// count, not a copy of every field (it was a visible share of a request's time).
@@ -14,6 +20,18 @@ use crate::{clock::SharedClock, hub::Hub, limits::Limits, store::Store, writer::
 pub struct AppState(Arc<Shared>);
 
 impl AppState {
+    /// Opens a socket's or a stream's connection slot of `token_id`: this process's count (the
+    /// hub's) first, then the count instances share. Held until the guard is dropped.
+    pub async fn open_connection(&self, token_id: &str) -> Result<ConnectionGuard, Refused> {
+        let Some(mut guard) = self.hub.connect(token_id) else {
+            return Err(Refused::Full(self.limits.max_connections()));
+        };
+        if let Some(release) = self.limits.lease_connection(token_id).await? {
+            guard.on_release(release);
+        }
+        Ok(guard)
+    }
+
     pub fn new(shared: Shared) -> AppState {
         AppState(Arc::new(shared))
     }

@@ -1,7 +1,9 @@
 //! The single writer: every ingest request queues here, and whatever has queued while the previous
 //! commit ran is committed together, so concurrent requests share one fsync instead of waiting for
 //! one each. After the commit the events go to the hub, in seq order, and each request gets its
-//! answer. Pruning is not the writer's: it runs in slices beside it (`jobs::prune`).
+//! answer. Pruning is not the writer's: it runs in slices beside it (`jobs::prune`). The writer
+//! publishes through what it is given ([`Publish`]: the hub's relay in the server), so it knows
+//! nothing of the hub.
 
 use std::{
     sync::{
@@ -16,10 +18,14 @@ use tokio::sync::{mpsc, oneshot, OwnedSemaphorePermit, Semaphore};
 
 use crate::{
     clock::SharedClock,
-    hub::relay::Relay,
     metrics::Metrics,
     store::{Batch, Committed, Store, StoreError},
 };
+
+/// Where committed events go, in seq order, once they are durable.
+pub trait Publish: Send + Sync + 'static {
+    fn committed(&self, committed: &mut dyn Iterator<Item = &Committed>);
+}
 
 /// Most requests one commit takes, so one commit cannot grow without bound under load.
 const MAX_GROUP: usize = 256;
@@ -65,7 +71,7 @@ impl Writer {
     /// Starts the writer task; `clock` stamps each commit. Beyond `limits` a request is refused at once.
     pub fn start(
         store: Arc<dyn Store>,
-        relay: Relay,
+        relay: impl Publish,
         clock: SharedClock,
         limits: QueueLimits,
         metrics: Arc<Metrics>,
@@ -162,7 +168,13 @@ impl Writer {
     }
 }
 
-async fn run(store: Arc<dyn Store>, relay: Relay, clock: SharedClock, mut queue: mpsc::Receiver<Job>, writer: Writer) {
+async fn run(
+    store: Arc<dyn Store>,
+    relay: impl Publish,
+    clock: SharedClock,
+    mut queue: mpsc::Receiver<Job>,
+    writer: Writer,
+) {
     let mut held: Option<Job> = None;
     // The first probe at once: a read-only or full disk shows in readiness before any POST.
     let mut probe_at = tokio::time::Instant::now();
@@ -203,7 +215,7 @@ async fn run(store: Arc<dyn Store>, relay: Relay, clock: SharedClock, mut queue:
                     if let Ok(committed) = &result {
                         writer.count(committed);
                         // A replay was pushed when it was first committed.
-                        relay.committed(committed.iter().filter(|c| !c.replayed));
+                        relay.committed(&mut committed.iter().filter(|c| !c.replayed));
                     }
                     let _ = reply.send(result);
                 }

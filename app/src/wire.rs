@@ -18,37 +18,11 @@ use serde::de::{self, Deserialize, Deserializer, IgnoredAny, MapAccess, Visitor}
 use serde_json::Value;
 
 use crate::{
-    domain::{Event, EventBody, EventKind, Seq, ALL_EVENTS, EVENT_TYPES},
+    domain::{Event, EventBody, Seq, ALL_EVENTS, EVENT_TYPES},
     protocol::{Control, ServerFrame},
 };
 
-/// The event types a reader decodes, one bit each ([`EventKind::bit`]).
-pub trait Reads {
-    const READS: u64;
-}
-
-/// A reader of every event type: the server, tests, and pages that show any event.
-pub struct Everything;
-
-impl Reads for Everything {
-    const READS: u64 = ALL_EVENTS;
-}
-
-/// A page of something that may be missing (an unknown task) reads what it shows when present.
-impl<R: Reads> Reads for Option<R> {
-    const READS: u64 = R::READS;
-}
-
-/// A set of event types, for [`Reads::READS`].
-pub const fn kinds(list: &[EventKind]) -> u64 {
-    let mut set = 0;
-    let mut i = 0;
-    while i < list.len() {
-        set |= list[i].bit();
-        i += 1;
-    }
-    set
-}
+pub use crate::domain::kinds::{kinds, Everything, Reads};
 
 /// Reads one server frame, decoding the payloads of the event types `R` reads.
 pub fn read<R: Reads>(text: &str) -> serde_json::Result<ServerFrame> {
@@ -258,6 +232,36 @@ impl<'de> Deserialize<'de> for Control {
             }
         }
     }
+}
+
+/// Applies every sample event to `whole`, and to `read` only those a reader `R` decodes from the
+/// frame as sent, checking after each event that `shown` sees the two alike. Returns how many `R`
+/// skipped. For the tests of each page's reader.
+#[cfg(test)]
+pub fn read_samples_as<R: Reads, V, S: PartialEq + std::fmt::Debug>(
+    whole: &mut V,
+    read: &mut V,
+    apply: impl Fn(&mut V, &Event),
+    shown: impl Fn(&V) -> S,
+) -> usize {
+    let mut skipped = 0;
+    for event in crate::domain::samples::events() {
+        apply(whole, &event);
+        let frame = serde_json::to_string(&event).unwrap();
+        match self::read::<R>(&frame).unwrap() {
+            ServerFrame::Event(decoded) => {
+                assert_eq!(decoded, event);
+                apply(read, &decoded);
+            }
+            ServerFrame::Skipped { seq, ts } => {
+                assert_eq!((seq, ts), (event.seq, event.ts.clone()));
+                skipped += 1;
+            }
+            ServerFrame::Control(c) => panic!("an event read as {c:?}"),
+        }
+        assert_eq!(shown(read), shown(whole), "after {}", event.body.kind());
+    }
+    skipped
 }
 
 #[cfg(test)]

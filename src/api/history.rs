@@ -94,7 +94,7 @@ pub async fn stream(
         None => vec![topics::EVENTS.to_string()],
     };
     // A stream holds a connection slot of its token, like a socket.
-    let guard = state.limits.connect(&state.hub, &caller.id).await.map_err(|r| ApiError::from_connect(r, "streams"))?;
+    let guard = state.open_connection(&caller.id).await.map_err(|r| ApiError::from_connect(r, "streams"))?;
     let dialect = match q.format.as_deref() {
         None | Some("") | Some("canonical") => None,
         Some("mission-control") => Some(Translator::start(&state, &caller.workspace).await?),

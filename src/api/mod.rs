@@ -9,6 +9,8 @@ pub mod feeds;
 pub mod health;
 pub mod history;
 pub mod ingest;
+pub mod metrics;
+pub mod pages;
 pub mod rooms;
 pub mod ws;
 

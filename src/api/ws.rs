@@ -38,7 +38,7 @@ pub async fn upgrade(
     Caller(token): Caller,
     Query(q): Query<UpgradeQuery>,
 ) -> Response {
-    let guard = match state.limits.connect(&state.hub, &token.id).await {
+    let guard = match state.open_connection(&token.id).await {
         Ok(guard) => guard,
         Err(refused) => return ApiError::from_connect(refused, "sockets").into_response(),
     };

@@ -43,6 +43,13 @@ struct State {
     waiting: BTreeMap<Seq, Logged>,
 }
 
+/// The writer publishes each commit through its relay.
+impl crate::writer::Publish for Relay {
+    fn committed(&self, committed: &mut dyn Iterator<Item = &Committed>) {
+        Relay::committed(self, committed)
+    }
+}
+
 impl Relay {
     /// Starts relaying after `head`. `heads` tells of commits by other instances; without it the
     /// writer is the only one.

@@ -8,33 +8,15 @@ mod lease;
 mod rate;
 mod slots;
 
-use std::{sync::Arc, time::Duration};
+use std::sync::Arc;
 
 pub use rate::RateLimiter;
 
-use crate::{
-    hub::{ConnectionGuard, Hub},
-    store::StoreError,
-};
+use crate::store::StoreError;
+pub use crate::store::{SharedLimits, INSTANCE_STALE_AFTER};
 
-/// An instance that has not said it is alive for this long no longer counts: its connections
-/// were dropped with it.
-pub const INSTANCE_STALE_AFTER: Duration = Duration::from_secs(10);
-
-/// Counters kept where every instance sees them. Each call is atomic across instances.
-#[async_trait::async_trait]
-pub trait SharedLimits: Send + Sync {
-    /// Takes `events` from the bucket `key` (full at `burst`, refilled at `rate` a second), or
-    /// says in how many seconds enough will be there. Same rules as [`RateLimiter::take`].
-    async fn take(&self, key: &str, events: u32, rate: u32, burst: u32) -> Result<Result<(), u64>, StoreError>;
-    /// Counts up to `want` connection slots of `token_id` for `instance`, as many as the slots
-    /// counted on every live instance leave below `limit`; says how many it counted.
-    async fn lease(&self, instance: &str, token_id: &str, limit: u32, want: u32) -> Result<u32, StoreError>;
-    /// Uncounts `slots` slots of `token_id` on `instance`.
-    async fn release(&self, instance: &str, token_id: &str, slots: u32) -> Result<(), StoreError>;
-    /// Says `instance` is alive, and forgets instances silent for long (with their connections).
-    async fn beat(&self, instance: &str) -> Result<(), StoreError>;
-}
+/// Gives back what a connection held of the shared count, when it closes.
+pub type Release = Box<dyn FnOnce() + Send + Sync>;
 
 pub struct Limits {
     local: RateLimiter,
@@ -96,11 +78,17 @@ impl Limits {
         }
     }
 
-    /// Opens a connection slot of `token_id`, held until the guard is dropped.
-    pub async fn connect(&self, hub: &Hub, token_id: &str) -> Result<ConnectionGuard, Refused> {
-        // This process's own count first: it is what revocation closes, and it costs nothing.
-        let Some(mut guard) = hub.connect(token_id) else { return Err(Refused::Full(self.max_connections)) };
-        let Some(shared) = &self.shared else { return Ok(guard) };
+    /// The connection limit of a token, as refusals name it.
+    pub fn max_connections(&self) -> u32 {
+        self.max_connections
+    }
+
+    /// Takes a connection slot of `token_id` from the count instances share, once this process
+    /// has counted the connection itself (the hub's count, which revocation closes and which costs
+    /// nothing). Returns what gives the slot back when the connection closes; nothing to give back
+    /// for a single process.
+    pub async fn lease_connection(&self, token_id: &str) -> Result<Option<Release>, Refused> {
+        let Some(shared) = &self.shared else { return Ok(None) };
         if !self.slots.take(token_id) {
             // One lease at a time: connects that come meanwhile wait for it, and then most of them
             // find a slot it took.
@@ -115,14 +103,13 @@ impl Limits {
         }
         let (shared, slots, instance, token_id) =
             (shared.clone(), self.slots.clone(), self.instance.clone(), token_id.to_string());
-        guard.on_release(move || {
+        Ok(Some(Box::new(move || {
             let back = slots.closed(&token_id);
             // Dropped outside a runtime only at exit, when the instance expires anyway.
             if let (1.., Ok(runtime)) = (back, tokio::runtime::Handle::try_current()) {
                 runtime.spawn(async move { release(&*shared, &instance, &token_id, back).await });
             }
-        });
-        Ok(guard)
+        })))
     }
 
     /// Keeps this instance counted among the live ones; a no-op for a single process.

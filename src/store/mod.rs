@@ -9,6 +9,7 @@ mod cache;
 pub mod past;
 mod postgres;
 pub mod project;
+mod shared_limits;
 mod sql;
 mod sqlite;
 
@@ -20,6 +21,7 @@ use app::domain::{
 };
 
 pub use postgres::PgStore;
+pub use shared_limits::{SharedLimits, INSTANCE_STALE_AFTER};
 pub use sqlite::SqliteStore;
 
 /// Events to commit together: all of them or none.
@@ -328,7 +330,7 @@ pub trait Store: Send + Sync + 'static {
 
     /// Counters every instance on this database shares, so per-token limits hold across them
     /// (`None`: this process is the only one, and counts in memory).
-    fn shared_limits(&self) -> Option<Arc<dyn crate::limits::SharedLimits>> {
+    fn shared_limits(&self) -> Option<Arc<dyn SharedLimits>> {
         None
     }
 

@@ -14,6 +14,7 @@ pub mod budget;
 pub mod check;
 pub mod deliverable;
 pub mod entity;
+pub mod kinds;
 pub mod observation;
 pub mod ownership;
 pub mod run;
@@ -65,7 +66,7 @@ macro_rules! canonical_events {
         /// Every `type` string [`EventBody`] accepts.
         pub const EVENT_TYPES: &[&str] = &[$($name,)+];
 
-        /// One bit per event type, in a set of the types a reader decodes (`crate::wire::Reads`).
+        /// One bit per event type, in a set of the types a reader decodes (`kinds::Reads`).
         #[derive(Clone, Copy, Debug, PartialEq, Eq)]
         pub enum EventKind {
             $($variant,)+
@@ -124,7 +125,7 @@ macro_rules! canonical_events {
 
             /// The decoder of a `kind` event's payload, to hand the payload to as it is read. It
             /// decodes the types in `R::READS` and skips (`None`) the others.
-            pub fn payload_of<R: crate::wire::Reads>(kind: &'static str) -> PayloadOf<R> {
+            pub fn payload_of<R: kinds::Reads>(kind: &'static str) -> PayloadOf<R> {
                 PayloadOf(kind, std::marker::PhantomData)
             }
         }
@@ -134,7 +135,7 @@ macro_rules! canonical_events {
         /// compiled out, and their decoders with them.
         pub struct PayloadOf<R>(&'static str, std::marker::PhantomData<R>);
 
-        impl<'de, R: crate::wire::Reads> serde::de::DeserializeSeed<'de> for PayloadOf<R> {
+        impl<'de, R: kinds::Reads> serde::de::DeserializeSeed<'de> for PayloadOf<R> {
             type Value = Option<EventBody>;
 
             fn deserialize<D: serde::Deserializer<'de>>(self, deserializer: D) -> Result<Option<EventBody>, D::Error> {

@@ -524,7 +524,7 @@ pub struct Runs {
 }
 
 /// The runs page projects every run event through the store's own rules.
-impl crate::wire::Reads for Runs {
+impl super::kinds::Reads for Runs {
     const READS: u64 = crate::domain::ALL_EVENTS;
 }
 

@@ -1,5 +1,5 @@
 //! One valid event of every type, all about the same task, agent and session: for tests that must
-//! cover every type, such as what a page may leave undecoded (`crate::wire::Reads`).
+//! cover every type, such as what a page may leave undecoded (`kinds::Reads`).
 
 use serde_json::{json, Value};
 
@@ -73,33 +73,4 @@ pub fn events() -> Vec<Event> {
             Event { seq, ts, topics: body.topics(), body }
         })
         .collect()
-}
-
-/// Applies every sample to `whole`, and to `read` only those a reader `R` decodes from the frame as
-/// sent, checking after each event that `shown` sees the two alike. Returns how many `R` skipped.
-pub fn read_as<R: crate::wire::Reads, V, S: PartialEq + std::fmt::Debug>(
-    whole: &mut V,
-    read: &mut V,
-    apply: impl Fn(&mut V, &Event),
-    shown: impl Fn(&V) -> S,
-) -> usize {
-    use crate::protocol::ServerFrame;
-    let mut skipped = 0;
-    for event in events() {
-        apply(whole, &event);
-        let frame = serde_json::to_string(&event).unwrap();
-        match crate::wire::read::<R>(&frame).unwrap() {
-            ServerFrame::Event(decoded) => {
-                assert_eq!(decoded, event);
-                apply(read, &decoded);
-            }
-            ServerFrame::Skipped { seq, ts } => {
-                assert_eq!((seq, ts), (event.seq, event.ts.clone()));
-                skipped += 1;
-            }
-            ServerFrame::Control(c) => panic!("an event read as {c:?}"),
-        }
-        assert_eq!(shown(read), shown(whole), "after {}", event.body.kind());
-    }
-    skipped
 }

@@ -225,7 +225,7 @@ impl Task {
     }
 
     /// The event types [`Task::apply`] acts on: a page that keeps tasks reads these.
-    pub const FOLLOWS: u64 = crate::wire::kinds(&[
+    pub const FOLLOWS: u64 = super::kinds::kinds(&[
         super::EventKind::TaskUpdated,
         super::EventKind::TaskAssigned,
         super::EventKind::TaskProgress,

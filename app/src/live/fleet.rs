@@ -174,7 +174,7 @@ impl Fleet {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::samples::read_as;
+    use crate::wire::read_samples_as as read_as;
 
     struct Header;
 

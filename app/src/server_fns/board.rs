@@ -184,7 +184,7 @@ mod tests {
         let (mut whole, mut read) = (Board::default(), Board::default());
         // The board's own seq moves with every event it is given, which a skipped one is not.
         let shown = |b: &Board| Board { seq: 0, ..b.clone() };
-        let skipped = crate::domain::samples::read_as::<Board, _, _>(&mut whole, &mut read, Board::apply, shown);
+        let skipped = crate::wire::read_samples_as::<Board, _, _>(&mut whole, &mut read, Board::apply, shown);
         assert!(skipped > 20, "the board skips what it does not show: {skipped} skipped");
         let task = &whole.tasks[0];
         assert_eq!((task.status, task.assignee.as_deref()), (TaskStatus::Failed, Some("a1")));

@@ -141,8 +141,9 @@ pub mod ssr {
         Seq,
     };
 
+    /// What the pages read of the store, through the server (`src/api/pages.rs`).
     #[async_trait::async_trait]
-    pub trait Reads: Send + Sync + 'static {
+    pub trait PageReads: Send + Sync + 'static {
         /// The rows each query selects, all from one consistent snapshot, and its seq.
         async fn read(&self, workspace: &str, queries: Vec<Query>) -> Result<Snapshot, String>;
         /// The newest `limit` event frames of the workspace, oldest first, and the head they end at.
@@ -177,7 +178,7 @@ pub mod ssr {
 
     /// Put into the Leptos context by the server for every request.
     #[derive(Clone)]
-    pub struct ReadSource(pub Arc<dyn Reads>);
+    pub struct ReadSource(pub Arc<dyn PageReads>);
 
     /// The server's health settings, for pages that explain them.
     #[derive(Clone, Copy, Debug)]

@@ -3,10 +3,7 @@
 
 use sqlx::PgPool;
 
-use crate::{
-    limits::{SharedLimits, INSTANCE_STALE_AFTER},
-    store::StoreError,
-};
+use crate::store::{SharedLimits, StoreError, INSTANCE_STALE_AFTER};
 
 pub struct PgLimits {
     pub pool: PgPool,

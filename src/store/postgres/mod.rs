@@ -24,7 +24,9 @@ use sqlx::{
 
 use head::Path;
 
-use super::{project, sql, Batch, Committed, LogQuery, Logged, Store, StoreError, TokenListing, TokenRecord};
+use super::{
+    project, sql, Batch, Committed, LogQuery, Logged, SharedLimits, Store, StoreError, TokenListing, TokenRecord,
+};
 
 /// The page of the log as one text, for [`sql::log_page_joined`].
 const JOINED: &str = "string_agg(seq::text || ':' || frame, E'\\n' ORDER BY seq)";
@@ -543,7 +545,7 @@ impl Store for PgStore {
         Ok(n as u64)
     }
 
-    fn shared_limits(&self) -> Option<std::sync::Arc<dyn crate::limits::SharedLimits>> {
+    fn shared_limits(&self) -> Option<std::sync::Arc<dyn SharedLimits>> {
         Some(self.limits.clone())
     }
 

@@ -32,8 +32,6 @@ use super::id_of;
 use crate::{api::error::ApiError, auth::Caller, state::AppState};
 pub use plan::{Outcome, Plan};
 
-pub const RECORDS: &str = "flightdeck_otlp_records_total";
-
 /// How a request's body is encoded, and so its answer.
 #[derive(Clone, Copy, PartialEq, Debug)]
 enum Encoding {

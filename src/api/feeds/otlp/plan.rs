@@ -12,7 +12,6 @@ use app::domain::{
     EventBody,
 };
 
-use super::RECORDS;
 use crate::{
     api::{
         compat,
@@ -203,7 +202,7 @@ impl<'a> Plan<'a> {
     pub async fn commit(self) -> Result<Outcome, ApiError> {
         let metrics = &self.state.metrics;
         let count = |outcome: &str, n: u64| {
-            metrics.counter(RECORDS, &[("signal", self.signal), ("outcome", outcome)]).increment(n)
+            metrics.counter(crate::metrics::OTLP_RECORDS, &[("signal", self.signal), ("outcome", outcome)]).increment(n)
         };
         count("unmapped", self.unmapped);
         let mut outcome = Outcome { rejected: 0, why: None };
