@@ -300,6 +300,24 @@ mod tests {
         assert!(matches!(json(many.as_bytes()), Err(ApiError::TooLarge(_))));
     }
 
+    #[test]
+    fn values_nested_past_the_depth_are_refused() {
+        // A log record's body (5) holding an array (5) of a value holding an array…, 40 deep.
+        let mut value: Vec<u8> = Vec::new();
+        for _ in 0..40 {
+            let array = [&[0x0au8][..], &prost_len(value.len()), &value].concat();
+            value = [&[0x2au8][..], &prost_len(array.len()), &array].concat();
+        }
+        let record = [&[0x2au8][..], &prost_len(value.len()), &value].concat();
+        let scope = [&[0x12u8][..], &prost_len(record.len()), &record].concat();
+        let resource = [&[0x12u8][..], &prost_len(scope.len()), &scope].concat();
+        let request = [&[0x0au8][..], &prost_len(resource.len()), &resource].concat();
+        let refused = protobuf(&request, Kind::LogsRequest).unwrap_err();
+        assert!(refused.to_string().contains("nest"), "{refused}");
+        let deep = format!("{}{}", "[".repeat(100), "]".repeat(100));
+        assert!(matches!(json(deep.as_bytes()), Err(ApiError::TooLarge(_))));
+    }
+
     fn prost_len(mut n: usize) -> Vec<u8> {
         let mut out = Vec::new();
         loop {

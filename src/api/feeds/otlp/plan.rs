@@ -156,39 +156,32 @@ impl<'a> Plan<'a> {
         }
     }
 
-    /// The activity for a tool call: `base` when it is free or is this very call (the same trace,
-    /// or a hook feed's entry no trace has claimed), else `base` scoped by the trace. Says whether
-    /// it exists (or this request logs it); afterwards it does, as this trace's.
+    /// The activity for a tool call: `base`, unless another trace reported that call id (the
+    /// same `call_1` in two runs), then `base` scoped by this trace. A hook feed's entry, which no
+    /// trace reported, is this very call. Says whether it exists (or this request logs it);
+    /// afterwards it does, as this trace's.
     pub async fn tool_activity(&mut self, base: String, trace: Option<&str>) -> Result<(String, bool), ApiError> {
-        let mut id = base;
-        for scoped in [false, true] {
-            if scoped {
-                id = crate::api::feeds::id_of(&format!("{id}-{}", trace.unwrap_or_default()));
-            }
-            let known = match self.activities.get(&id) {
-                Some(known) => known.clone(),
-                None => {
-                    let found = compat::find::<Activity>(self.state, &self.caller.workspace, &id).await?;
-                    let known = found.map(|a| reported_by(&a));
-                    self.activities.insert(id.clone(), known.clone());
-                    known
-                }
-            };
-            match known {
-                None => {
-                    self.activities.insert(id.clone(), Some(trace.map(str::to_string)));
-                    return Ok((id, false));
-                }
-                Some(None) => {
-                    self.activities.insert(id.clone(), Some(trace.map(str::to_string)));
-                    return Ok((id, true));
-                }
-                Some(Some(theirs)) if trace.is_none_or(|t| t == theirs) => return Ok((id, true)),
-                Some(Some(_)) if scoped => return Ok((id, true)),
-                Some(Some(_)) => {}
-            }
+        let id = match (self.reporter(&base).await?, trace) {
+            (Some(Some(theirs)), Some(ours)) if theirs != ours => crate::api::feeds::id_of(&format!("{base}-{ours}")),
+            _ => base,
+        };
+        let exists = self.reporter(&id).await?.is_some();
+        if !matches!(self.activities.get(&id), Some(Some(Some(_)))) {
+            self.activities.insert(id.clone(), Some(trace.map(str::to_string)));
         }
-        unreachable!("the scoped id always answers")
+        Ok((id, exists))
+    }
+
+    /// Whether the activity exists (`None` when not) and which trace reported it, looked up once
+    /// per request.
+    async fn reporter(&mut self, id: &str) -> Result<Option<Option<String>>, ApiError> {
+        if let Some(known) = self.activities.get(id) {
+            return Ok(known.clone());
+        }
+        let found = compat::find::<Activity>(self.state, &self.caller.workspace, id).await?;
+        let known = found.map(|a| reported_by(&a));
+        self.activities.insert(id.to_string(), known.clone());
+        Ok(known)
     }
 
     /// Whether an activity exists (or this request logs it); afterwards it counts as existing.
