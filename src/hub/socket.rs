@@ -115,10 +115,8 @@ enum Inbound {
     TooBig,
 }
 
-async fn position(
-    store: &std::sync::Arc<dyn crate::store::Store>,
-    workspace: &str,
-) -> Result<Seq, crate::store::StoreError> {
+/// Where `workspace`'s log stands now (`Store::position`).
+async fn position(store: &dyn Store, workspace: &str) -> Result<Seq, StoreError> {
     store.position(workspace, store.head().await?).await
 }
 
@@ -130,7 +128,7 @@ pub async fn serve(socket: WebSocket, conn: Connection) {
     let mut shutdown = conn.hub.shutdown_signal();
 
     // The workspace's own position: the global head would tell how busy other workspaces are.
-    let head = match position(&conn.store, &workspace).await {
+    let head = match position(&*conn.store, &workspace).await {
         Ok(head) => head,
         Err(e) => {
             tracing::error!(error = %e, "cannot read the log head for a new socket");
