@@ -3,7 +3,7 @@
 
 use leptos::prelude::*;
 
-use super::{live_page, LoadFailed};
+use super::{live_page, loaded};
 use crate::{
     components::{clock::Ago, header::Header},
     domain::{agent::Agent, time},
@@ -16,17 +16,7 @@ use crate::{
 
 #[component]
 pub fn AgentsPage() -> impl IntoView {
-    let snapshot = Resource::new(|| (), |_| get_agents());
-    view! {
-        <Suspense fallback=|| view! { <Header/><main class="page"><p class="loading">"Loading agents…"</p></main> }>
-            {move || Suspend::new(async move {
-                match snapshot.await {
-                    Ok(page) => view! { <LiveAgents page/> }.into_any(),
-                    Err(e) => view! { <LoadFailed what="the agents" error=e.to_string()/> }.into_any(),
-                }
-            })}
-        </Suspense>
-    }
+    loaded("Loading agents…", "the agents", get_agents, |page| view! { <LiveAgents page/> }.into_any())
 }
 
 #[component]

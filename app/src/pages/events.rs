@@ -3,7 +3,7 @@
 
 use leptos::prelude::*;
 
-use super::{live_page, LoadFailed};
+use super::{live_page, loaded};
 use crate::{
     components::header::Header,
     domain::EVENT_TYPES,
@@ -16,17 +16,7 @@ use crate::{
 
 #[component]
 pub fn EventsPage() -> impl IntoView {
-    let snapshot = Resource::new(|| (), |_| get_events());
-    view! {
-        <Suspense fallback=|| view! { <Header/><main class="page"><p class="loading">"Loading events…"</p></main> }>
-            {move || Suspend::new(async move {
-                match snapshot.await {
-                    Ok(page) => view! { <LiveEvents page/> }.into_any(),
-                    Err(e) => view! { <LoadFailed what="the events" error=e.to_string()/> }.into_any(),
-                }
-            })}
-        </Suspense>
-    }
+    loaded("Loading events…", "the events", get_events, |page| view! { <LiveEvents page/> }.into_any())
 }
 
 #[component]

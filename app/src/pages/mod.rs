@@ -12,14 +12,76 @@ pub mod task;
 use std::future::Future;
 
 use leptos::prelude::*;
+use leptos_router::hooks::use_query_map;
+use serde::{de::DeserializeOwned, Serialize};
 
 use crate::{
-    components::{header::Header, time::Player},
-    domain::Event,
+    components::{
+        header::Header,
+        time::{asked, Player},
+    },
+    domain::{Event, Seq},
     live::fleet::Fleet,
     server_fns::{Me, Moment, Page, Past},
     wire::Reads,
 };
+
+/// The page at the moment its address asks for (`?at=<seq>` or `?time=`), else the live page.
+pub fn live_or_past(
+    live: impl Fn() -> AnyView + Send + Sync + 'static,
+    past: impl Fn(Seq, String) -> AnyView + Send + Sync + 'static,
+) -> impl IntoView {
+    let query = use_query_map();
+    let asked = Memo::new(move |_| query.with(asked));
+    move || match asked.get() {
+        Some((at, time)) => past(at, time),
+        None => live(),
+    }
+}
+
+/// A page's snapshot read once by `read`: `loading` while it comes, then the page `show` makes of
+/// it, or what went wrong reading `what`. The server renders the page with the snapshot in it.
+pub fn loaded<T, Fut>(
+    loading: &'static str,
+    what: &'static str,
+    read: impl Fn() -> Fut + Send + Sync + 'static,
+    show: impl Fn(T) -> AnyView + Clone + Send + Sync + 'static,
+) -> AnyView
+where
+    T: Clone + Serialize + DeserializeOwned + Send + Sync + 'static,
+    Fut: Future<Output = Result<T, ServerFnError>> + Send + 'static,
+{
+    loaded_then(loading, what, read, move |page| std::future::ready(show(page)))
+}
+
+/// [`loaded`], for a page whose view waits for something more: the code of a lazy page.
+pub fn loaded_then<T, Fut, Shown>(
+    loading: &'static str,
+    what: &'static str,
+    read: impl Fn() -> Fut + Send + Sync + 'static,
+    show: impl Fn(T) -> Shown + Clone + Send + Sync + 'static,
+) -> AnyView
+where
+    T: Clone + Serialize + DeserializeOwned + Send + Sync + 'static,
+    Fut: Future<Output = Result<T, ServerFnError>> + Send + 'static,
+    Shown: Future<Output = AnyView> + Send + 'static,
+{
+    let snapshot = Resource::new(|| (), move |_| read());
+    view! {
+        <Suspense fallback=move || view! { <Header/><main class="page"><p class="loading">{loading}</p></main> }>
+            {move || {
+                let show = show.clone();
+                Suspend::new(async move {
+                    match snapshot.await {
+                        Ok(page) => show(page).await,
+                        Err(e) => view! { <LoadFailed what error=e.to_string()/> }.into_any(),
+                    }
+                })
+            }}
+        </Suspense>
+    }
+    .into_any()
+}
 
 /// Turns a page's snapshot into a live view: the header learns the page's counts, and (in the
 /// browser) the page follows `topics` from the snapshot's seq, applying each event of a type `T`

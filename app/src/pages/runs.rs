@@ -3,7 +3,7 @@
 
 use leptos::prelude::*;
 
-use super::{live_page, LoadFailed};
+use super::{live_page, loaded};
 use crate::{
     components::{
         clock::{running, Now},
@@ -17,17 +17,7 @@ use crate::{
 
 #[component]
 pub fn RunsPage() -> impl IntoView {
-    let snapshot = Resource::new(|| (), |_| get_runs());
-    view! {
-        <Suspense fallback=|| view! { <Header/><main class="page"><p class="loading">"Loading runs…"</p></main> }>
-            {move || Suspend::new(async move {
-                match snapshot.await {
-                    Ok(page) => view! { <LiveRuns page/> }.into_any(),
-                    Err(e) => view! { <LoadFailed what="the runs" error=e.to_string()/> }.into_any(),
-                }
-            })}
-        </Suspense>
-    }
+    loaded("Loading runs…", "the runs", get_runs, |page| view! { <LiveRuns page/> }.into_any())
 }
 
 #[component]

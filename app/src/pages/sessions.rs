@@ -4,16 +4,16 @@
 //! the tickets it generated.
 
 use leptos::prelude::*;
-use leptos_router::hooks::{use_params_map, use_query_map};
+use leptos_router::hooks::use_params_map;
 
-use super::{live_page, past_page, LoadFailed, NotFound};
+use super::{live_or_past, live_page, loaded, past_page, NotFound};
 use crate::{
     components::{
         activity::ActivityList,
         approval::ApprovalCard,
         clock::Ago,
         header::Header,
-        time::{asked, Pruned, TimeControl},
+        time::{Pruned, TimeControl},
     },
     domain::{session::SessionKind, Seq},
     server_fns::{
@@ -25,17 +25,7 @@ use crate::{
 
 #[component]
 pub fn SessionsPage() -> impl IntoView {
-    let snapshot = Resource::new(|| (), |_| get_sessions());
-    view! {
-        <Suspense fallback=|| view! { <Header/><main class="page"><p class="loading">"Loading sessions…"</p></main> }>
-            {move || Suspend::new(async move {
-                match snapshot.await {
-                    Ok(page) => view! { <LiveSessions page/> }.into_any(),
-                    Err(e) => view! { <LoadFailed what="the sessions" error=e.to_string()/> }.into_any(),
-                }
-            })}
-        </Suspense>
-    }
+    loaded("Loading sessions…", "the sessions", get_sessions, |page| view! { <LiveSessions page/> }.into_any())
 }
 
 #[component]
@@ -78,36 +68,16 @@ fn LiveSessions(page: Page<SessionList>) -> impl IntoView {
 #[component]
 pub fn SessionPage() -> impl IntoView {
     let params = use_params_map();
-    let query = use_query_map();
     let id = Memo::new(move |_| params.with(|p| p.get("id").unwrap_or_default()));
-    let asked = Memo::new(move |_| query.with(asked));
-    move || match asked.get() {
-        Some((at, time)) => view! { <PastSessionPage id=id.get() at time/> }.into_any(),
-        None => view! { <LiveSessionPage id=id.get()/> }.into_any(),
-    }
+    live_or_past(move || live_session(id.get()), move |at, time| past_session(id.get(), at, time))
 }
 
-#[component]
-fn LiveSessionPage(id: String) -> impl IntoView {
+fn live_session(id: String) -> AnyView {
     let ask = id.clone();
-    let snapshot = Resource::new(move || ask.clone(), get_session);
-    view! {
-        <Suspense fallback=|| view! { <Header/><main class="page"><p class="loading">"Loading the session…"</p></main> }>
-            {
-                let id = id.clone();
-                move || {
-                    let id = id.clone();
-                    Suspend::new(async move {
-                        match snapshot.await {
-                            Ok(Page { view: None, .. }) => view! { <NotFound/> }.into_any(),
-                            Ok(page) => view! { <LiveSession page id/> }.into_any(),
-                            Err(e) => view! { <LoadFailed what="the session" error=e.to_string()/> }.into_any(),
-                        }
-                    })
-                }
-            }
-        </Suspense>
-    }
+    loaded("Loading the session…", "the session", move || get_session(ask.clone()), move |page| match page {
+        Page { view: None, .. } => view! { <NotFound/> }.into_any(),
+        page => view! { <LiveSession page id=id.clone()/> }.into_any(),
+    })
 }
 
 #[component]
@@ -124,27 +94,12 @@ fn LiveSession(page: Page<Option<SessionDetail>>, id: String) -> impl IntoView {
     }
 }
 
-#[component]
-fn PastSessionPage(id: String, at: Seq, time: String) -> impl IntoView {
+fn past_session(id: String, at: Seq, time: String) -> AnyView {
     let ask = id.clone();
-    let snapshot =
-        Resource::new(move || (ask.clone(), at, time.clone()), |(id, at, time)| get_session_at(id, at, time));
-    view! {
-        <Suspense fallback=|| view! { <Header/><main class="page"><p class="loading">"Rebuilding the session…"</p></main> }>
-            {
-                let id = id.clone();
-                move || {
-                    let id = id.clone();
-                    Suspend::new(async move {
-                        match snapshot.await {
-                            Ok(page) => view! { <PastSession page id/> }.into_any(),
-                            Err(e) => view! { <LoadFailed what="the session at that moment" error=e.to_string()/> }.into_any(),
-                        }
-                    })
-                }
-            }
-        </Suspense>
-    }
+    let read = move || get_session_at(ask.clone(), at, time.clone());
+    loaded("Rebuilding the session…", "the session at that moment", read, move |page| {
+        view! { <PastSession page id=id.clone()/> }.into_any()
+    })
 }
 
 /// The session's page as it was, under the time control; steps go from one of its events to the next.

@@ -5,7 +5,7 @@
 use leptos::prelude::*;
 use leptos_router::hooks::{use_params_map, use_query_map};
 
-use super::{live_page, past_page, LoadFailed, NotFound};
+use super::{live_or_past, live_page, loaded, past_page, NotFound};
 use crate::{
     components::{
         activity::ActivityList,
@@ -13,7 +13,7 @@ use crate::{
         card::PrLink,
         clock::{running, Ago, Now},
         header::Header,
-        time::{asked, Pruned, TimeControl},
+        time::{Pruned, TimeControl},
     },
     domain::{deliverable::DeliverableKind, Seq},
     server_fns::{
@@ -34,36 +34,16 @@ const TABS: &[(&str, &str)] = &[
 #[component]
 pub fn TaskPage() -> impl IntoView {
     let params = use_params_map();
-    let query = use_query_map();
     let id = Memo::new(move |_| params.with(|p| p.get("id").unwrap_or_default()));
-    let asked = Memo::new(move |_| query.with(asked));
-    move || match asked.get() {
-        Some((at, time)) => view! { <PastTaskPage id=id.get() at time/> }.into_any(),
-        None => view! { <LiveTaskPage id=id.get()/> }.into_any(),
-    }
+    live_or_past(move || live_task(id.get()), move |at, time| past_task(id.get(), at, time))
 }
 
-#[component]
-fn LiveTaskPage(id: String) -> impl IntoView {
+fn live_task(id: String) -> AnyView {
     let ask = id.clone();
-    let snapshot = Resource::new(move || ask.clone(), get_task);
-    view! {
-        <Suspense fallback=|| view! { <Header/><main class="page"><p class="loading">"Loading the task…"</p></main> }>
-            {
-                let id = id.clone();
-                move || {
-                    let id = id.clone();
-                    Suspend::new(async move {
-                        match snapshot.await {
-                            Ok(Page { view: None, .. }) => view! { <NotFound/> }.into_any(),
-                            Ok(page) => view! { <LiveTask page id/> }.into_any(),
-                            Err(e) => view! { <LoadFailed what="the task" error=e.to_string()/> }.into_any(),
-                        }
-                    })
-                }
-            }
-        </Suspense>
-    }
+    loaded("Loading the task…", "the task", move || get_task(ask.clone()), move |page| match page {
+        Page { view: None, .. } => view! { <NotFound/> }.into_any(),
+        page => view! { <LiveTask page id=id.clone()/> }.into_any(),
+    })
 }
 
 #[component]
@@ -82,26 +62,12 @@ fn LiveTask(page: Page<Option<TaskDetail>>, id: String) -> impl IntoView {
     }
 }
 
-#[component]
-fn PastTaskPage(id: String, at: Seq, time: String) -> impl IntoView {
+fn past_task(id: String, at: Seq, time: String) -> AnyView {
     let ask = id.clone();
-    let snapshot = Resource::new(move || (ask.clone(), at, time.clone()), |(id, at, time)| get_task_at(id, at, time));
-    view! {
-        <Suspense fallback=|| view! { <Header/><main class="page"><p class="loading">"Rebuilding the task…"</p></main> }>
-            {
-                let id = id.clone();
-                move || {
-                    let id = id.clone();
-                    Suspend::new(async move {
-                        match snapshot.await {
-                            Ok(page) => view! { <PastTask page id/> }.into_any(),
-                            Err(e) => view! { <LoadFailed what="the task at that moment" error=e.to_string()/> }.into_any(),
-                        }
-                    })
-                }
-            }
-        </Suspense>
-    }
+    let read = move || get_task_at(ask.clone(), at, time.clone());
+    loaded("Rebuilding the task…", "the task at that moment", read, move |page| {
+        view! { <PastTask page id=id.clone()/> }.into_any()
+    })
 }
 
 /// The task's page as it was, under the time control; steps go from one of its events to the next.
