@@ -48,6 +48,7 @@ enum Field {
     Seq,
     Ts,
     Topics,
+    By,
     Payload,
     ConnectionId,
     ServerTime,
@@ -91,6 +92,7 @@ struct Fields {
     seq: Option<Seq>,
     ts: Option<String>,
     topics: Option<Vec<String>>,
+    by: Option<String>,
     /// `Some(None)`: the payload of a type the reader skips.
     body: Option<Option<EventBody>>,
     /// `init`'s snapshot, or an event's payload that came before its `type`.
@@ -123,6 +125,7 @@ impl<'de, R: Reads> Visitor<'de> for FrameVisitor<R> {
                 Field::Seq => at.seq = Some(map.next_value()?),
                 Field::Ts => at.ts = Some(map.next_value()?),
                 Field::Topics => at.topics = Some(map.next_value()?),
+                Field::By => at.by = map.next_value()?,
                 Field::Payload => match at.kind {
                     Some(Kind::Event(kind)) => at.body = Some(map.next_value_seed(EventBody::payload_of::<R>(kind))?),
                     Some(Kind::Control(_)) => at.payload = Some(map.next_value()?),
@@ -165,7 +168,7 @@ impl Fields {
                 };
                 let (seq, ts, topics) = (need(self.seq, "seq")?, need(self.ts, "ts")?, need(self.topics, "topics")?);
                 return Ok(match body {
-                    Some(body) => ServerFrame::Event(Event { seq, ts, topics, body }),
+                    Some(body) => ServerFrame::Event(Event { seq, ts, topics, by: self.by, body }),
                     None => ServerFrame::Skipped { seq, ts },
                 });
             }
@@ -299,6 +302,7 @@ mod tests {
             seq: 4,
             ts: "x".into(),
             topics: vec!["board".into()],
+            by: Some("Dana".into()),
             body: EventBody::TaskFailed(task::TaskFailed { id: "a".into(), error: "e".into() }),
         };
         let sent = serde_json::to_string(&event).unwrap();

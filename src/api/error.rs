@@ -23,6 +23,10 @@ pub enum ApiError {
     NotFound(String),
     #[error("{0}")]
     Conflict(String),
+    /// A change based on an old copy of its task (`if_seq`): the task's seq now, and the event
+    /// that changed it, as logged.
+    #[error("{message}")]
+    Stale { message: String, current_seq: u64, changed_by: Option<serde_json::Value> },
     #[error("{0}")]
     Unavailable(String),
     #[error("{0}")]
@@ -38,6 +42,11 @@ pub enum ApiError {
 }
 
 impl ApiError {
+    /// The HTTP status this refusal is answered with.
+    pub fn status(&self) -> StatusCode {
+        self.status_and_code().0
+    }
+
     fn status_and_code(&self) -> (StatusCode, &'static str) {
         match self {
             ApiError::BadJson(_) => (StatusCode::BAD_REQUEST, "bad_json"),
@@ -46,6 +55,7 @@ impl ApiError {
             ApiError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
             ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
             ApiError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
+            ApiError::Stale { .. } => (StatusCode::CONFLICT, "stale"),
             ApiError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
             ApiError::TooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "too_large"),
             ApiError::UnsupportedMedia(_) => (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type"),
@@ -61,6 +71,7 @@ impl From<StoreError> for ApiError {
             StoreError::Conflict(m) => ApiError::Conflict(m),
             StoreError::Unknown(m) => ApiError::Invalid(m),
             StoreError::KeyReused(m) => ApiError::Invalid(m),
+            StoreError::Stale { message, current } => ApiError::Stale { message, current_seq: current, changed_by: None },
             StoreError::Busy(m) => {
                 ApiError::Busy { message: format!("{m}; nothing was stored; retry soon"), retry_after: 1 }
             }
@@ -98,7 +109,12 @@ pub struct Refused(pub &'static str);
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, code) = self.status_and_code();
-        let mut response = (status, Json(json!({ "error": code, "message": self.to_string() }))).into_response();
+        let mut body = json!({ "error": code, "message": self.to_string() });
+        if let ApiError::Stale { current_seq, changed_by, .. } = &self {
+            body["current_seq"] = json!(current_seq);
+            body["changed_by"] = json!(changed_by);
+        }
+        let mut response = (status, Json(body)).into_response();
         response.extensions_mut().insert(Refused(code));
         if status == StatusCode::UNAUTHORIZED {
             response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));

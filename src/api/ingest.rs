@@ -16,10 +16,12 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use super::error::ApiError;
+use app::domain::Seq;
+
 use crate::{
     auth::Caller,
     state::AppState,
-    store::{Batch, Committed, Once, TokenRecord, SMALL_EVENT_BYTES},
+    store::{Batch, Committed, LogQuery, Once, StoreError, TokenRecord, SMALL_EVENT_BYTES},
 };
 
 /// Most events one request may carry.
@@ -31,8 +33,9 @@ pub async fn post_events(
     posted: Posted,
 ) -> Result<impl IntoResponse, ApiError> {
     may_ingest(&token)?;
-    let (events, keys) = parse_events(&posted.body)?;
+    let Parsed { events, keys, if_seq } = parse_events(&posted.body)?;
     let mut intake = posted.intake();
+    intake.if_seq = if_seq;
     if keys.iter().any(Option::is_some) {
         let not_before = window_start(&state);
         let once = |(key, hash): (String, String)| Once::for_event(&key, hash, not_before.clone());
@@ -54,7 +57,7 @@ pub async fn accept(
     events: Vec<EventBody>,
 ) -> Result<Vec<Committed>, ApiError> {
     let bytes = events.len() * SMALL_EVENT_BYTES;
-    accept_once(state, caller, events, Intake { once: None, event_keys: Vec::new(), bytes }).await
+    accept_once(state, caller, events, Intake { bytes, ..Intake::default() }).await
 }
 
 /// [`accept`], once per idempotency key: a retry gets the first commit back and stores nothing.
@@ -75,9 +78,36 @@ pub async fn accept_once(
         let message = format!("this token is over its ingest rate; retry in {retry_after} s; nothing was stored");
         return Err(ApiError::TooMany { message, retry_after });
     }
-    let Intake { once, event_keys, bytes } = intake;
-    let batch = Batch { workspace: caller.workspace.clone(), events, once, event_keys, bytes };
-    Ok(state.writer.submit(batch).await?)
+    let Intake { once, event_keys, if_seq, by, bytes } = intake;
+    let workspace = caller.workspace.clone();
+    let batch = Batch { workspace: workspace.clone(), events, once, event_keys, if_seq, by, bytes };
+    match state.writer.submit(batch).await {
+        Ok(committed) => Ok(committed),
+        Err(StoreError::Stale { message, current }) => Err(stale(state, &workspace, message, current).await),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// The refusal of a change based on an old copy of its task: the task's seq now, and the event
+/// that moved it there, so the writer can show what happened and decide again.
+async fn stale(state: &AppState, workspace: &str, message: String, current: Seq) -> ApiError {
+    let query = LogQuery {
+        workspace: workspace.into(),
+        after: current.saturating_sub(1),
+        upto: current,
+        topics: None,
+        limit: 1,
+        newest: false,
+        max_bytes: None,
+    };
+    let changed_by = match state.store.read_log(&query).await {
+        Ok(page) => page.into_iter().next().and_then(|(_, frame)| serde_json::from_str::<Value>(&frame).ok()),
+        Err(e) => {
+            tracing::warn!(error = %e, "the event behind a stale write could not be read");
+            None
+        }
+    };
+    ApiError::Stale { message, current_seq: current, changed_by }
 }
 
 fn may_ingest(caller: &TokenRecord) -> Result<(), ApiError> {
@@ -107,17 +137,21 @@ pub struct Posted {
 
 /// What a request brings to the writer besides its events: its idempotency, and how many bytes it
 /// holds while it waits (the writer's queue is bounded in bytes as well as requests).
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Default)]
 pub struct Intake {
     pub once: Option<Once>,
     /// Per event, for batches whose events carry `idempotency_key`.
     pub event_keys: Vec<Option<Once>>,
+    /// Per event, for batches whose events carry `if_seq`.
+    pub if_seq: Vec<Option<Seq>>,
+    /// The person acting, for an action taken on a page.
+    pub by: Option<String>,
     pub bytes: usize,
 }
 
 impl Posted {
     pub fn intake(&self) -> Intake {
-        Intake { once: self.once.clone(), event_keys: Vec::new(), bytes: self.body.len() }
+        Intake { once: self.once.clone(), bytes: self.body.len(), ..Intake::default() }
     }
 
     /// The body as JSON of any content type (see [`json_body`]).
@@ -189,17 +223,34 @@ pub fn json_body<T: DeserializeOwned>(body: Result<Bytes, BytesRejection>) -> Re
 /// An event's own idempotency key, and a hash of the rest of the event.
 pub type EventKey = (String, String);
 
-/// Parses one event object or an array of them, each with its own `idempotency_key` (beside `type`
-/// and `payload`) and a hash of the rest of it, when it has one.
-pub fn parse_events(body: &[u8]) -> Result<(Vec<EventBody>, Vec<Option<EventKey>>), ApiError> {
+/// Posted events, with what each may carry beside `type` and `payload`.
+pub struct Parsed {
+    pub events: Vec<EventBody>,
+    /// Its own `idempotency_key` and a hash of the rest of it.
+    pub keys: Vec<Option<EventKey>>,
+    /// The seq of its task its writer saw: stored only if the task is still there.
+    pub if_seq: Vec<Option<Seq>>,
+}
+
+/// Parses one event object or an array of them, each with its own `idempotency_key` and `if_seq`
+/// (beside `type` and `payload`) when it has them.
+pub fn parse_events(body: &[u8]) -> Result<Parsed, ApiError> {
     let mut value: Value =
         serde_json::from_slice(body).map_err(|e| ApiError::BadJson(format!("the body is not valid JSON: {e}")))?;
     let mut keys = Vec::new();
+    let mut if_seq = Vec::new();
     let items: Vec<&mut Value> = match &mut value {
         Value::Array(items) => items.iter_mut().collect(),
         single => vec![single],
     };
     for (i, item) in items.into_iter().enumerate() {
+        let guard = item.as_object_mut().and_then(|o| o.remove("if_seq"));
+        if_seq.push(match guard {
+            None => None,
+            Some(seen) => Some(seen.as_u64().ok_or_else(|| {
+                ApiError::Invalid(format!("event {i}: `if_seq` must be a seq, a whole number ≥ 0; nothing was stored"))
+            })?),
+        });
         let key = item.as_object_mut().and_then(|o| o.remove("idempotency_key"));
         keys.push(match key {
             None => None,
@@ -211,7 +262,10 @@ pub fn parse_events(body: &[u8]) -> Result<(Vec<EventBody>, Vec<Option<EventKey>
             }
         });
     }
-    Ok((parse_event_value(value)?, keys))
+    if if_seq.iter().all(Option::is_none) {
+        if_seq.clear();
+    }
+    Ok(Parsed { events: parse_event_value(value)?, keys, if_seq })
 }
 
 fn parse_event_value(value: Value) -> Result<Vec<EventBody>, ApiError> {

@@ -33,7 +33,7 @@ pub fn routes(max_feed_body: usize) -> Router<AppState> {
         .merge(feed_routes(max_feed_body))
         .merge(otlp_routes())
         .route("/api/tasks", get(mc::list_tasks).post(mc::create_task))
-        .route("/api/tasks/{id}", axum::routing::patch(mc::update_task))
+        .route("/api/tasks/{id}", get(mc::get_task).patch(mc::update_task))
         .route("/api/tasks/{id}/activities", get(mc::list_activities).post(mc::log_activity))
         .route("/api/tasks/{id}/deliverables", get(mc::list_deliverables).post(mc::add_deliverable))
         .route("/api/tasks/{id}/subagent", get(mc::list_subagents).post(mc::register_subagent))

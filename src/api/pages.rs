@@ -11,14 +11,15 @@ use app::{
         EventBody, Seq,
     },
     server_fns::{
-        ssr::{Actions, PageReads, PastRead, Viewer},
+        ssr::{Actions, PageReads, PastRead, Refused, Viewer},
         Moment,
     },
 };
 
+use super::{error::ApiError, ingest::Intake};
 use crate::{
     state::AppState,
-    store::{past, LogQuery, Role, Store, TokenRecord},
+    store::{past, LogQuery, Role, Store, TokenRecord, SMALL_EVENT_BYTES},
 };
 
 /// Lets the pages' server functions read from the store without knowing it.
@@ -101,14 +102,16 @@ impl PageReads for StoreReads {
     }
 }
 
-/// Lets the pages' actions (a chat message, a decision) post through the one ingest step, as the
-/// signed-in viewer's token: the same role checks, limits and refusals as the API.
+/// Lets the pages' actions (a chat message, a decision, a move) post through the one ingest step,
+/// as the signed-in viewer's token: the same role checks, limits and refusals as the API. The
+/// events record the viewer as the person who made them.
 pub struct IngestActions(pub AppState);
 
 #[async_trait::async_trait]
 impl Actions for IngestActions {
-    async fn post(&self, viewer: &Viewer, events: Vec<EventBody>) -> Result<(), String> {
-        let role = Role::parse(&viewer.role).ok_or_else(|| format!("unknown role `{}`", viewer.role))?;
+    async fn post(&self, viewer: &Viewer, events: Vec<EventBody>, if_seq: Vec<Option<Seq>>) -> Result<Vec<Seq>, Refused> {
+        let refused = |status: u16, message: String| Refused { status, message };
+        let role = Role::parse(&viewer.role).ok_or_else(|| refused(403, format!("unknown role `{}`", viewer.role)))?;
         let caller = TokenRecord {
             id: viewer.token_id.clone(),
             workspace: viewer.workspace.clone(),
@@ -116,8 +119,26 @@ impl Actions for IngestActions {
             name: viewer.name.clone(),
         };
         for event in &events {
-            event.validate().map_err(|e| e.to_string())?;
+            event.validate().map_err(|e| refused(422, e.to_string()))?;
         }
-        super::ingest::accept(&self.0, &caller, events).await.map(|_| ()).map_err(|e| e.to_string())
+        let intake = Intake {
+            if_seq,
+            by: Some(viewer.name.clone()),
+            bytes: events.len() * SMALL_EVENT_BYTES,
+            ..Intake::default()
+        };
+        match super::ingest::accept_once(&self.0, &caller, events, intake).await {
+            Ok(committed) => Ok(committed.iter().map(|c| c.seq).collect()),
+            Err(ApiError::Stale { changed_by, .. }) => Err(refused(409, changed_first(changed_by.as_ref()))),
+            Err(e) => Err(refused(e.status().as_u16(), e.to_string())),
+        }
     }
+}
+
+/// A stale action, explained: who changed the task first and how, as far as the log says.
+fn changed_first(event: Option<&serde_json::Value>) -> String {
+    let what = event.and_then(|e| e["type"].as_str()).unwrap_or("another change");
+    let task = event.and_then(|e| e["payload"]["id"].as_str()).map_or("The task".to_string(), |id| format!("Task {id}"));
+    let who = event.and_then(|e| e["by"].as_str()).map_or(String::new(), |by| format!(" by {by}"));
+    format!("{task} was changed first ({what}{who}); nothing was changed. It is shown as it is now.")
 }

@@ -39,8 +39,14 @@ pub fn decode_component(s: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-/// A browser's `Origin` must name this very host; requests without one are not from a page.
+/// A browser's request must come from this very origin: its `Sec-Fetch-Site` (when it sends one)
+/// says `same-origin` (or `none`, typed by the person), and its `Origin` names this host. Requests
+/// with neither are not from a page.
 pub fn same_origin(headers: &HeaderMap) -> bool {
+    let site = headers.get("sec-fetch-site").and_then(|s| s.to_str().ok());
+    if site.is_some_and(|site| !matches!(site, "same-origin" | "none")) {
+        return false;
+    }
     let Some(origin) = headers.get(header::ORIGIN).and_then(|o| o.to_str().ok()) else {
         return true;
     };
@@ -76,6 +82,12 @@ mod tests {
         let mut headers = HeaderMap::new();
         headers.insert(header::HOST, "127.0.0.1:3000".parse().unwrap());
         assert!(same_origin(&headers), "no Origin: not a page");
+        headers.insert("sec-fetch-site", "cross-site".parse().unwrap());
+        assert!(!same_origin(&headers), "a browser that says another site sent it");
+        headers.insert("sec-fetch-site", "same-site".parse().unwrap());
+        assert!(!same_origin(&headers), "a sibling subdomain is another origin");
+        headers.insert("sec-fetch-site", "same-origin".parse().unwrap());
+        assert!(same_origin(&headers));
         headers.insert(header::ORIGIN, "http://127.0.0.1:3000".parse().unwrap());
         assert!(same_origin(&headers));
         headers.insert(header::ORIGIN, "http://evil.test".parse().unwrap());

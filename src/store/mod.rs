@@ -35,6 +35,11 @@ pub struct Batch {
     /// Per-event idempotency, parallel to `events` (empty when no event has a key): an event whose
     /// key was committed before is answered with that commit instead of being stored again.
     pub event_keys: Vec<Option<Once>>,
+    /// Per-event preconditions, parallel to `events` (empty when none has one): the seq of its
+    /// task the writer saw (`if_seq`). A task that changed since refuses the whole batch.
+    pub if_seq: Vec<Option<Seq>>,
+    /// The person who made these events, for actions taken on a page.
+    pub by: Option<String>,
     /// What the batch holds in memory while it waits, in bytes: its request body's size.
     pub bytes: usize,
 }
@@ -46,7 +51,7 @@ impl Batch {
     /// A batch of the server's own (a job's verdict), small and without a key.
     pub fn new(workspace: String, events: Vec<EventBody>) -> Batch {
         let bytes = events.len() * SMALL_EVENT_BYTES;
-        Batch { workspace, events, once: None, event_keys: Vec::new(), bytes }
+        Batch { workspace, events, once: None, event_keys: Vec::new(), if_seq: Vec::new(), by: None, bytes }
     }
 }
 
@@ -88,12 +93,14 @@ pub struct Committed {
     pub replayed: bool,
     /// The event as applied, with what projection filled in.
     pub body: EventBody,
+    /// The person who made it, for an action taken on a page.
+    pub by: Option<String>,
 }
 
 impl Committed {
-    /// Where in the log and when the event landed.
+    /// Where in the log, when and by whom the event landed.
     pub fn stamp(&self) -> app::domain::Stamp {
-        app::domain::Stamp { seq: self.seq, ts: self.ts.clone() }
+        app::domain::Stamp { seq: self.seq, ts: self.ts.clone(), by: self.by.clone() }
     }
 }
 
@@ -215,6 +222,9 @@ pub enum StoreError {
     /// An idempotency key came back with another body.
     #[error("{0}")]
     KeyReused(String),
+    /// An event's `if_seq` is not its task's seq any more: the task changed at `current`.
+    #[error("{message}")]
+    Stale { message: String, current: Seq },
     #[error("unsupported database URL `{0}`: expected sqlite://PATH or postgres://…")]
     UnsupportedUrl(String),
 }
@@ -224,6 +234,7 @@ impl From<Refusal> for StoreError {
         match r {
             Refusal::Conflict(m) => StoreError::Conflict(m),
             Refusal::Unknown(m) => StoreError::Unknown(m),
+            Refusal::Stale { message, current } => StoreError::Stale { message, current },
         }
     }
 }
@@ -231,7 +242,10 @@ impl From<Refusal> for StoreError {
 impl StoreError {
     /// A refusal of one batch, as opposed to a failure of the database itself.
     pub fn is_rejection(&self) -> bool {
-        matches!(self, StoreError::Conflict(_) | StoreError::Unknown(_) | StoreError::KeyReused(_))
+        matches!(
+            self,
+            StoreError::Conflict(_) | StoreError::Unknown(_) | StoreError::KeyReused(_) | StoreError::Stale { .. }
+        )
     }
 }
 

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 
 use app::domain::{
     entity::{Query, Row},
-    Event, Seq, Stamp,
+    Event, Seq,
 };
 
 use super::{project, LogQuery, Store, StoreError};
@@ -88,9 +88,10 @@ impl Replay<'_> {
     }
 
     async fn apply(&mut self, workspace: &str, event: Event) -> Result<(), StoreError> {
-        let stamp = Stamp { seq: event.seq, ts: event.ts };
+        let stamp = event.stamp();
         let mut body = event.body;
-        match project::project(self, workspace, &mut body, &stamp).await {
+        // A logged event's precondition held when it was stored: it is applied as it was.
+        match project::project(self, workspace, &mut body, &stamp, None).await {
             Ok(rows) => {
                 for row in rows {
                     self.known.insert((row.kind, row.id.clone()), Some(row.data.clone()));

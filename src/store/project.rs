@@ -184,9 +184,12 @@ async fn apply_batch(rows: &mut View<'_>, batch: Batch, head: Seq, ts: &str) -> 
     let workspace: Arc<str> = batch.workspace.into();
     let mut committed = Vec::with_capacity(batch.events.len());
     let mut keys = batch.event_keys.into_iter();
+    let mut guards = batch.if_seq.into_iter();
+    let by = batch.by;
     let mut seq = head;
     for mut body in batch.events {
         let key = keys.next().flatten();
+        let guard = guards.next().flatten();
         if let Some(key) = &key {
             if let Some(mut first) = replay(rows, &workspace, key).await? {
                 committed.append(&mut first);
@@ -194,12 +197,12 @@ async fn apply_batch(rows: &mut View<'_>, batch: Batch, head: Seq, ts: &str) -> 
             }
         }
         seq += 1;
-        let at = Stamp { seq, ts: ts.to_string() };
-        for row in project(rows, &workspace, &mut body, &at).await? {
+        let at = Stamp { seq, ts: ts.to_string(), by: by.clone() };
+        for row in project(rows, &workspace, &mut body, &at, guard).await? {
             rows.save(&workspace, row);
         }
         // Topics after projecting: a created task only has its id from here on.
-        let event = Event { seq: at.seq, ts: at.ts, topics: body.topics(), body };
+        let event = Event { seq: at.seq, ts: at.ts, topics: body.topics(), by: at.by, body };
         let frame: Arc<str> = serde_json::to_string(&event).map_err(|e| StoreError::Corrupt(e.to_string()))?.into();
         rows.mine.events.push(Appended {
             seq: event.seq,
@@ -220,6 +223,7 @@ async fn apply_batch(rows: &mut View<'_>, batch: Batch, head: Seq, ts: &str) -> 
             ts: event.ts,
             replayed: false,
             body: event.body,
+            by: event.by,
         });
     }
     if let Some(once) = &once {
@@ -260,6 +264,7 @@ async fn replay(rows: &mut View<'_>, workspace: &str, once: &Once) -> Result<Opt
                 ts: event.ts,
                 replayed: true,
                 body: event.body,
+                by: event.by,
             })
         })
         .collect::<Result<Vec<_>, StoreError>>()
@@ -268,17 +273,23 @@ async fn replay(rows: &mut View<'_>, workspace: &str, once: &Once) -> Result<Opt
 
 /// Runs the event's projection, loading each row it asks for and starting over, until it
 /// completes or refuses. Returns the rows to write; `body` gets what the projection filled in.
+/// With `if_seq`, the event is applied only while its task is still at that seq.
 pub async fn project(
     rows: &mut dyn Load,
     workspace: &str,
     body: &mut EventBody,
     at: &Stamp,
+    if_seq: Option<Seq>,
 ) -> Result<Vec<Row>, StoreError> {
     let mut set = EntitySet::default();
     for _ in 0..=MAX_LOADS {
         let mut attempt = body.clone();
         set.reset_writes();
-        match attempt.project(&mut set, at) {
+        let guarded = match if_seq {
+            Some(seen) => app::domain::task::unchanged_since(&attempt, seen, &set),
+            None => Ok(()),
+        };
+        match guarded.and_then(|()| attempt.project(&mut set, at)) {
             Ok(()) => {
                 *body = attempt;
                 return Ok(set.into_rows());

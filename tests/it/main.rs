@@ -3,6 +3,7 @@
 
 mod common;
 
+mod acting;
 mod approvals;
 mod bounds;
 mod compat;

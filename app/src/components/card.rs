@@ -2,15 +2,54 @@
 
 use leptos::prelude::*;
 
-use super::safe_http_url;
+use super::{
+    safe_http_url,
+    task_actions::{CardMenu, Controls},
+};
 use crate::{
     domain::task::{Task, TaskStatus},
     server_fns::board::HealthBadge,
 };
 
+/// A card; with `controls` (the live board), one that can be selected, dragged and acted on.
 #[component]
-pub fn Card(task: Task, badge: Option<HealthBadge>) -> impl IntoView {
+pub fn Card(task: Task, badge: Option<HealthBadge>, #[prop(optional)] controls: Option<Controls>) -> impl IntoView {
     let progress = task.progress.min(100);
+    let cancelled = task.cancelled.clone().map(|c| {
+        let who = c.by.map(|by| format!(" by {by}")).unwrap_or_default();
+        let why = c.reason.map(|r| format!(": {r}")).unwrap_or_default();
+        view! { <p class="card-cancelled">{format!("Cancelled{who}{why}")}</p> }
+    });
+    let attempt = (task.attempt > 1).then(|| view! { <span class="attempt">{format!("attempt {}", task.attempt)}</span> });
+    let select = controls.map(|c| {
+        let id = task.id.clone();
+        let checked = {
+            let id = id.clone();
+            move || c.selected.with(|s| s.contains(&id))
+        };
+        let label = format!("Select {}", task.title);
+        view! {
+            <input type="checkbox" class="select" aria-label=label prop:checked=checked disabled=c.disabled()
+                on:change=move |ev| {
+                    let on = event_target_checked(&ev);
+                    c.selected.update(|s| { if on { s.insert(id.clone()); } else { s.remove(&id); } });
+                }/>
+        }
+    });
+    let drag = controls.filter(|c| !c.disabled()).map(|c| (c, task.id.clone(), task.last_seq, task.status));
+    let draggable = drag.is_some().then_some("true");
+    let on_drag = move |ev: leptos::ev::DragEvent| {
+        if let Some((c, id, seq, status)) = &drag {
+            #[cfg(feature = "hydrate")]
+            if let Some(data) = ev.data_transfer() {
+                let _ = data.set_data("text/plain", id);
+            }
+            #[cfg(not(feature = "hydrate"))]
+            let _ = &ev;
+            c.dragging.set(Some((id.clone(), *seq, *status)));
+        }
+    };
+    let menu = controls.map(|controls| view! { <CardMenu task=task.clone() controls/> });
     let error = (task.status == TaskStatus::Failed).then(|| task.error.clone()).flatten();
     let href = format!("/tasks/{}", task.id);
     let badge = badge.map(|b| {
@@ -26,14 +65,21 @@ pub fn Card(task: Task, badge: Option<HealthBadge>) -> impl IntoView {
         }
     });
     view! {
-        <li class="card" data-task-id=task.id.clone() data-status=task.status.as_str()>
-            <h3 class="card-title">
-                <a href=href>{task.title.clone()}</a>
-            </h3>
+        <li class="card" data-task-id=task.id.clone() data-status=task.status.as_str() data-seq=task.last_seq
+            draggable=draggable on:dragstart=on_drag>
+            <div class="card-head">
+                {select}
+                <h3 class="card-title">
+                    <a href=href>{task.title.clone()}</a>
+                </h3>
+                {menu}
+            </div>
             <p class="card-meta">
                 <span class="assignee">{task.assignee.clone().unwrap_or_else(|| "unassigned".into())}</span>
+                {attempt}
                 {task.pr_url.clone().map(|url| view! { <PrLink url/> })}
             </p>
+            {cancelled}
             {badge}
             <div
                 class="progress"

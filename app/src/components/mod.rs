@@ -5,6 +5,7 @@ pub mod approval;
 pub mod card;
 pub mod clock;
 pub mod header;
+pub mod task_actions;
 pub mod time;
 pub mod timeline;
 pub mod toast;

@@ -247,7 +247,7 @@ mod tests {
 
     #[test]
     fn an_entry_is_finished_by_its_update_and_keeps_its_metadata() {
-        let at = Stamp { seq: 1, ts: "2026-01-01T00:00:00.000Z".into() };
+        let at = Stamp { seq: 1, ts: "2026-01-01T00:00:00.000Z".into(), by: None };
         let logged = ActivityLogged {
             id: Some("tool-1".into()),
             session_id: Some("s1".into()),
@@ -275,7 +275,7 @@ mod tests {
 
     #[test]
     fn an_update_needs_its_entry_and_keeps_metadata_within_the_limit() {
-        let at = Stamp { seq: 1, ts: "2026-01-01T00:00:00.000Z".into() };
+        let at = Stamp { seq: 1, ts: "2026-01-01T00:00:00.000Z".into(), by: None };
         let mut set = EntitySet::default();
         set.provide("activity", "nope".into(), None);
         let mut missing = ActivityUpdated { id: "nope".into(), ..Default::default() };

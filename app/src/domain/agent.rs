@@ -265,7 +265,13 @@ pub fn follow(body: &EventBody, set: &mut EntitySet, at: &Stamp) -> Result<(), S
             }
             Ok(())
         }
-        EventBody::TaskCompleted(_) | EventBody::TaskFailed(_) => finish_task(set, body.task_id(), at),
+        EventBody::TaskRetried(super::task::TaskRetried { id, assignee: Some(agent) }) => touch(set, agent, at, |a| {
+            a.task_id = Some(id.clone());
+            progress(a);
+        }),
+        EventBody::TaskCompleted(_) | EventBody::TaskFailed(_) | EventBody::TaskCancelled(_) => {
+            finish_task(set, body.task_id(), at)
+        }
         EventBody::TaskUpdated(e) if e.status.is_some_and(|s| s.finished()) => finish_task(set, Some(&e.id), at),
         // An agent that starts a session is real, whether or not it ever reported itself: it
         // appears on the agents page with that session, alive as of the start.
@@ -517,7 +523,7 @@ mod tests {
         stored.last_seq = 9;
         set.put(&stored);
         let mut health = AgentHealth { id: "ada".into(), health: Health::Stale, reason: None, as_of: 8, task_id: None };
-        let at = Stamp { seq: 10, ts: T0.into() };
+        let at = Stamp { seq: 10, ts: T0.into(), by: None };
         assert!(matches!(health.project(&mut set, &at), Err(Step::Refuse(Refusal::Conflict(_)))));
         health.as_of = 9;
         health.project(&mut set, &at).unwrap();

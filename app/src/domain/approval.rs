@@ -241,7 +241,7 @@ mod tests {
     #[test]
     fn an_approval_is_resolved_exactly_once() {
         let mut set = EntitySet::default();
-        let at = Stamp { seq: 1, ts: "2026-01-01T00:00:00.000Z".into() };
+        let at = Stamp { seq: 1, ts: "2026-01-01T00:00:00.000Z".into(), by: None };
         let mut asked = ApprovalRequested {
             id: Some("a1".into()),
             title: "Ship?".into(),
@@ -255,7 +255,7 @@ mod tests {
         assert!(!stored.expired(time::millis("2026-01-01T00:00:02.999Z").unwrap()));
         assert!(stored.expired(time::millis("2026-01-01T00:00:03.000Z").unwrap()));
 
-        let later = Stamp { seq: 2, ts: "2026-01-01T00:00:01.000Z".into() };
+        let later = Stamp { seq: 2, ts: "2026-01-01T00:00:01.000Z".into(), by: None };
         let mut yes = ApprovalResolved {
             id: "a1".into(),
             status: ApprovalStatus::Approved,

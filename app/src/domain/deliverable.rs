@@ -127,7 +127,7 @@ mod tests {
 
     #[test]
     fn each_kind_has_its_link() {
-        let at = Stamp { seq: 3, ts: "t".into() };
+        let at = Stamp { seq: 3, ts: "t".into(), by: None };
         let mut e = DeliverableAdded {
             id: None,
             task_id: "t1".into(),

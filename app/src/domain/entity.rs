@@ -52,6 +52,9 @@ pub enum Refusal {
     /// It refers to something that does not exist.
     #[error("{0}")]
     Unknown(String),
+    /// Its writer saw the entity at an earlier seq (`if_seq`): it changed since, at `current`.
+    #[error("{message}")]
+    Stale { message: String, current: Seq },
 }
 
 /// What stops a projection: a row it needs, a refusal, or a stored row that cannot be read.
@@ -68,11 +71,13 @@ impl From<Refusal> for Step {
     }
 }
 
-/// Where an event is applied: the log position and commit time it gets.
-#[derive(Clone, Debug, PartialEq)]
+/// Where an event is applied: the log position and commit time it gets, and the person who made
+/// it when a person did (an action from a page).
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct Stamp {
     pub seq: Seq,
     pub ts: String,
+    pub by: Option<String>,
 }
 
 /// The rows one event reads and writes.

@@ -24,6 +24,7 @@ pub mod session;
 pub mod task;
 pub mod test_run;
 pub mod time;
+pub mod timeline;
 pub mod usage;
 
 use serde::{Deserialize, Serialize};
@@ -160,6 +161,8 @@ canonical_events! {
     "task:progress" => TaskProgress(task::TaskProgress),
     "task:completed" => TaskCompleted(task::TaskCompleted),
     "task:failed" => TaskFailed(task::TaskFailed),
+    "task:cancelled" => TaskCancelled(task::TaskCancelled),
+    "task:retried" => TaskRetried(task::TaskRetried),
     "activity:logged" => ActivityLogged(activity::ActivityLogged),
     "activity:updated" => ActivityUpdated(activity::ActivityUpdated),
     "deliverable:added" => DeliverableAdded(deliverable::DeliverableAdded),
@@ -246,7 +249,17 @@ pub struct Event {
     /// Commit time, RFC 3339 in UTC.
     pub ts: String,
     pub topics: Vec<String>,
+    /// The person who made it, for an action taken on a page; absent for what agents and
+    /// programs post, whose own payloads say who they are.
+    pub by: Option<String>,
     pub body: EventBody,
+}
+
+impl Event {
+    /// Where in the log, when and by whom the event was made, as projections take it.
+    pub fn stamp(&self) -> Stamp {
+        Stamp { seq: self.seq, ts: self.ts.clone(), by: self.by.clone() }
+    }
 }
 
 impl Serialize for Event {
@@ -258,10 +271,13 @@ impl Serialize for Event {
             ts: &'a str,
             timestamp: &'a str,
             topics: &'a [String],
+            #[serde(skip_serializing_if = "Option::is_none")]
+            by: Option<&'a str>,
             #[serde(flatten)]
             body: &'a EventBody,
         }
-        Wire { seq: self.seq, ts: &self.ts, timestamp: &self.ts, topics: &self.topics, body: &self.body }
+        let by = self.by.as_deref();
+        Wire { seq: self.seq, ts: &self.ts, timestamp: &self.ts, topics: &self.topics, by, body: &self.body }
             .serialize(serializer)
     }
 }
@@ -293,6 +309,7 @@ mod tests {
             seq: 7,
             ts: "2026-01-01T00:00:00Z".into(),
             topics: vec!["board".into(), "task:t1".into()],
+            by: None,
             body: EventBody::TaskFailed(task::TaskFailed { id: "t1".into(), error: "boom".into() }),
         };
         let value = serde_json::to_value(&event).unwrap();

@@ -146,7 +146,7 @@ mod tests {
     };
 
     fn stamp(seq: u64) -> Stamp {
-        Stamp { seq, ts: format!("2026-01-01T00:00:0{seq}.000Z") }
+        Stamp { seq, ts: format!("2026-01-01T00:00:0{seq}.000Z"), by: None }
     }
 
     fn started(set: &mut EntitySet, id: &str, parent: Option<&str>, seq: u64) {

@@ -540,7 +540,7 @@ impl Runs {
             return;
         }
         self.seq = event.seq;
-        let at = Stamp { seq: event.seq, ts: event.ts.clone() };
+        let at = event.stamp();
         let mut set = EntitySet::default();
         let running = self.batches.iter().find(|b| b.ended_at.is_none());
         let state = RunState {

@@ -51,6 +51,8 @@ fn bodies() -> Vec<(&'static str, Value)> {
         ("session:ended", json!({"id": "s1", "outcome": "completed"})),
         ("task:completed", json!({"id": "t1", "pr_url": "https://example.com/pr/1"})),
         ("task:failed", json!({"id": "t1", "error": "boom"})),
+        ("task:retried", json!({"id": "t1"})),
+        ("task:cancelled", json!({"id": "t1", "reason": "wrong approach"})),
     ]
 }
 
@@ -70,7 +72,9 @@ pub fn events() -> Vec<Event> {
                 .unwrap_or_else(|e| panic!("the sample of {kind}: {e}"));
             let seq = i as u64 + 1;
             let ts = format!("2026-01-01T00:{:02}:{:02}Z", seq / 60, seq % 60);
-            Event { seq, ts, topics: body.topics(), body }
+            // What people do from a page is about tasks, and says who did it.
+            let by = kind.starts_with("task:").then(|| "Dana".to_string());
+            Event { seq, ts, topics: body.topics(), by, body }
         })
         .collect()
 }

@@ -499,7 +499,7 @@ mod tests {
         let mut set = EntitySet::default();
         set.provide("session", "s2".into(), None);
         set.provide("session", "ghost".into(), None);
-        let at = Stamp { seq: 1, ts: "2026-01-01T00:00:00.000Z".into() };
+        let at = Stamp { seq: 1, ts: "2026-01-01T00:00:00.000Z".into(), by: None };
         let refused = start("s2", "ghost").project(&mut set, &at).unwrap_err();
         assert!(matches!(refused, Step::Refuse(Refusal::Unknown(ref m)) if m.contains("ghost")), "{refused:?}");
         assert!(start("s2", "ghost").topics().contains(&topics::session("ghost")), "the parent hears of it");

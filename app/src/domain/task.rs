@@ -7,7 +7,9 @@ use serde::{
 };
 use serde_json::Value;
 
-use super::{check, entity::Index, generated_id, Entity, EntitySet, EventBody, Invalid, Payload, Seq, Stamp, Step};
+use super::{
+    check, entity::Index, generated_id, Entity, EntitySet, EventBody, Invalid, Payload, Refusal, Seq, Stamp, Step,
+};
 use crate::topics;
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -20,11 +22,24 @@ pub enum TaskStatus {
     Review,
     Done,
     Failed,
+    /// Stopped by a person: finished without being done.
+    Cancelled,
 }
 
 impl TaskStatus {
-    /// Board columns, left to right.
-    pub const ALL: [TaskStatus; 6] = [
+    /// Every status.
+    pub const ALL: [TaskStatus; 7] = [
+        TaskStatus::Inbox,
+        TaskStatus::Assigned,
+        TaskStatus::InProgress,
+        TaskStatus::Review,
+        TaskStatus::Done,
+        TaskStatus::Failed,
+        TaskStatus::Cancelled,
+    ];
+
+    /// Board columns, left to right: a cancelled task is shown, and filtered, with the done ones.
+    pub const COLUMNS: [TaskStatus; 6] = [
         TaskStatus::Inbox,
         TaskStatus::Assigned,
         TaskStatus::InProgress,
@@ -32,6 +47,14 @@ impl TaskStatus {
         TaskStatus::Done,
         TaskStatus::Failed,
     ];
+
+    /// The column a task of this status is in.
+    pub fn column(self) -> TaskStatus {
+        match self {
+            TaskStatus::Cancelled => TaskStatus::Done,
+            status => status,
+        }
+    }
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -41,6 +64,7 @@ impl TaskStatus {
             TaskStatus::Review => "review",
             TaskStatus::Done => "done",
             TaskStatus::Failed => "failed",
+            TaskStatus::Cancelled => "cancelled",
         }
     }
 
@@ -52,6 +76,7 @@ impl TaskStatus {
             TaskStatus::Review => "Review",
             TaskStatus::Done => "Done",
             TaskStatus::Failed => "Failed",
+            TaskStatus::Cancelled => "Cancelled",
         }
     }
 
@@ -60,7 +85,12 @@ impl TaskStatus {
     }
 
     pub fn finished(self) -> bool {
-        matches!(self, TaskStatus::Done | TaskStatus::Failed)
+        matches!(self, TaskStatus::Done | TaskStatus::Failed | TaskStatus::Cancelled)
+    }
+
+    /// Whether a task may go again: it failed, or someone stopped it.
+    pub fn retryable(self) -> bool {
+        matches!(self, TaskStatus::Failed | TaskStatus::Cancelled)
     }
 }
 
@@ -173,10 +203,29 @@ pub struct Task {
     pub started_at: Option<String>,
     #[serde(default)]
     pub ended_at: Option<String>,
+    /// Which run of the work this is: 1, and one more each time it is retried.
+    #[serde(default = "first_attempt")]
+    pub attempt: u32,
+    /// Who stopped it and why, while it is cancelled.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cancelled: Option<Cancellation>,
     /// Seq of the event that created the task: a stable order for the board.
     pub created_seq: Seq,
     /// Seq of the last event applied: lets a view tell a fresh copy from a stale one.
     pub last_seq: Seq,
+}
+
+fn first_attempt() -> u32 {
+    1
+}
+
+/// Why a task was stopped, and by whom (absent when a program stopped it).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Cancellation {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub by: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
 }
 
 impl Entity for Task {
@@ -217,6 +266,8 @@ impl Task {
             updated_at: at.ts.clone(),
             started_at: None,
             ended_at: None,
+            attempt: 1,
+            cancelled: None,
             created_seq: at.seq,
             last_seq: at.seq,
         };
@@ -231,6 +282,8 @@ impl Task {
         super::EventKind::TaskProgress,
         super::EventKind::TaskCompleted,
         super::EventKind::TaskFailed,
+        super::EventKind::TaskCancelled,
+        super::EventKind::TaskRetried,
         super::EventKind::BudgetUpdated,
         super::EventKind::UsageReported,
     ]);
@@ -273,6 +326,26 @@ impl Task {
                 self.set_status(TaskStatus::Failed, &at.ts);
                 self.error = Some(e.error.clone());
             }
+            EventBody::TaskCancelled(e) => {
+                self.set_status(TaskStatus::Cancelled, &at.ts);
+                self.cancelled = Some(Cancellation { by: at.by.clone(), reason: e.reason.clone() });
+            }
+            EventBody::TaskRetried(e) => {
+                // The earlier run's error stays on the timeline (`timeline`), not on the card.
+                self.attempt += 1;
+                self.error = None;
+                self.progress = 0;
+                self.phase = None;
+                self.message = None;
+                self.started_at = None;
+                match &e.assignee {
+                    Some(agent) => {
+                        self.assignee = Some(agent.clone());
+                        self.set_status(TaskStatus::Assigned, &at.ts);
+                    }
+                    None => self.set_status(TaskStatus::Inbox, &at.ts),
+                }
+            }
             EventBody::BudgetUpdated(e) => self.usage = e.usage(),
             EventBody::UsageReported(e) if e.task_id.as_deref() == Some(&self.id) => {
                 super::usage::add(&mut self.usage, &e.added())
@@ -313,6 +386,9 @@ impl Task {
 
     /// Moves the task, keeping its start and end times true to the move.
     fn set_status(&mut self, status: TaskStatus, ts: &str) {
+        if status != TaskStatus::Cancelled {
+            self.cancelled = None;
+        }
         self.status = status;
         if matches!(status, TaskStatus::Assigned | TaskStatus::InProgress) && self.started_at.is_none() {
             self.started_at = Some(ts.to_string());
@@ -354,12 +430,17 @@ macro_rules! about_task {
     };
 }
 
-/// The shared projection of every event about an existing task.
+/// The shared projection of every event about an existing task: the task changes, and what a
+/// person did or what went wrong joins its timeline.
 fn project_existing(body: EventBody, set: &mut EntitySet, at: &Stamp) -> Result<(), Step> {
     let id = body.task_id().unwrap_or_default().to_string();
     let mut task = set.require::<Task>(&id)?;
+    let before = task.status;
     task.apply(&body, at);
     set.put(&task);
+    if let Some(entry) = super::timeline::entry(&body, at, before) {
+        set.put(&entry);
+    }
     Ok(())
 }
 
@@ -395,6 +476,8 @@ impl Payload for TaskCreated {
     fn topics(&self) -> Vec<String> {
         let mut topics = task_topics(self.id.as_deref().unwrap_or_default());
         topics.extend(self.session_id.as_deref().map(topics::session));
+        // An agent a task is created for hears of it, as of an assignment.
+        topics.extend(self.assignee.as_deref().map(topics::agent));
         topics
     }
     fn task_id(&self) -> Option<&str> {
@@ -404,6 +487,9 @@ impl Payload for TaskCreated {
         let id = self.id.get_or_insert_with(|| generated_id("task", at)).clone();
         set.absent::<Task>(&id)?;
         set.put(&Task::created(self, id, at));
+        if let Some(entry) = super::timeline::entry(&EventBody::TaskCreated(self.clone()), at, TaskStatus::Inbox) {
+            set.put(&entry);
+        }
         Ok(())
     }
 }
@@ -565,12 +651,100 @@ impl Payload for TaskFailed {
     }
 }
 
+/// A person (or a program) stops a task that is not finished: it ends as cancelled. The assigned
+/// agent hears it on its topic.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TaskCancelled {
+    pub id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// The agent it was assigned to, filled in so that agent hears of it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub assignee: Option<String>,
+}
+
+impl Payload for TaskCancelled {
+    fn validate(&self) -> Result<(), Invalid> {
+        check::id("id", &self.id)?;
+        check::text("reason", self.reason.as_deref(), check::MAX_TEXT)?;
+        check::name("assignee", self.assignee.as_deref())
+    }
+    fn topics(&self) -> Vec<String> {
+        let mut topics = task_topics(&self.id);
+        topics.extend(self.assignee.as_deref().map(topics::agent));
+        topics
+    }
+    fn task_id(&self) -> Option<&str> {
+        Some(&self.id)
+    }
+    fn project(&mut self, set: &mut EntitySet, at: &Stamp) -> Result<(), Step> {
+        let task = set.require::<Task>(&self.id)?;
+        if task.status.finished() {
+            let status = task.status.as_str();
+            return Err(Refusal::Conflict(format!("task `{}` is {status}: only unfinished work can be cancelled", self.id)).into());
+        }
+        self.assignee = task.assignee;
+        project_existing(EventBody::TaskCancelled(self.clone()), set, at)
+    }
+}
+
+/// A failed or cancelled task goes again, as its next attempt: back to the inbox, or straight to
+/// an agent (`assignee`).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TaskRetried {
+    pub id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub assignee: Option<String>,
+}
+
+impl Payload for TaskRetried {
+    fn validate(&self) -> Result<(), Invalid> {
+        check::id("id", &self.id)?;
+        check::name("assignee", self.assignee.as_deref())
+    }
+    fn topics(&self) -> Vec<String> {
+        let mut topics = task_topics(&self.id);
+        topics.extend(self.assignee.as_deref().map(topics::agent));
+        topics
+    }
+    fn task_id(&self) -> Option<&str> {
+        Some(&self.id)
+    }
+    fn project(&mut self, set: &mut EntitySet, at: &Stamp) -> Result<(), Step> {
+        let task = set.require::<Task>(&self.id)?;
+        if !task.status.retryable() {
+            let status = task.status.as_str();
+            return Err(Refusal::Conflict(format!("task `{}` is {status}: only a failed or cancelled task can be retried", self.id)).into());
+        }
+        project_existing(EventBody::TaskRetried(self.clone()), set, at)
+    }
+}
+
+/// Refuses an event whose writer saw its task at `seen`, when the task has changed since: nothing
+/// of the request is stored, and the writer learns the task's current seq.
+pub fn unchanged_since(body: &EventBody, seen: Seq, set: &EntitySet) -> Result<(), Step> {
+    let Some(id) = body.task_id() else {
+        return Err(Refusal::Conflict(format!("`if_seq` guards an event about a task; `{}` is not one", body.kind())).into());
+    };
+    let task = set.require::<Task>(id)?;
+    if task.last_seq == seen {
+        return Ok(());
+    }
+    Err(Refusal::Stale {
+        message: format!("task `{id}` changed at seq {} after the seq {seen} this change was based on; nothing was stored", task.last_seq),
+        current: task.last_seq,
+    }
+    .into())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn at(seq: Seq) -> Stamp {
-        Stamp { seq, ts: format!("2026-01-01T00:00:{seq:02}.000Z") }
+        Stamp { seq, ts: format!("2026-01-01T00:00:{seq:02}.000Z"), by: None }
     }
 
     #[test]

@@ -141,7 +141,7 @@ mod tests {
     use crate::domain::session::{SessionKind, SessionStarted};
 
     fn stamp(seq: u64) -> Stamp {
-        Stamp { seq, ts: format!("2026-01-01T00:00:0{seq}.000Z") }
+        Stamp { seq, ts: format!("2026-01-01T00:00:0{seq}.000Z"), by: None }
     }
 
     #[test]

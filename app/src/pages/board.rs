@@ -8,44 +8,27 @@
 
 use leptos::prelude::*;
 
-use leptos_router::hooks::use_query_map;
-
-use super::{live_page, past_page, LoadFailed};
+use super::{live_or_past, live_page, loaded, loaded_then, past_page};
 use crate::{
     components::{
         card::Card,
         header::Header,
-        time::{asked, Pruned, TimeControl},
+        task_actions::{ActionNotice, Controls, NewTaskForm, SelectionBar},
+        time::{Pruned, TimeControl},
     },
-    domain::{task::TaskStatus, Seq},
+    domain::task::TaskStatus,
     server_fns::board::{get_board, get_board_at, Board, Filter},
 };
 
 #[component]
 pub fn BoardPage() -> impl IntoView {
-    let query = use_query_map();
-    let asked = Memo::new(move |_| query.with(asked));
-    view! {
-        {move || match asked.get() {
-            Some((at, time)) => view! { <PastBoardPage at time/> }.into_any(),
-            None => view! { <LiveBoardPage/> }.into_any(),
-        }}
-    }
-}
-
-#[component]
-fn PastBoardPage(at: Seq, time: String) -> impl IntoView {
-    let snapshot = Resource::new(move || (at, time.clone()), |(at, time)| get_board_at(at, time));
-    view! {
-        <Suspense fallback=|| view! { <Header/><main class="page"><p class="loading">"Rebuilding the board…"</p></main> }>
-            {move || Suspend::new(async move {
-                match snapshot.await {
-                    Ok(page) => past_board(page).await,
-                    Err(e) => view! { <LoadFailed what="the board at that moment" error=e.to_string()/> }.into_any(),
-                }
-            })}
-        </Suspense>
-    }
+    live_or_past(
+        || loaded("Loading the board…", "the board", get_board, |page| view! { <LiveBoard page/> }.into_any()),
+        |at, time| {
+            let read = move || get_board_at(at, time.clone());
+            loaded_then("Rebuilding the board…", "the board at that moment", read, past_board)
+        },
+    )
 }
 
 /// The board at a past moment. Its code (the time control, the player, the page around them) is
@@ -62,7 +45,7 @@ pub(crate) fn past_board(page: crate::server_fns::Page<crate::server_fns::Past<B
 pub(crate) async fn load_for_hydration() {
     use leptos_router::location::{BrowserUrl, LocationProvider};
     let Ok(url) = BrowserUrl::current() else { return };
-    if url.path() == "/" && asked(url.search_params()).is_some() {
+    if url.path() == "/" && crate::components::time::asked(url.search_params()).is_some() {
         __preload_past_board().await;
     }
 }
@@ -78,7 +61,7 @@ fn Past(page: crate::server_fns::Page<crate::server_fns::Past<Board>>) -> impl I
         Some(board) => view! {
             <FilterBar board filter/>
             <div class="board" data-testid="past-board">
-                {TaskStatus::ALL.into_iter().map(|status| view! { <Column status board filter/> }).collect_view()}
+                {TaskStatus::COLUMNS.into_iter().map(|status| view! { <Column status board filter controls=None/> }).collect_view()}
             </div>
         }
         .into_any(),
@@ -95,33 +78,26 @@ fn Past(page: crate::server_fns::Page<crate::server_fns::Past<Board>>) -> impl I
 }
 
 #[component]
-fn LiveBoardPage() -> impl IntoView {
-    let snapshot = Resource::new(|| (), |_| get_board());
-    view! {
-        <Suspense fallback=|| view! { <Header/><main class="page"><p class="loading">"Loading the board…"</p></main> }>
-            {move || Suspend::new(async move {
-                match snapshot.await {
-                    Ok(page) => view! { <LiveBoard page/> }.into_any(),
-                    Err(e) => view! { <LoadFailed what="the board" error=e.to_string()/> }.into_any(),
-                }
-            })}
-        </Suspense>
-    }
-}
-
-#[component]
 fn LiveBoard(page: crate::server_fns::Page<Board>) -> impl IntoView {
     expect_context::<crate::live::fleet::Fleet>()
         .learn_titles(page.view.tasks.iter().map(|t| (t.id.as_str(), t.title.as_str())));
+    let controls = Controls::new(&page.me);
     let board = live_page(page, vec![], get_board, |b: &mut Board, e| b.apply(e));
     let filter = RwSignal::new(Filter::default());
+    let agents = Signal::derive(move || board.with(Board::known_agents));
+    let tasks = Signal::derive(move || board.with(|b| b.tasks.clone()));
     view! {
         <Header/>
         <main class="page board-page">
             <h1 class="visually-hidden">"Board"</h1>
-            <FilterBar board filter/>
+            <div class="board-tools">
+                <NewTaskForm controls agents/>
+                <FilterBar board filter/>
+            </div>
+            <ActionNotice controls/>
+            <SelectionBar controls tasks/>
             <div class="board">
-                {TaskStatus::ALL.into_iter().map(|status| view! { <Column status board filter/> }).collect_view()}
+                {TaskStatus::COLUMNS.into_iter().map(|status| view! { <Column status board filter controls=Some(controls)/> }).collect_view()}
             </div>
         </main>
     }
@@ -175,14 +151,35 @@ fn FilterBar(board: RwSignal<Board>, filter: RwSignal<Filter>) -> impl IntoView 
 /// Cards rendered per column; the count in the heading still covers them all.
 const CARDS_PER_COLUMN: usize = 50;
 
+/// A column; on the live board (`controls`), cards dropped on it move to its status.
 #[component]
-fn Column(status: TaskStatus, board: RwSignal<Board>, filter: RwSignal<Filter>) -> impl IntoView {
+fn Column(
+    status: TaskStatus,
+    board: RwSignal<Board>,
+    filter: RwSignal<Filter>,
+    controls: Option<Controls>,
+) -> impl IntoView {
     let column = Memo::new(move |_| filter.with(|f| board.with(|b| b.column(status, CARDS_PER_COLUMN, f))));
     let hidden = move || column.with(|c| c.total - c.cards.len());
     let heading = format!("column-{}", status.as_str());
     let labelled_by = heading.clone();
     view! {
-        <section class="column" data-status=status.as_str() aria-labelledby=labelled_by>
+        <section
+            class="column"
+            data-status=status.as_str()
+            aria-labelledby=labelled_by
+            on:dragover=move |ev| {
+                if controls.is_some() {
+                    ev.prevent_default();
+                }
+            }
+            on:drop=move |ev| {
+                if let Some(c) = controls {
+                    ev.prevent_default();
+                    c.drop_on(status);
+                }
+            }
+        >
             <h2 id=heading>
                 {status.label()}
                 <span class="count" aria-label="cards">{move || column.with(|c| c.total)}</span>
@@ -194,7 +191,10 @@ fn Column(status: TaskStatus, board: RwSignal<Board>, filter: RwSignal<Filter>) 
                     }
                     // A new last_seq or badge re-renders the card; an unchanged one is left alone.
                     key=|(task, badge)| (task.id.clone(), task.last_seq, badge.as_ref().map(|b| b.health))
-                    children=|(task, badge)| view! { <Card task badge/> }
+                    children=move |(task, badge)| match controls {
+                        Some(controls) => view! { <Card task badge controls/> }.into_any(),
+                        None => view! { <Card task badge/> }.into_any(),
+                    }
                 />
             </ol>
             <Show when=move || { hidden() > 0 }>

@@ -4,7 +4,7 @@ use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::Page;
-use crate::domain::{agent::Agent, Event, EventBody, Seq, Stamp};
+use crate::domain::{agent::Agent, Event, EventBody, Seq};
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Roster {
@@ -25,7 +25,7 @@ impl Roster {
             return;
         }
         self.seq = event.seq;
-        let at = Stamp { seq: event.seq, ts: event.ts.clone() };
+        let at = event.stamp();
         let named = match &event.body {
             EventBody::AgentStatus(e) => Some(e.id.clone()),
             EventBody::AgentHeartbeat(e) => Some(e.id.clone()),

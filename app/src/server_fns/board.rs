@@ -9,7 +9,7 @@ use super::{Page, Past};
 use crate::domain::{
     agent::Health,
     task::{Task, TaskStatus},
-    Event, EventBody, EventKind, Seq, Stamp,
+    Event, EventBody, EventKind, Seq,
 };
 use crate::wire::kinds;
 
@@ -41,7 +41,7 @@ impl Board {
             return;
         }
         self.seq = event.seq;
-        let at = Stamp { seq: event.seq, ts: event.ts.clone() };
+        let at = event.stamp();
         match &event.body {
             EventBody::TaskCreated(e) => {
                 let id = e.id.clone().unwrap_or_default();
@@ -63,7 +63,8 @@ impl Board {
     /// One column: its newest `limit` cards (finished ones by when they finished, others by when
     /// they were created) and how many it holds in all, so a long-running board stays light.
     pub fn column(&self, status: TaskStatus, limit: usize, filter: &Filter) -> Column {
-        let mut cards: Vec<&Task> = self.tasks.iter().filter(|t| t.status == status && filter.admits(t)).collect();
+        let mut cards: Vec<&Task> =
+            self.tasks.iter().filter(|t| t.status.column() == status && filter.admits(t)).collect();
         let finished = status.finished();
         cards.sort_by_key(|t| std::cmp::Reverse(if finished { t.last_seq } else { t.created_seq }));
         Column { total: cards.len(), cards: cards.into_iter().take(limit).cloned().collect() }
@@ -73,6 +74,15 @@ impl Board {
     pub fn badge(&self, task: &Task) -> Option<HealthBadge> {
         let badge = self.agents.get(task.assignee.as_deref()?)?;
         (badge.health != Health::Healthy && !task.status.finished()).then(|| badge.clone())
+    }
+
+    /// Every agent the board knows, by health or by the tasks they hold: whom a task may go to.
+    pub fn known_agents(&self) -> Vec<String> {
+        let mut agents: Vec<String> =
+            self.agents.keys().cloned().chain(self.tasks.iter().filter_map(|t| t.assignee.clone())).collect();
+        agents.sort();
+        agents.dedup();
+        agents
     }
 
     /// Every assignee and label on the board, for the filter's choices.
@@ -156,7 +166,7 @@ mod tests {
     use crate::domain::task::*;
 
     fn event(seq: Seq, body: EventBody) -> Event {
-        Event { seq, ts: format!("2026-01-01T00:00:{seq:02}.000Z"), topics: body.topics(), body }
+        Event { seq, ts: format!("2026-01-01T00:00:{seq:02}.000Z"), topics: body.topics(), by: None, body }
     }
 
     fn created(id: &str) -> EventBody {
@@ -187,7 +197,10 @@ mod tests {
         let skipped = crate::wire::read_samples_as::<Board, _, _>(&mut whole, &mut read, Board::apply, shown);
         assert!(skipped > 20, "the board skips what it does not show: {skipped} skipped");
         let task = &whole.tasks[0];
-        assert_eq!((task.status, task.assignee.as_deref()), (TaskStatus::Failed, Some("a1")));
+        // The samples end with a retry of the failed task, then a cancel by a person.
+        assert_eq!((task.status, task.assignee.as_deref(), task.attempt), (TaskStatus::Cancelled, Some("a1"), 2));
+        let cancelled = task.cancelled.clone().unwrap_or_default();
+        assert_eq!((cancelled.by.as_deref(), cancelled.reason.as_deref()), (Some("Dana"), Some("wrong approach")));
         assert!(whole.agents.contains_key("a1"), "{whole:?}");
     }
 

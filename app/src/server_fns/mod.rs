@@ -1,6 +1,7 @@
 //! Server functions: one file per page, each returning what its page renders, read at one log `seq`
 //! so the page can subscribe from exactly there.
 
+pub mod actions;
 pub mod agents;
 pub mod board;
 pub mod events;
@@ -199,10 +200,25 @@ pub mod ssr {
         pub can_decide: bool,
     }
 
-    /// What a page's actions post through: the server's one ingest step, as the viewer.
+    /// What a page's actions post through: the server's one ingest step, as the viewer, who is
+    /// recorded as the person who made the events.
     #[async_trait::async_trait]
     pub trait Actions: Send + Sync + 'static {
-        async fn post(&self, viewer: &Viewer, events: Vec<crate::domain::EventBody>) -> Result<(), String>;
+        /// Commits `events` as one batch, each guarded by its `if_seq` (empty: none is), and
+        /// answers their seqs; a refusal is said in words the page shows.
+        async fn post(
+            &self,
+            viewer: &Viewer,
+            events: Vec<crate::domain::EventBody>,
+            if_seq: Vec<Option<Seq>>,
+        ) -> Result<Vec<Seq>, Refused>;
+    }
+
+    /// Why an action was not taken: the HTTP status the API would answer, and the words.
+    #[derive(Clone, Debug, PartialEq)]
+    pub struct Refused {
+        pub status: u16,
+        pub message: String,
     }
 
     #[derive(Clone)]
@@ -210,9 +226,24 @@ pub mod ssr {
 
     /// Posts `events` as the signed-in viewer.
     pub async fn act(events: Vec<crate::domain::EventBody>) -> Result<(), ServerFnError> {
+        act_guarded(events, vec![]).await.map(|_| ())
+    }
+
+    /// Posts `events` as the signed-in viewer, each stored only while its task is at its `if_seq`;
+    /// answers their seqs.
+    pub async fn act_guarded(
+        events: Vec<crate::domain::EventBody>,
+        if_seq: Vec<Option<Seq>>,
+    ) -> Result<Vec<Seq>, ServerFnError> {
         let viewer = viewer().await?;
         let actions = leptos::prelude::expect_context::<ActionSource>();
-        actions.0.post(&viewer, events).await.map_err(ServerFnError::new)
+        actions.0.post(&viewer, events, if_seq).await.map_err(|refused| {
+            // The answer's status says what kind of refusal it is (409 stale, 403 role, 422 invalid).
+            if let Some(response) = leptos::prelude::use_context::<leptos_axum::ResponseOptions>() {
+                response.set_status(http::StatusCode::from_u16(refused.status).unwrap_or(http::StatusCode::BAD_REQUEST));
+            }
+            ServerFnError::new(refused.message)
+        })
     }
 
     /// The signed-in viewer of the current request; an error when there is none.

@@ -10,7 +10,7 @@ use crate::domain::{
     approval::{Approval, ApprovalStatus},
     session::{Message, Session},
     task::Task,
-    Event, EventBody, Seq, Stamp,
+    Event, EventBody, Seq,
 };
 
 /// Sessions the list shows.
@@ -36,7 +36,7 @@ impl SessionList {
             return;
         }
         self.seq = event.seq;
-        let at = Stamp { seq: event.seq, ts: event.ts.clone() };
+        let at = event.stamp();
         match &event.body {
             EventBody::SessionStarted(e) => self.sessions.insert(0, Session::started(e, &at)),
             EventBody::ApprovalRequested(e) => self.pending.push(Approval::requested(e, &at)),
@@ -79,7 +79,7 @@ impl SessionDetail {
         match (detail, &event.body) {
             (Some(d), _) => d.apply(event),
             (empty @ None, EventBody::SessionStarted(e)) => {
-                let at = Stamp { seq: event.seq, ts: event.ts.clone() };
+                let at = event.stamp();
                 *empty = Some(SessionDetail {
                     seq: event.seq,
                     session: Session::started(e, &at),
@@ -99,7 +99,7 @@ impl SessionDetail {
             return;
         }
         self.seq = event.seq;
-        let at = Stamp { seq: event.seq, ts: event.ts.clone() };
+        let at = event.stamp();
         let id = self.session.id.clone();
         self.session.apply(&event.body, &at);
         match &event.body {

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use super::{board::HealthBadge, Page, Past};
 use crate::domain::{
     activity::Activity, approval::Approval, deliverable::Deliverable, session::Session, task::Task, test_run::TestRun,
-    Event, EventBody, Seq, Stamp,
+    Event, EventBody, Seq,
 };
 
 /// Timeline entries a page opens with; older ones are in the API.
@@ -40,7 +40,7 @@ impl TaskDetail {
         match (detail, &event.body) {
             (Some(d), _) => d.apply(event),
             (empty @ None, EventBody::TaskCreated(e)) => {
-                let at = Stamp { seq: event.seq, ts: event.ts.clone() };
+                let at = event.stamp();
                 let task = Task::created(e, e.id.clone().unwrap_or_default(), &at);
                 *empty = Some(TaskDetail {
                     seq: event.seq,
@@ -63,7 +63,7 @@ impl TaskDetail {
             return;
         }
         self.seq = event.seq;
-        let at = Stamp { seq: event.seq, ts: event.ts.clone() };
+        let at = event.stamp();
         if event.body.task_id() != Some(self.task.id.as_str()) {
             return;
         }

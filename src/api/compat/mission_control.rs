@@ -12,11 +12,11 @@ use app::domain::{
     entity::Query,
     session::{Session, SessionEnded, SessionKind, SessionOutcome, SessionStarted},
     task::{Task, TaskCreated, TaskStatus, TaskUpdated},
-    Event, EventBody,
+    Event, EventBody, Seq,
 };
 use axum::{
     extract::{Path, Query as UrlQuery, State},
-    http::StatusCode,
+    http::{header, HeaderMap, StatusCode},
     Json,
 };
 use serde::Deserialize;
@@ -26,7 +26,7 @@ use super::{find, list};
 use crate::{
     api::{
         error::ApiError,
-        ingest::{accept_once, Posted},
+        ingest::{accept_once, Intake, Posted},
     },
     auth::Caller,
     state::AppState,
@@ -34,15 +34,17 @@ use crate::{
 };
 
 #[derive(Deserialize)]
-pub struct StatusFilter {
+pub struct TaskFilter {
     status: Option<String>,
+    assignee: Option<String>,
 }
 
-/// `GET /api/tasks?status=`: the workspace's tasks, oldest first.
+/// `GET /api/tasks?status=&assignee=`: the workspace's tasks, oldest first. An agent asks for
+/// `?assignee=<itself>&status=assigned` to learn what operators gave it.
 pub async fn list_tasks(
     State(state): State<AppState>,
     Caller(caller): Caller,
-    UrlQuery(q): UrlQuery<StatusFilter>,
+    UrlQuery(q): UrlQuery<TaskFilter>,
 ) -> Result<Json<Vec<Task>>, ApiError> {
     let mut query = Query::all::<Task>();
     if let Some(status) = q.status.filter(|s| !s.is_empty()) {
@@ -52,7 +54,22 @@ pub async fn list_tasks(
         })?;
         query = query.with_status(&[status.as_str()]);
     }
-    Ok(Json(list(&state, &caller.workspace, query).await?))
+    let mut tasks: Vec<Task> = list(&state, &caller.workspace, query).await?;
+    if let Some(agent) = q.assignee.filter(|a| !a.is_empty()) {
+        tasks.retain(|t| t.assignee.as_deref() == Some(agent.as_str()));
+    }
+    Ok(Json(tasks))
+}
+
+/// `GET /api/tasks/{id}`: the task, with its seq as the `ETag` a guarded `PATCH` gives back in
+/// `If-Match`.
+pub async fn get_task(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Path(id): Path<String>,
+) -> Result<impl axum::response::IntoResponse, ApiError> {
+    let task = stored_task(&state, &caller, &id).await?;
+    Ok(([(header::ETAG, format!("\"{}\"", task.last_seq))], Json(task)))
 }
 
 #[derive(Deserialize)]
@@ -102,13 +119,17 @@ pub struct TaskPatch {
     labels: Option<Vec<String>>,
 }
 
-/// `PATCH /api/tasks/{id}`: the task after the change.
+/// `PATCH /api/tasks/{id}`: the task after the change. With `If-Match: <seq>` (the task's
+/// `last_seq`, or its `ETag`), only while the task is still at that seq: else a 409 naming the
+/// seq it is at and the event that changed it.
 pub async fn update_task(
     State(state): State<AppState>,
     Caller(caller): Caller,
     Path(id): Path<String>,
+    headers: HeaderMap,
     posted: Posted,
 ) -> Result<Json<Task>, ApiError> {
+    let if_seq = if_match(&headers)?;
     let p: TaskPatch = posted.json()?;
     stored_task(&state, &caller, &id).await?;
     let update = TaskUpdated {
@@ -122,8 +143,21 @@ pub async fn update_task(
         labels: p.labels,
         ..TaskUpdated::default()
     };
-    submit(&state, &caller, EventBody::TaskUpdated(update), &posted).await?;
+    let update = EventBody::TaskUpdated(update);
+    update.validate().map_err(|e| ApiError::Invalid(format!("{e}; nothing was stored")))?;
+    let intake = Intake { if_seq: vec![if_seq], ..posted.intake() };
+    accept_once(&state, &caller, vec![update], intake).await?;
     Ok(Json(stored_task(&state, &caller, &id).await?))
+}
+
+/// The seq an `If-Match` header names: `42` or the ETag `"42"`; none without the header.
+fn if_match(headers: &HeaderMap) -> Result<Option<Seq>, ApiError> {
+    let Some(value) = headers.get(header::IF_MATCH) else { return Ok(None) };
+    let seq = value.to_str().ok().map(|v| v.trim().trim_start_matches("W/").trim_matches('"'));
+    match seq.and_then(|s| s.parse::<Seq>().ok()) {
+        Some(seq) => Ok(Some(seq)),
+        None => Err(ApiError::Invalid("`If-Match` must be the task's seq (its `last_seq`, or its ETag); nothing was stored".into())),
+    }
 }
 
 #[derive(Deserialize)]
@@ -339,7 +373,7 @@ impl Translator {
     /// The frame in Mission Control's terms, or `None` for events it has no name for.
     pub fn translate(&mut self, frame: &str) -> Option<String> {
         let event: Event = serde_json::from_str(frame).ok()?;
-        let at = app::domain::Stamp { seq: event.seq, ts: event.ts.clone() };
+        let at = event.stamp();
         let fresh = event.seq > self.seq;
         self.seq = self.seq.max(event.seq);
         let (kind, payload) = match &event.body {

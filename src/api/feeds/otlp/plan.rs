@@ -215,7 +215,7 @@ impl<'a> Plan<'a> {
             count("rejected", outcome.rejected as u64);
             return Ok(outcome);
         }
-        let intake = |groups: usize| Intake { once: None, event_keys: Vec::new(), bytes: self.bytes.max(groups) };
+        let intake = |groups: usize| Intake { bytes: self.bytes.max(groups), ..Intake::default() };
         let all: Vec<EventBody> = first.iter().chain(&valid).flatten().cloned().collect();
         match accept_once(self.state, self.caller, all, intake(valid.len())).await {
             Ok(_) => count("mapped", mapped),
