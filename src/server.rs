@@ -17,7 +17,9 @@ use axum::{
 use leptos::prelude::*;
 use leptos_axum::{generate_route_list, LeptosRoutes};
 use tokio::{net::TcpListener, sync::oneshot};
-use tower_http::{services::ServeDir, set_header::SetResponseHeaderLayer, trace::TraceLayer};
+use tower_http::{
+    compression::CompressionLayer, services::ServeDir, set_header::SetResponseHeaderLayer, trace::TraceLayer,
+};
 
 use crate::{
     api, auth,
@@ -168,6 +170,10 @@ fn router(
         // Outside the gate, so its refusals (401) are counted too.
         .layer(middleware::map_response_with_state(state.clone(), api::metrics::count_refusals))
         .layer(DefaultBodyLimit::max(max_body_bytes))
+        // Pages and JSON answers go gzipped to browsers that take it (a 5,000-task board's page
+        // is mostly its hydration data, which compresses well); the event stream and the site's
+        // precompressed files are left as they are.
+        .layer(CompressionLayer::new().gzip(true))
         // No page of ours may be framed (pages also say so in their CSP), nor sniffed as another type.
         .layer(SetResponseHeaderLayer::if_not_present(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")))
         .layer(SetResponseHeaderLayer::if_not_present(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")))

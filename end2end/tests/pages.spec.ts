@@ -99,15 +99,16 @@ test('every control has a name and the main ones are reachable by keyboard', asy
     expect([...reached], `Tab reaches ${expected}`).toContain(expected);
   }
   // The filters narrow the board: by text, by agent, by label.
-  await page.getByLabel('Search').fill('login');
+  const filters = page.getByRole('search', { name: 'Filter tasks' });
+  await filters.getByLabel('Search').fill('login');
   await expect(page.locator('.card')).toHaveCount(1);
-  await page.getByLabel('Search').fill('');
+  await filters.getByLabel('Search').fill('');
   await expect(page.locator('.card')).toHaveCount(4);
-  await page.getByLabel('Agent').selectOption('grace');
+  await filters.getByLabel('Agent').selectOption('grace');
   await expect(page.locator('.card')).toHaveCount(1);
   await expect(page.locator('.card')).toHaveAttribute('data-task-id', 't-docs');
-  await page.getByLabel('Agent').selectOption('');
-  await page.getByLabel('Label').selectOption('infra');
+  await filters.getByLabel('Agent').selectOption('');
+  await filters.getByLabel('Label').selectOption('infra');
   await expect(page.locator('.card')).toHaveCount(1);
   await expect(page.locator('.card')).toHaveAttribute('data-task-id', 't-ci');
 });

@@ -164,3 +164,31 @@ async fn the_site_files_go_out_gzipped_to_browsers_that_take_it() {
     let missing = client.get(server.http("/pkg/nothing.wasm")).send().await.unwrap();
     assert_eq!(missing.status(), 404);
 }
+
+#[tokio::test]
+async fn pages_and_json_go_out_gzipped_but_the_event_stream_does_not() {
+    use std::io::Read;
+    let server = TestServer::start().await;
+    for i in 0..200 {
+        server.post(&task_created(&format!("z{i}"), "A task whose title repeats, as titles do")).await;
+    }
+    let client = crate::common::client();
+    let get = |path: &str| {
+        client.get(server.http(path)).bearer_auth(TOKEN).header("accept-encoding", "gzip").send()
+    };
+    for path in ["/", "/api/tasks"] {
+        let answer = get(path).await.unwrap();
+        assert_eq!(answer.status(), 200, "{path}");
+        assert_eq!(answer.headers()["content-encoding"], "gzip", "{path}");
+        let zipped = answer.bytes().await.unwrap();
+        let mut plain = String::new();
+        flate2::read::GzDecoder::new(&zipped[..]).read_to_string(&mut plain).unwrap();
+        assert!(plain.contains("z199"), "{path}");
+        assert!(zipped.len() * 4 < plain.len(), "{path}: {} bytes zipped of {}", zipped.len(), plain.len());
+    }
+    let plain = client.get(server.http("/api/tasks")).bearer_auth(TOKEN).send().await.unwrap();
+    assert!(plain.headers().get("content-encoding").is_none(), "only to clients that ask");
+    let stream = get("/api/events/stream").await.unwrap();
+    assert_eq!(stream.headers()["content-type"], "text/event-stream");
+    assert!(stream.headers().get("content-encoding").is_none(), "events are never held back in a compressor");
+}

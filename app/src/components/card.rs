@@ -72,8 +72,8 @@ pub fn Card(task: Task, badge: Option<HealthBadge>, #[prop(optional)] controls: 
                 <h3 class="card-title">
                     <a href=href>{task.title.clone()}</a>
                 </h3>
-                {menu}
             </div>
+            {menu}
             <p class="card-meta">
                 <span class="assignee">{task.assignee.clone().unwrap_or_else(|| "unassigned".into())}</span>
                 {attempt}

@@ -17,8 +17,8 @@ use crate::{
     },
     server_fns::{
         actions::{
-            assign_tasks, cancel_tasks, create_task, destinations, move_tasks, retry_task, CancelTasks, CreateTask,
-            Move, MoveTasks, RetryTask, Target,
+            assign_tasks, cancel_tasks, create_task, destinations, edit_task, move_tasks, retry_task, AssignTasks,
+            CancelTasks, CreateTask, EditTask, Move, MoveTasks, RetryTask, Target,
         },
         Me,
     },
@@ -216,9 +216,10 @@ pub fn NewTaskForm(controls: Controls, agents: Signal<Vec<String>>) -> impl Into
 }
 
 /// A card's menu: move it to another column, cancel it, or retry it. Each choice is a form
-/// button, so the menu works by keyboard, on a phone and without the wasm alike.
+/// button, so the menu works by keyboard, on a phone and without the wasm alike. `summary` is
+/// what opens it (the board's cards: "⋯").
 #[component]
-pub fn CardMenu(task: Task, controls: Controls) -> impl IntoView {
+pub fn CardMenu(task: Task, controls: Controls, #[prop(optional)] summary: Option<&'static str>) -> impl IntoView {
     let (id, seq, status) = (task.id.clone(), task.last_seq, task.status);
     let disabled = controls.disabled();
     let on_move = {
@@ -227,7 +228,7 @@ pub fn CardMenu(task: Task, controls: Controls) -> impl IntoView {
             ev.prevent_default();
             let to = submitter_value(&ev).and_then(|v| TaskStatus::parse(&v));
             if let Some(to) = to {
-                controls.move_to(vec![(id.clone(), seq, status)], to);
+                controls.move_to(vec![(id.clone(), shown_seq(&ev, "moves[0][seq]", seq), status)], to);
             }
         }
     };
@@ -235,7 +236,7 @@ pub fn CardMenu(task: Task, controls: Controls) -> impl IntoView {
         let id = id.clone();
         move |ev: leptos::ev::SubmitEvent| {
             ev.prevent_default();
-            controls.cancel(vec![(id.clone(), seq, status)], String::new());
+            controls.cancel(vec![(id.clone(), shown_seq(&ev, "targets[0][seq]", seq), status)], String::new());
         }
     };
     let on_retry = {
@@ -244,6 +245,7 @@ pub fn CardMenu(task: Task, controls: Controls) -> impl IntoView {
             ev.prevent_default();
             let agent = submitter_value(&ev).unwrap_or_default();
             let to = if agent.is_empty() { "in the Inbox".to_string() } else { format!("with {agent}") };
+            let seq = shown_seq(&ev, "seq", seq);
             controls.run(format!("{id} is back {to}."), retry_task(id.clone(), seq, agent), |_| vec![]);
         }
     };
@@ -256,7 +258,7 @@ pub fn CardMenu(task: Task, controls: Controls) -> impl IntoView {
     };
     view! {
         <details class="card-menu">
-            <summary aria-label=label title="Move, cancel or retry">"⋯"</summary>
+            <summary aria-label=label title="Move, cancel or retry">{summary.unwrap_or("⋯")}</summary>
             <div class="menu" role="group" aria-label="Task actions">
                 <form method="post" action=MoveTasks::PATH on:submit=on_move>
                     {hidden("moves[0]")}
@@ -289,6 +291,68 @@ pub fn CardMenu(task: Task, controls: Controls) -> impl IntoView {
                 {controls.why_not.get_value().map(|r| view! { <p class="why-not">{r}</p> })}
             </div>
         </details>
+    }
+}
+
+/// The task page's actions, on its Overview: the card's menu, an assignment, and an edit of the
+/// title, description and labels. The edit is based on the task as it was when the form was
+/// opened: a change by anyone since then refuses it, with who made the change.
+#[component]
+pub fn TaskActions(task: Signal<Option<Task>>, controls: Controls, agents: Signal<Vec<String>>) -> impl IntoView {
+    let opened = RwSignal::new(None::<Task>);
+    let edit = NodeRef::<leptos::html::Form>::new();
+    let assign = NodeRef::<leptos::html::Form>::new();
+    let disabled = controls.disabled();
+    let on_edit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let (Some(form), Some(seen)) = (edit.get_untracked(), opened.get_untracked()) else { return };
+        let field = |name: &str| field_value(&form, name);
+        let call = edit_task(seen.id.clone(), seen.last_seq, field("title"), field("description"), field("labels"));
+        controls.run(format!("Saved {}.", seen.id), call, |_| vec![]);
+    };
+    let on_assign = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let (Some(form), Some(now)) = (assign.get_untracked(), task.get_untracked()) else { return };
+        let agent = field_value(&form, "agent");
+        if !agent.trim().is_empty() {
+            controls.assign(vec![Target { id: now.id, seq: now.last_seq }], agent);
+        }
+    };
+    view! {
+        <section class="task-actions" aria-label="Act on this task">
+            {move || task.get().map(|task| view! { <CardMenu task controls summary="Move, cancel or retry"/> })}
+            <form node_ref=assign class="assign" method="post" action=AssignTasks::PATH on:submit=on_assign aria-label="Assign">
+                {move || task.get().map(|t| view! {
+                    <input type="hidden" name="targets[0][id]" value=t.id.clone()/>
+                    <input type="hidden" name="targets[0][seq]" value=t.last_seq.to_string()/>
+                })}
+                <label>"Assign to" <input name="agent" list="task-agents" autocomplete="off" disabled=disabled/></label>
+                <datalist id="task-agents">
+                    {move || agents.get().into_iter().map(|a| view! { <option value=a/> }).collect_view()}
+                </datalist>
+                <button type="submit" disabled=disabled>"Assign"</button>
+            </form>
+            // Opening the form takes the task as it is then; closing it forgets that copy.
+            <details class="edit-task" on:toggle=move |_| {
+                let open = opened.with_untracked(Option::is_none);
+                opened.set(if open { task.get_untracked() } else { None });
+            }>
+                <summary>"Edit"</summary>
+                <form node_ref=edit method="post" action=EditTask::PATH on:submit=on_edit aria-label="Edit task">
+                    <fieldset disabled=disabled>
+                        {move || opened.get().or_else(|| task.get_untracked()).map(|t| view! {
+                            <input type="hidden" name="id" value=t.id.clone()/>
+                            <input type="hidden" name="seq" value=t.last_seq.to_string()/>
+                            <label>"Title" <input name="title" required maxlength="200" value=t.title.clone()/></label>
+                            <label>"Description" <textarea name="description" rows="3" prop:value=t.description.clone().unwrap_or_default()></textarea></label>
+                            <label>"Labels" <input name="labels" value=t.labels.join(", ")/></label>
+                        })}
+                        <button type="submit">"Save"</button>
+                    </fieldset>
+                </form>
+            </details>
+            {controls.why_not.get_value().map(|r| view! { <p class="why-not">{r}</p> })}
+        </section>
     }
 }
 
@@ -361,6 +425,22 @@ fn submitter_value(ev: &leptos::ev::SubmitEvent) -> Option<String> {
     {
         let _ = ev;
         None
+    }
+}
+
+/// The seq a card's form holds (`field`), which is what the card showed when it was drawn: the
+/// form, not the closure, is what a script-less post sends too.
+fn shown_seq(ev: &leptos::ev::SubmitEvent, field: &str, drawn: Seq) -> Seq {
+    #[cfg(feature = "hydrate")]
+    {
+        use leptos::wasm_bindgen::JsCast;
+        let form = ev.target().and_then(|t| t.dyn_into::<web_sys::HtmlFormElement>().ok());
+        form.and_then(|f| field_value(&f, field).parse().ok()).unwrap_or(drawn)
+    }
+    #[cfg(not(feature = "hydrate"))]
+    {
+        let _ = (ev, field);
+        drawn
     }
 }
 

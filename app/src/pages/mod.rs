@@ -113,20 +113,61 @@ where
     let view = RwSignal::new(page.view);
     #[cfg(feature = "hydrate")]
     {
+        let frame = Frame::default();
+        let pending = frame.clone();
         let reload: crate::live::Reload = std::rc::Rc::new(move || {
             let fresh = reload();
+            let pending = pending.clone();
             Box::pin(async move {
                 let fresh = fresh.await.ok()?;
                 fleet.init(fresh.active_subagents);
+                // What waited for the next frame is in the fresh snapshot, or after it.
+                pending.0.borrow_mut().clear();
                 view.set(fresh.view);
                 Some(crate::live::Position { seq: fresh.seq, epoch: fresh.epoch })
             })
         });
-        crate::live::follow::<R>(topics, since, move |event| view.update(|v| apply(v, &event)), reload);
+        crate::live::follow::<R>(topics, since, move |event| frame.push(event, view, apply), reload);
     }
     #[cfg(not(feature = "hydrate"))]
     let _ = (topics, reload, apply, since, R::READS);
     view
+}
+
+/// Most events a page holds back for the next frame: a hidden tab draws no frames, so past this
+/// many it applies them at once rather than let them pile up.
+#[cfg(feature = "hydrate")]
+const FRAME_EVENTS: usize = 2_000;
+
+/// The events that arrived since the page last drew, applied together in the next animation
+/// frame: a burst of 500 events re-renders the page once per frame, not 500 times.
+#[cfg(feature = "hydrate")]
+#[derive(Clone, Default)]
+struct Frame(std::rc::Rc<std::cell::RefCell<Vec<Event>>>);
+
+#[cfg(feature = "hydrate")]
+impl Frame {
+    fn push<T: Send + Sync + 'static>(&self, event: Event, view: RwSignal<T>, apply: fn(&mut T, &Event)) {
+        let first = {
+            let mut pending = self.0.borrow_mut();
+            pending.push(event);
+            pending.len() == 1
+        };
+        let flush = {
+            let pending = self.0.clone();
+            move || {
+                let events = std::mem::take(&mut *pending.borrow_mut());
+                if !events.is_empty() {
+                    view.update(|v| events.iter().for_each(|e| apply(v, e)));
+                }
+            }
+        };
+        if self.0.borrow().len() >= FRAME_EVENTS {
+            flush();
+        } else if first {
+            request_animation_frame(flush);
+        }
+    }
 }
 
 /// A page at a past moment, as its time control and body use it.

@@ -13,6 +13,7 @@ use crate::{
         card::PrLink,
         clock::{running, Ago, Now},
         header::Header,
+        task_actions::{ActionNotice, Controls, TaskActions},
         time::{Pruned, TimeControl},
     },
     domain::{deliverable::DeliverableKind, Seq},
@@ -103,6 +104,8 @@ fn TaskBody(
     let title = move || detail.with(|d| d.as_ref().map(|d| d.task.title.clone()).unwrap_or_default());
     let status = move || detail.with(|d| d.as_ref().map(|d| d.task.status));
     let absent = move || detail.with(Option::is_none);
+    // Only the live page acts: a past moment shows what was.
+    let controls = moment.is_none().then(|| Controls::new(&me));
     let tab_href = move |key: &str| match moment {
         Some(m) => format!("?at={}&tab={key}", m.with(|m| m.at)),
         None => format!("?tab={key}"),
@@ -117,7 +120,11 @@ fn TaskBody(
             <span class="status" data-status=move || status().map(|s| s.as_str()).unwrap_or_default() data-testid="task-status">
                 {move || status().map(|s| s.label()).unwrap_or_default()}
             </span>
+            {move || detail.with(|d| d.as_ref().map(|d| d.task.attempt)).filter(|a| *a > 1).map(|a| view! {
+                <span class="attempt">{format!(" attempt {a}")}</span>
+            })}
         </p>
+        {controls.map(|controls| view! { <ActionNotice controls/> })}
         <nav class="tabs" role="tablist" aria-label="Task sections">
             {TABS
                 .iter()
@@ -138,7 +145,7 @@ fn TaskBody(
                 "deliverables" => view! { <Deliverables detail/> }.into_any(),
                 "sessions" => view! { <Sessions detail/> }.into_any(),
                 "approvals" => view! { <Approvals detail me=me.clone()/> }.into_any(),
-                _ => view! { <Overview detail/> }.into_any(),
+                _ => view! { <Overview detail controls/> }.into_any(),
             }}
         </section>
     }
@@ -162,7 +169,7 @@ fn TabCount(key: &'static str, detail: RwSignal<Option<TaskDetail>>) -> impl Int
 }
 
 #[component]
-fn Overview(detail: RwSignal<Option<TaskDetail>>) -> impl IntoView {
+fn Overview(detail: RwSignal<Option<TaskDetail>>, controls: Option<Controls>) -> impl IntoView {
     let now = expect_context::<Now>().0;
     let task = move || detail.with(|d| d.as_ref().map(|d| d.task.clone()));
     let field = move |f: fn(&crate::domain::task::Task) -> Option<String>| {
@@ -225,6 +232,10 @@ fn Overview(detail: RwSignal<Option<TaskDetail>>) -> impl IntoView {
             <dt>"Summary"</dt>
             <dd>{field(|t| t.summary.clone())}</dd>
         </dl>
+        {controls.map(|controls| {
+            let agents = Signal::derive(move || detail.with(|d| d.iter().filter_map(|d| d.task.assignee.clone()).collect()));
+            view! { <TaskActions task=Signal::derive(task) controls agents/> }
+        })}
     }
 }
 

@@ -42,10 +42,11 @@ impl TaskDetail {
             (empty @ None, EventBody::TaskCreated(e)) => {
                 let at = event.stamp();
                 let task = Task::created(e, e.id.clone().unwrap_or_default(), &at);
+                let created = crate::domain::timeline::entry(&event.body, &at, task.status);
                 *empty = Some(TaskDetail {
                     seq: event.seq,
                     task,
-                    activities: vec![],
+                    activities: created.into_iter().collect(),
                     deliverables: vec![],
                     sessions: vec![],
                     tests: vec![],
@@ -67,7 +68,12 @@ impl TaskDetail {
         if event.body.task_id() != Some(self.task.id.as_str()) {
             return;
         }
+        let before = self.task.status;
         self.task.apply(&event.body, &at);
+        // What a person did, and failures and retries: the entry the store writes with the event.
+        if let Some(entry) = crate::domain::timeline::entry(&event.body, &at, before) {
+            self.activities.insert(0, entry);
+        }
         match &event.body {
             EventBody::ActivityLogged(e) => self.activities.insert(0, Activity::logged(e, &at)),
             EventBody::ActivityUpdated(e) => {
@@ -152,4 +158,28 @@ pub async fn get_task(id: String) -> Result<Page<Option<TaskDetail>>, ServerFnEr
 pub async fn get_task_at(id: String, at: Seq, time: String) -> Result<Page<Past<Option<TaskDetail>>>, ServerFnError> {
     let topic = crate::topics::task(&id);
     super::ssr::read_past(queries(&id), at, &time, Some(topic), |seq, rows| build(&id, seq, rows)).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::task::{TaskCreated, TaskFailed, TaskStatus, TaskUpdated};
+
+    fn event(seq: Seq, by: Option<&str>, body: EventBody) -> Event {
+        Event { seq, ts: format!("2026-01-01T00:00:{seq:02}.000Z"), topics: body.topics(), by: by.map(Into::into), body }
+    }
+
+    #[test]
+    fn the_live_timeline_gains_the_entries_the_store_writes() {
+        let mut detail = None;
+        let created = TaskCreated { id: Some("t1".into()), title: "T".into(), ..Default::default() };
+        TaskDetail::follow(&mut detail, &event(1, Some("Dana"), EventBody::TaskCreated(created)));
+        let moved = TaskUpdated { id: "t1".into(), status: Some(TaskStatus::Review), ..Default::default() };
+        TaskDetail::follow(&mut detail, &event(2, Some("Dana"), EventBody::TaskUpdated(moved.clone())));
+        TaskDetail::follow(&mut detail, &event(3, None, EventBody::TaskUpdated(moved)));
+        let failed = TaskFailed { id: "t1".into(), error: "red".into() };
+        TaskDetail::follow(&mut detail, &event(4, None, EventBody::TaskFailed(failed)));
+        let messages: Vec<String> = detail.unwrap().activities.into_iter().map(|a| a.message).collect();
+        assert_eq!(messages, ["Failed: red", "Moved to Review by Dana", "Created by Dana"]);
+    }
 }
