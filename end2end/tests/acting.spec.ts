@@ -184,6 +184,7 @@ test('the task page offers the same actions on its Overview', async ({ browser }
   const [page] = await twoBrowsers(browser);
   await page.goto(`${server.url}/tasks/page-1`);
   await expect(page.getByTestId('connection')).toHaveAttribute('data-state', 'live');
+  await page.evaluate(() => ((window as any).__sameDocument = true));
   const actions = page.getByRole('region', { name: 'Act on this task' });
   await actions.getByText('Edit', { exact: true }).click();
   const edit = actions.getByRole('form', { name: 'Edit task' });
