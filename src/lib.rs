@@ -14,6 +14,7 @@ pub mod net;
 pub mod render;
 pub mod server;
 pub mod shutdown;
+pub mod site;
 pub mod state;
 pub mod store;
 pub mod writer;

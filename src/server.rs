@@ -18,7 +18,7 @@ use leptos::prelude::*;
 use leptos_axum::{generate_route_list, LeptosRoutes};
 use tokio::{net::TcpListener, sync::oneshot};
 use tower_http::{
-    compression::CompressionLayer, services::ServeDir, set_header::SetResponseHeaderLayer, trace::TraceLayer,
+    compression::CompressionLayer, set_header::SetResponseHeaderLayer, trace::TraceLayer,
 };
 
 use crate::{
@@ -81,6 +81,8 @@ pub async fn start_with_store(
         .site_root(config.site_root().as_str())
         .site_pkg_dir("pkg")
         .site_addr(addr)
+        // A release build's page names the wasm, JS and CSS by their content (`site`).
+        .hash_files(crate::site::hashed())
         .build();
     let state = AppState::new(Shared {
         leptos_options,
@@ -152,13 +154,12 @@ fn router(
         provide_context(health);
     };
     let options = state.leptos_options.clone();
-    // The wasm, JS and CSS, with the `.gz` beside each (written by `scripts/release.sh`) sent to
-    // browsers that take gzip: the release wasm is 1.2 MB as built and under 0.5 MB gzipped.
+    // The wasm, JS and CSS: the release wasm is 1.2 MB as built and under 0.5 MB gzipped.
     // cargo-leptos empties the folder on every build, so a `.gz` never outlives its file.
     let pkg = format!("{}/{}", options.site_root, options.site_pkg_dir);
     Router::new()
         .merge(api::routes(max_feed_body_bytes))
-        .nest_service(&format!("/{}", options.site_pkg_dir), ServeDir::new(pkg).precompressed_gzip())
+        .nest_service(&format!("/{}", options.site_pkg_dir), crate::site::routes::<()>(pkg.into()))
         .leptos_routes_with_context(&state, generate_route_list(App), context.clone(), move || shell(options.clone()))
         .fallback(leptos_axum::file_and_error_handler_with_context::<AppState, _>(context, shell))
         .route("/login", post(auth::login))

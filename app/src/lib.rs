@@ -11,7 +11,7 @@ pub mod topics;
 pub mod wire;
 
 use leptos::prelude::*;
-use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
+use leptos_meta::{provide_meta_context, HashedStylesheet, MetaTags, Title};
 use leptos_router::{
     components::{Route, Router, Routes},
     Lazy, ParamSegment, SsrMode, StaticSegment,
@@ -33,6 +33,8 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta name="color-scheme" content="dark light"/>
                 <link rel="icon" href="/favicon.svg" type="image/svg+xml"/>
                 <AutoReload options=options.clone()/>
+                // The stylesheet by its content-hashed name in a release build (`src/site.rs`).
+                <HashedStylesheet options=options.clone() id="flightdeck"/>
                 <HydrationScripts options/>
                 <MetaTags/>
             </head>
@@ -77,7 +79,6 @@ pub fn App() -> impl IntoView {
     live::fleet::provide_fleet();
     components::clock::provide_now();
     view! {
-        <Stylesheet id="flightdeck" href="/pkg/flightdeck.css"/>
         <Title text="Flightdeck"/>
         <Router>
             <Routes fallback=|| view! { <pages::NotFound/> }>

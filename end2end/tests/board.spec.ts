@@ -139,7 +139,7 @@ test('hostile text renders inertly and a script link never reaches the board', a
   expect(await page.locator('img[src="x"]').count()).toBe(0);
 });
 
-test('a long column shows its newest 50 cards and counts them all', async ({ page }) => {
+test('a long column shows its newest 20 cards, counts them all, and shows more on demand', async ({ page }) => {
   const events = [];
   for (let i = 1; i <= 55; i++) {
     events.push(created(`old-${i}`, `Finished task ${i}`));
@@ -149,15 +149,42 @@ test('a long column shows its newest 50 cards and counts them all', async ({ pag
   await openLiveBoard(page);
   const done = column(page, 'done');
   await expect(done.locator('.count')).toHaveText('55');
-  await expect(done.locator('.card')).toHaveCount(50);
-  await expect(done.locator('.more')).toHaveText('+ 5 older');
+  await expect(done.locator('.card')).toHaveCount(20);
+  await expect(done.locator('.more')).toHaveText('+ 35 older');
   await expect(done.locator('.card').first()).toContainText('Finished task 55');
+  await expect(done.locator('.card.arrived'), 'cards that came with the page do not slide in').toHaveCount(0);
+  await done.getByRole('button', { name: 'Show 20 more' }).click();
+  await expect(done.locator('.card')).toHaveCount(40);
+  await expect(done.locator('.more')).toHaveText('+ 15 older');
 
   await server.post([created('live-1', 'Live one'), { type: 'task:completed', payload: { id: 'live-1' } }]);
   await expect(done.locator('.count')).toHaveText('56');
   await expect(done.locator('.card').first()).toContainText('Live one');
-  await expect(done.locator('.card')).toHaveCount(50);
-  await expect(done.locator('.more')).toHaveText('+ 6 older');
+  await expect(card(page, 'live-1')).toHaveClass(/\barrived\b/);
+  await expect(done.locator('.card')).toHaveCount(40);
+  await expect(done.locator('.more')).toHaveText('+ 16 older');
+});
+
+test('a task the page holds only in brief is fetched in full when a column comes to show it', async ({ page }) => {
+  // The oldest of 30 Inbox tasks is not drawn, so the page carries it in brief: no progress.
+  const events: object[] = [created('brief-0', 'Oldest in the inbox'), { type: 'task:progress', payload: { id: 'brief-0', progress: 40 } }];
+  for (let i = 1; i <= 30; i++) events.push(created(`brief-${i}`, `Newer task ${i}`));
+  await server.post(events);
+  const fetched: string[] = [];
+  page.on('request', (r) => r.url().endsWith('/api/board/tasks') && fetched.push(r.postData() ?? ''));
+  await openLiveBoard(page);
+  await expect(column(page, 'in_progress').locator('.count')).toHaveText('1');
+  await expect(card(page, 'brief-0')).toHaveCount(0);
+  expect(fetched, 'nothing fetched for a page as it was sent').toEqual([]);
+
+  // It fails: the Failed column draws it at the top, with what only the task in full says.
+  await server.post({ type: 'task:failed', payload: { id: 'brief-0', error: { message: 'disk full' } } });
+  const failed = column(page, 'failed');
+  await expect(failed.locator('.count')).toHaveText('1');
+  await expect(card(page, 'brief-0')).toContainText('disk full');
+  await expect(card(page, 'brief-0').getByRole('progressbar')).toHaveAttribute('aria-valuenow', '40');
+  await expect(column(page, 'in_progress').locator('.count')).toHaveText('0');
+  expect(fetched.length).toBe(1);
 });
 
 test('an event committed between the server render and hydration still reaches the page', async ({ page }) => {

@@ -30,7 +30,7 @@ test('the board loads only the main wasm, gzipped; a task page fetches its own c
   await page.goto(server.url);
   await expect(page.getByTestId('connection')).toHaveAttribute('data-state', 'live');
 
-  const main = named(seen, '/pkg/flightdeck.wasm');
+  const main = named(seen, '/pkg/flightdeck.');
   expect(main).toHaveLength(1);
   expect(main[0].headers()['content-encoding']).toBe('gzip');
   expect(main[0].headers()['content-type']).toBe('application/wasm');
@@ -83,4 +83,32 @@ test('the past board comes in a chunk of its own: opened directly it loads it be
   await expect(page.locator('[data-task-id="b4"]')).toHaveCount(0);
   expect(named(seen, 'split_past_board').length, 'loaded once').toBe(1);
   expect(problems, 'no errors or hydration warnings in the console').toEqual([]);
+});
+
+test("the site's files are named by their content and kept for good: a second visit loads none of them again", async ({ page }) => {
+  await server.post(created('c1', 'Cached'));
+  await signIn(page, server);
+  const seen: Response[] = [];
+  page.on('response', (r) => new URL(r.url()).pathname.startsWith('/pkg/') && seen.push(r));
+  await page.goto(server.url);
+  await expect(page.getByTestId('connection')).toHaveAttribute('data-state', 'live');
+  const hashed = /^\/pkg\/flightdeck\.[A-Za-z0-9_-]{22}\.(wasm|js|css)$/;
+  const mains = seen.filter((r) => hashed.test(new URL(r.url()).pathname));
+  expect(mains.map((r) => new URL(r.url()).pathname.split('.').pop()).sort()).toEqual(['css', 'js', 'wasm']);
+  for (const r of seen) {
+    expect(r.headers()['cache-control'], r.url()).toBe('public, max-age=31536000, immutable');
+  }
+
+  // Another visit: the page is asked for again, the files come from the browser's cache.
+  await page.goto(`${server.url}/?again`);
+  await expect(page.getByTestId('connection')).toHaveAttribute('data-state', 'live');
+  const fetched = await page.evaluate(() =>
+    performance
+      .getEntriesByType('resource')
+      .map((e) => e as PerformanceResourceTiming)
+      .filter((e) => new URL(e.name).pathname.startsWith('/pkg/'))
+      .map((e) => ({ name: new URL(e.name).pathname, bytes: e.transferSize })),
+  );
+  expect(fetched.length).toBeGreaterThan(0);
+  expect(fetched.filter((f) => f.bytes > 0), 'nothing under /pkg crossed the network').toEqual([]);
 });

@@ -5,6 +5,7 @@ mod common;
 
 mod acting;
 mod approvals;
+mod board;
 mod bounds;
 mod compat;
 mod docs;

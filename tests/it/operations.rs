@@ -133,7 +133,8 @@ async fn logs_can_be_json_lines() {
 }
 
 /// The site's files go out gzipped where a `.gz` lies beside them, to browsers that take gzip, and
-/// as they are to those that do not; no token is needed for them.
+/// as they are to those that do not; no token is needed for them. Those named by their content
+/// may be kept for good; others are checked again on each use.
 #[tokio::test]
 async fn the_site_files_go_out_gzipped_to_browsers_that_take_it() {
     use std::io::Write;
@@ -159,10 +160,18 @@ async fn the_site_files_go_out_gzipped_to_browsers_that_take_it() {
     let plain = client.get(&url).send().await.unwrap();
     assert_eq!(plain.status(), 200);
     assert!(plain.headers().get("content-encoding").is_none());
+    assert_eq!(plain.headers()["cache-control"], "no-cache", "an unhashed name may hold new content");
     assert_eq!(plain.bytes().await.unwrap(), wasm);
 
-    let missing = client.get(server.http("/pkg/nothing.wasm")).send().await.unwrap();
+    let hashed = "/pkg/site.Zq3mF0b-2_xYkP9aLw1cVg.wasm";
+    std::fs::write(site.path().join(&hashed[1..]), &wasm).unwrap();
+    let kept = client.get(server.http(hashed)).send().await.unwrap();
+    assert_eq!(kept.status(), 200);
+    assert_eq!(kept.headers()["cache-control"], "public, max-age=31536000, immutable");
+
+    let missing = client.get(server.http("/pkg/nothing.Zq3mF0b-2_xYkP9aLw1cVg.wasm")).send().await.unwrap();
     assert_eq!(missing.status(), 404);
+    assert!(missing.headers().get("cache-control").is_none(), "a miss is not kept");
 }
 
 #[tokio::test]

@@ -11,9 +11,25 @@ use crate::{
     server_fns::board::HealthBadge,
 };
 
+/// Whether a card drawn now arrived while its page was open, and slides in, or came with the page
+/// and is simply there: a hundred cards animating at once is work the browser would do while the
+/// page loads.
+#[derive(Clone, Copy)]
+pub struct Arrivals(RwSignal<bool>);
+
+impl Arrivals {
+    /// For a page of cards: those drawn after the page's first render (or hydration) slide in.
+    pub fn provide() {
+        let after_first = RwSignal::new(false);
+        Effect::new(move |_| after_first.set(true));
+        provide_context(Arrivals(after_first));
+    }
+}
+
 /// A card; with `controls` (the live board), one that can be selected, dragged and acted on.
 #[component]
 pub fn Card(task: Task, badge: Option<HealthBadge>, #[prop(optional)] controls: Option<Controls>) -> impl IntoView {
+    let arrived = use_context::<Arrivals>().is_some_and(|a| a.0.get_untracked());
     let progress = task.progress.min(100);
     let cancelled = task.cancelled.clone().map(|c| {
         let who = c.by.map(|by| format!(" by {by}")).unwrap_or_default();
@@ -65,7 +81,7 @@ pub fn Card(task: Task, badge: Option<HealthBadge>, #[prop(optional)] controls: 
         }
     });
     view! {
-        <li class="card" data-task-id=task.id.clone() data-status=task.status.as_str() data-seq=task.last_seq
+        <li class="card" class:arrived=arrived data-task-id=task.id.clone() data-status=task.status.as_str() data-seq=task.last_seq
             draggable=draggable on:dragstart=on_drag>
             <div class="card-head">
                 {select}

@@ -218,8 +218,19 @@ pub fn NewTaskForm(controls: Controls, agents: Signal<Vec<String>>) -> impl Into
 /// A card's menu: move it to another column, cancel it, or retry it. Each choice is a form
 /// button, so the menu works by keyboard, on a phone and without the wasm alike. `summary` is
 /// what opens it (the board's cards: "⋯").
+///
+/// On the board (not `eager`) the buttons are drawn when the menu is first opened: hundreds of
+/// cards would otherwise each carry a dozen nodes to hydrate that nobody looks at. Until then the
+/// menu holds a link to the task's page, whose menu is drawn whole: that is where a browser
+/// without the wasm acts.
 #[component]
-pub fn CardMenu(task: Task, controls: Controls, #[prop(optional)] summary: Option<&'static str>) -> impl IntoView {
+pub fn CardMenu(
+    task: Task,
+    controls: Controls,
+    #[prop(optional)] summary: Option<&'static str>,
+    #[prop(optional)] eager: bool,
+) -> impl IntoView {
+    let opened = RwSignal::new(eager);
     let (id, seq, status) = (task.id.clone(), task.last_seq, task.status);
     let disabled = controls.disabled();
     let on_move = {
@@ -256,9 +267,17 @@ pub fn CardMenu(task: Task, controls: Controls, #[prop(optional)] summary: Optio
             <input type="hidden" name=format!("{prefix}[seq]") value=seq.to_string()/>
         }
     };
-    view! {
-        <details class="card-menu">
-            <summary aria-label=label title="Move, cancel or retry">{summary.unwrap_or("⋯")}</summary>
+    let page = format!("/tasks/{}", task.id);
+    let menu = move || {
+        if !opened.get() {
+            let page = page.clone();
+            return view! {
+                <div class="menu"><a href=page>"Move, cancel or retry on the task’s page"</a></div>
+            }
+            .into_any();
+        }
+        let (on_move, on_cancel, on_retry, hidden) = (on_move.clone(), on_cancel.clone(), on_retry.clone(), hidden.clone());
+        view! {
             <div class="menu" role="group" aria-label="Task actions">
                 <form method="post" action=MoveTasks::PATH on:submit=on_move>
                     {hidden("moves[0]")}
@@ -290,6 +309,13 @@ pub fn CardMenu(task: Task, controls: Controls, #[prop(optional)] summary: Optio
                 })}
                 {controls.why_not.get_value().map(|r| view! { <p class="why-not">{r}</p> })}
             </div>
+        }
+        .into_any()
+    };
+    view! {
+        <details class="card-menu" on:toggle=move |_| opened.set(true)>
+            <summary aria-label=label title="Move, cancel or retry">{summary.unwrap_or("⋯")}</summary>
+            {menu}
         </details>
     }
 }
@@ -320,7 +346,7 @@ pub fn TaskActions(task: Signal<Option<Task>>, controls: Controls, agents: Signa
     };
     view! {
         <section class="task-actions" aria-label="Act on this task">
-            {move || task.get().map(|task| view! { <CardMenu task controls summary="Move, cancel or retry"/> })}
+            {move || task.get().map(|task| view! { <CardMenu task controls summary="Move, cancel or retry" eager=true/> })}
             <form node_ref=assign class="assign" method="post" action=AssignTasks::PATH on:submit=on_assign aria-label="Assign">
                 {move || task.get().map(|t| view! {
                     <input type="hidden" name="targets[0][id]" value=t.id.clone()/>
@@ -357,17 +383,10 @@ pub fn TaskActions(task: Signal<Option<Task>>, controls: Controls, agents: Signa
 }
 
 /// What to do with the selected cards: move, assign or cancel them together, in one request.
+/// `chosen` is the selected tasks as the board holds them now.
 #[component]
-pub fn SelectionBar(controls: Controls, tasks: Signal<Vec<Task>>) -> impl IntoView {
-    let chosen = move || {
-        let ids = controls.selected.get();
-        tasks.with(|all| {
-            all.iter()
-                .filter(|t| ids.contains(&t.id))
-                .map(|t| (t.id.clone(), t.last_seq, t.status))
-                .collect::<Vec<_>>()
-        })
-    };
+pub fn SelectionBar(controls: Controls, chosen: Signal<Vec<Task>>) -> impl IntoView {
+    let chosen = move || chosen.with(|all| all.iter().map(|t| (t.id.clone(), t.last_seq, t.status)).collect::<Vec<_>>());
     let agent = RwSignal::new(String::new());
     let count = move || controls.selected.with(BTreeSet::len);
     view! {

@@ -8,16 +8,18 @@
 
 use leptos::prelude::*;
 
+#[cfg(feature = "hydrate")]
+use crate::server_fns::board::{get_tasks, Column as Cards, FETCH_AT_MOST};
 use super::{live_or_past, live_page, loaded, loaded_then, past_page};
 use crate::{
     components::{
-        card::Card,
+        card::{Arrivals, Card},
         header::Header,
         task_actions::{ActionNotice, Controls, NewTaskForm, SelectionBar},
         time::{Pruned, TimeControl},
     },
     domain::task::TaskStatus,
-    server_fns::board::{get_board, get_board_at, Board, Filter},
+    server_fns::board::{get_board, get_board_at, Board, Filter, DRAWN},
 };
 
 #[component]
@@ -56,6 +58,7 @@ pub(crate) async fn load_for_hydration() {
 fn Past(page: crate::server_fns::Page<crate::server_fns::Past<Board>>) -> impl IntoView {
     let at = page.view.moment.at;
     let past = past_page(page, None, "/".into(), move || get_board_at(at, String::new()), Board::apply);
+    Arrivals::provide();
     let filter = RwSignal::new(Filter::default());
     let body = match past.view {
         Some(board) => view! {
@@ -80,12 +83,16 @@ fn Past(page: crate::server_fns::Page<crate::server_fns::Past<Board>>) -> impl I
 #[component]
 fn LiveBoard(page: crate::server_fns::Page<Board>) -> impl IntoView {
     expect_context::<crate::live::fleet::Fleet>()
-        .learn_titles(page.view.tasks.iter().map(|t| (t.id.as_str(), t.title.as_str())));
+        .learn_titles(page.view.tasks.iter().chain(&page.view.briefs).map(|t| (t.id.as_str(), t.title.as_str())));
     let controls = Controls::new(&page.me);
+    Arrivals::provide();
     let board = live_page(page, vec![], get_board, |b: &mut Board, e| b.apply(e));
     let filter = RwSignal::new(Filter::default());
     let agents = Signal::derive(move || board.with(Board::known_agents));
-    let tasks = Signal::derive(move || board.with(|b| b.tasks.clone()));
+    let chosen = Signal::derive(move || {
+        let ids = controls.selected.get();
+        board.with(|b| ids.iter().filter_map(|id| b.find(id).cloned()).collect())
+    });
     view! {
         <Header/>
         <main class="page board-page">
@@ -95,7 +102,7 @@ fn LiveBoard(page: crate::server_fns::Page<Board>) -> impl IntoView {
                 <FilterBar board filter/>
             </div>
             <ActionNotice controls/>
-            <SelectionBar controls tasks/>
+            <SelectionBar controls chosen/>
             <div class="board">
                 {TaskStatus::COLUMNS.into_iter().map(|status| view! { <Column status board filter controls=Some(controls)/> }).collect_view()}
             </div>
@@ -148,9 +155,6 @@ fn FilterBar(board: RwSignal<Board>, filter: RwSignal<Filter>) -> impl IntoView 
     }
 }
 
-/// Cards rendered per column; the count in the heading still covers them all.
-const CARDS_PER_COLUMN: usize = 50;
-
 /// A column; on the live board (`controls`), cards dropped on it move to its status.
 #[component]
 fn Column(
@@ -159,8 +163,11 @@ fn Column(
     filter: RwSignal<Filter>,
     controls: Option<Controls>,
 ) -> impl IntoView {
-    let column = Memo::new(move |_| filter.with(|f| board.with(|b| b.column(status, CARDS_PER_COLUMN, f))));
-    let hidden = move || column.with(|c| c.total - c.cards.len());
+    let shown = RwSignal::new(DRAWN);
+    let column = Memo::new(move |_| filter.with(|f| board.with(|b| b.column(status, shown.get(), f))));
+    let hidden = move || column.with(|c| c.total - c.cards.len() - c.missing.len());
+    #[cfg(feature = "hydrate")]
+    fetch_missing(board, column);
     let heading = format!("column-{}", status.as_str());
     let labelled_by = heading.clone();
     view! {
@@ -199,7 +206,42 @@ fn Column(
             </ol>
             <Show when=move || { hidden() > 0 }>
                 <p class="more">{move || format!("+ {} older", hidden())}</p>
+                <button type="button" class="show-more" on:click=move |_| shown.update(|n| *n += DRAWN)>
+                    {format!("Show {DRAWN} more")}
+                </button>
             </Show>
         </section>
     }
+}
+
+/// Fetches in full the cards a column is about to draw that the board holds only in brief (after
+/// "Show more", a filter, or a task moving in). Each id is asked for once at a time; a task read
+/// before its brief's last event is asked for again.
+#[cfg(feature = "hydrate")]
+fn fetch_missing(board: RwSignal<Board>, column: Memo<Cards>) {
+    use std::collections::BTreeSet;
+    let asked = StoredValue::new(BTreeSet::<String>::new());
+    Effect::new(move |_| {
+        let ids: Vec<String> =
+            column.with(|c| c.missing.iter().filter(|id| !asked.with_value(|a| a.contains(*id))).cloned().collect());
+        if ids.is_empty() {
+            return;
+        }
+        asked.update_value(|a| a.extend(ids.iter().cloned()));
+        leptos::task::spawn_local(async move {
+            for chunk in ids.chunks(FETCH_AT_MOST) {
+                let mut wanted = chunk.to_vec();
+                for _ in 0..3 {
+                    let Ok(fetched) = get_tasks(wanted.clone()).await else { break };
+                    wanted = board.try_update(|b| b.fill(fetched)).unwrap_or_default();
+                    if wanted.is_empty() {
+                        break;
+                    }
+                    gloo_timers::future::sleep(std::time::Duration::from_millis(200)).await;
+                }
+            }
+            // The column may be gone by now (another page); then there is nothing to forget.
+            asked.try_update_value(|a| ids.iter().for_each(|id| _ = a.remove(id)));
+        });
+    });
 }
