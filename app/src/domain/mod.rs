@@ -231,9 +231,12 @@ impl EventBody {
         Ok(body)
     }
 
-    /// Applies the event to stored state: its own entity first, then the agents it concerns.
+    /// Applies the event to stored state: its own entity first, then its task's timeline and the
+    /// agents it concerns.
     pub fn project(&mut self, set: &mut EntitySet, at: &Stamp) -> Result<(), Step> {
+        let before = timeline::before(self, set)?;
         self.project_own(set, at)?;
+        timeline::follow(self, set, at, before);
         agent::follow(self, set, at)
     }
 }

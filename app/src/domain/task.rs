@@ -414,15 +414,18 @@ fn set_some(slot: &mut Option<String>, value: &Option<String>) {
     }
 }
 
-fn task_topics(id: &str) -> Vec<String> {
-    vec![topics::BOARD.to_string(), topics::task(id)]
+/// The board's topic and the task's, and the agent's when the event is for one to hear.
+fn task_topics(id: &str, agent: Option<&str>) -> Vec<String> {
+    let mut topics = vec![topics::BOARD.to_string(), topics::task(id)];
+    topics.extend(agent.map(topics::agent));
+    topics
 }
 
 /// The topics and task of an event about an existing task, named by its `id`.
 macro_rules! about_task {
     () => {
         fn topics(&self) -> Vec<String> {
-            task_topics(&self.id)
+            task_topics(&self.id, None)
         }
         fn task_id(&self) -> Option<&str> {
             Some(&self.id)
@@ -430,17 +433,13 @@ macro_rules! about_task {
     };
 }
 
-/// The shared projection of every event about an existing task: the task changes, and what a
-/// person did or what went wrong joins its timeline.
+/// The shared projection of every event about an existing task. (What a person did, or what went
+/// wrong, joins its timeline after: `timeline::follow`.)
 fn project_existing(body: EventBody, set: &mut EntitySet, at: &Stamp) -> Result<(), Step> {
     let id = body.task_id().unwrap_or_default().to_string();
     let mut task = set.require::<Task>(&id)?;
-    let before = task.status;
     task.apply(&body, at);
     set.put(&task);
-    if let Some(entry) = super::timeline::entry(&body, at, before) {
-        set.put(&entry);
-    }
     Ok(())
 }
 
@@ -474,7 +473,7 @@ impl Payload for TaskCreated {
         check::labels(&self.labels)
     }
     fn topics(&self) -> Vec<String> {
-        let mut topics = task_topics(self.id.as_deref().unwrap_or_default());
+        let mut topics = task_topics(self.id.as_deref().unwrap_or_default(), None);
         topics.extend(self.session_id.as_deref().map(topics::session));
         // An agent a task is created for hears of it, as of an assignment.
         topics.extend(self.assignee.as_deref().map(topics::agent));
@@ -487,9 +486,6 @@ impl Payload for TaskCreated {
         let id = self.id.get_or_insert_with(|| generated_id("task", at)).clone();
         set.absent::<Task>(&id)?;
         set.put(&Task::created(self, id, at));
-        if let Some(entry) = super::timeline::entry(&EventBody::TaskCreated(self.clone()), at, TaskStatus::Inbox) {
-            set.put(&entry);
-        }
         Ok(())
     }
 }
@@ -563,9 +559,7 @@ impl Payload for TaskAssigned {
         check::name("agent", Some(&self.agent))
     }
     fn topics(&self) -> Vec<String> {
-        let mut topics = task_topics(&self.id);
-        topics.push(topics::agent(&self.agent));
-        topics
+        task_topics(&self.id, Some(&self.agent))
     }
     fn task_id(&self) -> Option<&str> {
         Some(&self.id)
@@ -671,9 +665,7 @@ impl Payload for TaskCancelled {
         check::name("assignee", self.assignee.as_deref())
     }
     fn topics(&self) -> Vec<String> {
-        let mut topics = task_topics(&self.id);
-        topics.extend(self.assignee.as_deref().map(topics::agent));
-        topics
+        task_topics(&self.id, self.assignee.as_deref())
     }
     fn task_id(&self) -> Option<&str> {
         Some(&self.id)
@@ -705,9 +697,7 @@ impl Payload for TaskRetried {
         check::name("assignee", self.assignee.as_deref())
     }
     fn topics(&self) -> Vec<String> {
-        let mut topics = task_topics(&self.id);
-        topics.extend(self.assignee.as_deref().map(topics::agent));
-        topics
+        task_topics(&self.id, self.assignee.as_deref())
     }
     fn task_id(&self) -> Option<&str> {
         Some(&self.id)

@@ -1,13 +1,29 @@
 //! What joins a task's timeline besides the entries agents log: each thing a person did to the
 //! task from a page ("Moved to Review by Dana"), and each failure and retry, so a task on its
 //! second attempt still shows why the first one failed. The store writes these entries as the
-//! events are applied and a live page adds them from the same events, through [`entry`].
+//! events are applied ([`follow`]) and a live page adds them from the same events, through [`entry`].
 
 use super::{
     activity::Activity,
-    task::{TaskRetried, TaskStatus},
-    EventBody, Stamp,
+    task::{Task, TaskRetried, TaskStatus},
+    EntitySet, EventBody, Stamp, Step,
 };
+
+/// The task's status before `body` is applied, for [`follow`] to say where it moved from.
+pub fn before(body: &EventBody, set: &EntitySet) -> Result<TaskStatus, Step> {
+    let task = match body.task_id() {
+        Some(id) => set.get::<Task>(id)?,
+        None => None,
+    };
+    Ok(task.map_or(TaskStatus::Inbox, |t| t.status))
+}
+
+/// Writes the timeline entry of an event just applied to a task that was `before`, if it makes one.
+pub fn follow(body: &EventBody, set: &mut EntitySet, at: &Stamp, before: TaskStatus) {
+    if let Some(entry) = entry(body, at, before) {
+        set.put(&entry);
+    }
+}
 
 /// The timeline entry `body` makes, applied at `at` to a task that was `before`; `None` for events
 /// that only change the card.
