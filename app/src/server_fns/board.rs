@@ -243,8 +243,8 @@ pub async fn get_board_at(at: Seq, time: String) -> Result<Page<Past<Board>>, Se
 #[cfg(feature = "ssr")]
 use super::ssr::read_page as ssr_read;
 
-/// A brief on the wire: `[id, title, status, assignee, labels, created_seq, last_seq]`, a tenth
-/// of a task in full.
+/// A brief on the wire: `[id, title, status, assignee, labels, created_seq, last_seq]`, about
+/// a sixth of a task in full (86 bytes against 552 on the benchmark's board).
 mod brief {
     use serde::{Deserialize, Deserializer, Serializer};
 
