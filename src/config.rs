@@ -44,6 +44,56 @@ pub enum Command {
     Hooks(HooksCommand),
     /// Forward an agent tool's notification to Flightdeck: `flightdeck notify codex '<json>'`.
     Notify(NotifyCommand),
+    /// Show or change the workspace's approval policy (changes need an admin token).
+    Policy(PolicyCommand),
+}
+
+#[derive(Args, Clone, Debug)]
+pub struct PolicyCommand {
+    /// Base URL of the server.
+    #[arg(long, env = "FLIGHTDECK_URL", default_value = "http://127.0.0.1:3000")]
+    pub url: String,
+    /// A token of the workspace: any to show, an admin's to change.
+    #[arg(long, env = "FLIGHTDECK_TOKEN", hide_env_values = true)]
+    pub token: String,
+    #[command(subcommand)]
+    pub action: PolicyAction,
+}
+
+#[derive(Subcommand, Clone, Debug)]
+pub enum PolicyAction {
+    /// Print the rules in order, and what happens when nobody decides.
+    Show,
+    /// Add a rule: `flightdeck policy add --tool Bash --input 're:git push|rm ' --action ask`.
+    Add {
+        /// Tool names, a glob; `|` separates alternatives (`Read|Grep|Glob`, `mcp__*`).
+        #[arg(long)]
+        tool: String,
+        /// What the call's command, file or pattern must match: a glob, or a regex after `re:`.
+        #[arg(long)]
+        input: Option<String>,
+        /// What it must not match (`{cwd}/*`: inside the project).
+        #[arg(long)]
+        unless: Option<String>,
+        /// allow, deny or ask.
+        #[arg(long, value_parser = ["allow", "deny", "ask"])]
+        action: String,
+        /// Told to the agent with a deny.
+        #[arg(long)]
+        reason: Option<String>,
+        /// Its place in the list, from 1 (default: last).
+        #[arg(long)]
+        at: Option<usize>,
+    },
+    /// Remove the rule at a place in the list, from 1.
+    Remove { place: usize },
+    /// How long an approval waits for a person, and what it answers when nobody decided.
+    Set {
+        #[arg(long)]
+        ttl_seconds: Option<u32>,
+        #[arg(long, value_parser = ["no_decision", "deny"])]
+        on_timeout: Option<String>,
+    },
 }
 
 #[derive(Args, Clone, Debug)]
@@ -241,6 +291,10 @@ pub struct ServeConfig {
     /// Milliseconds between two looks for approvals past their expiry.
     #[arg(long, env = "FLIGHTDECK_APPROVAL_CHECK_MS", default_value_t = 250)]
     pub approval_check_ms: u64,
+    /// Requests held open at once for an approval (Claude Code permission hooks, long-polls);
+    /// beyond them a request is answered at once with no decision.
+    #[arg(long, env = "FLIGHTDECK_MAX_HELD", default_value_t = 10_000)]
+    pub max_held: usize,
     /// Milliseconds an `Idempotency-Key` is remembered: a retry within it is answered, not stored again.
     #[arg(long, env = "FLIGHTDECK_IDEMPOTENCY_WINDOW_MS", default_value_t = 86_400_000)]
     pub idempotency_window_ms: u64,

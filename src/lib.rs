@@ -6,6 +6,7 @@ pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod demo;
+pub mod held;
 pub mod hub;
 pub mod jobs;
 pub mod limits;

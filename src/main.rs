@@ -44,6 +44,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Emit(command) => cli::emit::run(command, &mut std::io::stdout()).await?,
         Command::Hooks(command) => cli::hooks::run(command, &mut std::io::stdout())?,
         Command::Notify(command) => cli::notify::run(command).await?,
+        Command::Policy(command) => cli::policy::run(command, &mut std::io::stdout()).await?,
     }
     Ok(())
 }

@@ -17,9 +17,7 @@ use axum::{
 use leptos::prelude::*;
 use leptos_axum::{generate_route_list, LeptosRoutes};
 use tokio::{net::TcpListener, sync::oneshot};
-use tower_http::{
-    compression::CompressionLayer, set_header::SetResponseHeaderLayer, trace::TraceLayer,
-};
+use tower_http::{compression::CompressionLayer, set_header::SetResponseHeaderLayer, trace::TraceLayer};
 
 use crate::{
     api, auth,
@@ -100,7 +98,9 @@ pub async fn start_with_store(
         health: Arc::new(config.health_rules()),
         idempotency_window: std::time::Duration::from_millis(config.idempotency_window_ms),
         metrics,
+        held: crate::held::Held::new(config.max_held),
     });
+    state.held.follow(&state.hub);
     jobs::health::spawn(&state, config.health_check());
     jobs::approvals::spawn(&state, config.approval_check());
     jobs::prune::spawn(&state, config.prune_every(), config.retain_events);

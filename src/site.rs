@@ -24,9 +24,7 @@ pub fn hashed() -> bool {
 /// `/pkg` served from `dir`, with the `.gz` beside each file sent to browsers that take gzip
 /// (written by `scripts/release.sh`), and each answer's cache rule.
 pub fn routes<S: Clone + Send + Sync + 'static>(dir: PathBuf) -> Router<S> {
-    Router::new()
-        .fallback_service(ServeDir::new(dir).precompressed_gzip())
-        .layer(middleware::from_fn(cache_rule))
+    Router::new().fallback_service(ServeDir::new(dir).precompressed_gzip()).layer(middleware::from_fn(cache_rule))
 }
 
 async fn cache_rule(request: Request, next: Next) -> Response {

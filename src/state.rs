@@ -68,4 +68,6 @@ pub struct Shared {
     /// How long an idempotency key is remembered.
     pub idempotency_window: std::time::Duration,
     pub metrics: Arc<crate::metrics::Metrics>,
+    /// Requests held open until an approval is decided.
+    pub held: Arc<crate::held::Held>,
 }

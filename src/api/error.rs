@@ -71,7 +71,9 @@ impl From<StoreError> for ApiError {
             StoreError::Conflict(m) => ApiError::Conflict(m),
             StoreError::Unknown(m) => ApiError::Invalid(m),
             StoreError::KeyReused(m) => ApiError::Invalid(m),
-            StoreError::Stale { message, current } => ApiError::Stale { message, current_seq: current, changed_by: None },
+            StoreError::Stale { message, current } => {
+                ApiError::Stale { message, current_seq: current, changed_by: None }
+            }
             StoreError::Busy(m) => {
                 ApiError::Busy { message: format!("{m}; nothing was stored; retry soon"), retry_after: 1 }
             }

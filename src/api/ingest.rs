@@ -21,7 +21,7 @@ use app::domain::Seq;
 use crate::{
     auth::Caller,
     state::AppState,
-    store::{Batch, Committed, LogQuery, Once, StoreError, TokenRecord, SMALL_EVENT_BYTES},
+    store::{Batch, Committed, LogQuery, Once, Role, StoreError, TokenRecord, SMALL_EVENT_BYTES},
 };
 
 /// Most events one request may carry.
@@ -73,6 +73,10 @@ pub async fn accept_once(
         return Err(ApiError::Invalid(format!(
             "event {i}: `{kind}` is derived by the server and cannot be posted; nothing was stored"
         )));
+    }
+    if let Some(e) = events.iter().find(|e| e.admin_only()).filter(|_| caller.role != Role::Admin) {
+        let (kind, role) = (e.kind(), caller.role.as_str());
+        return Err(ApiError::Forbidden(format!("`{kind}` needs an admin; a {role} token cannot post it")));
     }
     if let Err(retry_after) = state.limits.take_ingest(&caller.id, events.len()).await? {
         let message = format!("this token is over its ingest rate; retry in {retry_after} s; nothing was stored");

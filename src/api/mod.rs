@@ -1,6 +1,7 @@
-//! HTTP endpoints other than the pages: ingest, history and the SSE stream, the socket upgrade,
+//! HTTP endpoints other than the pages: ingest, history and the SSE stream, the socket upgrade, approvals,
 //! the compatible endpoints of the reference systems, artifacts, rooms, errors, probes.
 
+pub mod approvals;
 pub mod artifacts;
 pub mod compat;
 pub mod error;
@@ -32,6 +33,10 @@ pub fn routes(max_feed_body: usize) -> Router<AppState> {
         .route("/api/internal/ticket-event", post(tickets::ticket_event))
         .merge(feed_routes(max_feed_body))
         .merge(otlp_routes())
+        .route("/api/approvals", get(approvals::list_all).post(approvals::ask))
+        .route("/api/approvals/{id}", get(approvals::get))
+        .route("/api/approvals/{id}/decision", post(approvals::decide))
+        .route("/api/policy", get(approvals::policy).put(approvals::set_policy))
         .route("/api/tasks", get(mc::list_tasks).post(mc::create_task))
         .route("/api/tasks/{id}", get(mc::get_task).patch(mc::update_task))
         .route("/api/tasks/{id}/activities", get(mc::list_activities).post(mc::log_activity))

@@ -109,7 +109,12 @@ pub struct IngestActions(pub AppState);
 
 #[async_trait::async_trait]
 impl Actions for IngestActions {
-    async fn post(&self, viewer: &Viewer, events: Vec<EventBody>, if_seq: Vec<Option<Seq>>) -> Result<Vec<Seq>, Refused> {
+    async fn post(
+        &self,
+        viewer: &Viewer,
+        events: Vec<EventBody>,
+        if_seq: Vec<Option<Seq>>,
+    ) -> Result<Vec<Seq>, Refused> {
         let refused = |status: u16, message: String| Refused { status, message };
         let role = Role::parse(&viewer.role).ok_or_else(|| refused(403, format!("unknown role `{}`", viewer.role)))?;
         let caller = TokenRecord {
@@ -138,7 +143,8 @@ impl Actions for IngestActions {
 /// A stale action, explained: who changed the task first and how, as far as the log says.
 fn changed_first(event: Option<&serde_json::Value>) -> String {
     let what = event.and_then(|e| e["type"].as_str()).unwrap_or("another change");
-    let task = event.and_then(|e| e["payload"]["id"].as_str()).map_or("The task".to_string(), |id| format!("Task {id}"));
+    let task =
+        event.and_then(|e| e["payload"]["id"].as_str()).map_or("The task".to_string(), |id| format!("Task {id}"));
     let who = event.and_then(|e| e["by"].as_str()).map_or(String::new(), |by| format!(" by {by}"));
     format!("{task} was changed first ({what}{who}); nothing was changed. It is shown as it is now.")
 }

@@ -4,7 +4,8 @@
 //! runs only command hooks, gets a `curl` that sends its stdin and prints nothing (a command
 //! hook's output there would reach the model). `--install` merges into a settings file: the
 //! user's own hooks stay, an earlier Flightdeck entry is replaced, so running it twice changes
-//! nothing.
+//! nothing. `PreToolUse` and `PermissionRequest` wait up to an hour: Flightdeck may hold them
+//! until an operator decides.
 
 use std::path::Path;
 
@@ -40,6 +41,13 @@ const COMMAND_EVENTS: &[&str] = &["SessionStart"];
 
 /// Seconds Claude Code waits for the feed before going on without it.
 const TIMEOUT_S: u64 = 5;
+
+/// Hook events whose request Flightdeck may hold until an operator decides (an approval waits up
+/// to `policy::MAX_TTL_SECONDS`), and how long Claude Code waits for them: longer than any
+/// approval, so that its expiry, not the hook's timeout, ends the wait.
+const HELD_EVENTS: &[&str] = &["PreToolUse", "PermissionRequest"];
+const HELD_TIMEOUT_S: u64 = 3_600;
+const _: () = assert!(HELD_TIMEOUT_S > app::domain::policy::MAX_TTL_SECONDS as u64);
 
 pub fn run(command: HooksCommand, out: &mut impl std::io::Write) -> anyhow::Result<()> {
     let HooksTool::ClaudeCode { url, agent, install } = command.tool;
@@ -79,7 +87,11 @@ pub fn settings(url: &str) -> Value {
     let command = json!({ "type": "command", "command": curl(url), "timeout": TIMEOUT_S });
     let mut hooks = Map::new();
     for event in HTTP_EVENTS {
-        hooks.insert(event.to_string(), json!([{ "hooks": [http.clone()] }]));
+        let mut hook = http.clone();
+        if HELD_EVENTS.contains(event) {
+            hook["timeout"] = json!(HELD_TIMEOUT_S);
+        }
+        hooks.insert(event.to_string(), json!([{ "hooks": [hook] }]));
     }
     for event in COMMAND_EVENTS {
         hooks.insert(event.to_string(), json!([{ "hooks": [command.clone()] }]));

@@ -57,7 +57,10 @@ async fn an_event_guarded_by_a_stale_seq_is_refused_with_what_changed_it() {
     assert_eq!(status, 409, "{refused}");
     assert_eq!(refused["error"], "stale");
     assert_eq!(refused["current_seq"], moved);
-    assert_eq!((refused["changed_by"]["seq"].as_u64(), refused["changed_by"]["type"].as_str()), (Some(moved), Some("task:updated")));
+    assert_eq!(
+        (refused["changed_by"]["seq"].as_u64(), refused["changed_by"]["type"].as_str()),
+        (Some(moved), Some("task:updated"))
+    );
     assert!(refused["message"].as_str().unwrap().contains("nothing was stored"), "{refused}");
     assert_eq!(server.head().await, head, "nothing of the batch was stored");
     assert_eq!(task(&server, "t1").await["status"], "review");
@@ -233,7 +236,12 @@ async fn a_viewer_cannot_act_and_other_sites_cannot_post_forms() {
     let server = TestServer::start().await;
     let viewer = server.token("default", Role::Viewer).await;
     let head = server.head().await;
-    let form = [("title", "Sneaky".to_string()), ("description", String::new()), ("labels", String::new()), ("assignee", String::new())];
+    let form = [
+        ("title", "Sneaky".to_string()),
+        ("description", String::new()),
+        ("labels", String::new()),
+        ("assignee", String::new()),
+    ];
     let (status, refused) = act(&server, &viewer, "create_task", &form).await;
     assert_eq!(status, 403, "{refused}");
     assert!(refused.contains("viewer"), "{refused}");

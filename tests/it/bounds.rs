@@ -44,9 +44,22 @@ impl Spawned {
 
     /// The process's peak resident memory so far, in bytes.
     fn peak(&self) -> u64 {
+        self.status("VmHWM:")
+    }
+
+    /// The process's resident memory now, in bytes.
+    fn resident(&self) -> u64 {
+        self.status("VmRSS:")
+    }
+
+    fn status(&self, field: &str) -> u64 {
         let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap();
-        let line = status.lines().find(|l| l.starts_with("VmHWM:")).expect("VmHWM");
+        let line = status.lines().find(|l| l.starts_with(field)).expect("the field");
         line.split_whitespace().nth(1).unwrap().parse::<u64>().unwrap() * 1024
+    }
+
+    fn threads(&self) -> usize {
+        std::fs::read_dir(format!("/proc/{}/task", self.child.id())).unwrap().count()
     }
 }
 
@@ -239,4 +252,76 @@ async fn strangers_are_capped_and_the_oldest_make_room() {
     assert_eq!(answer.status(), 200);
     let again = signed_in.get(server.http("/api/events?limit=1")).bearer_auth(TOKEN).send().await.unwrap();
     assert_eq!(again.status(), 200, "the signed-in client's connection was never a stranger's to close");
+}
+
+/// Posts a Claude Code hook to the spawned server; its status and answer.
+async fn hook(http: &reqwest::Client, base: &str, body: serde_json::Value) -> (u16, String) {
+    let response = http
+        .post(format!("{base}/api/feeds/claude-code"))
+        .bearer_auth(TOKEN)
+        .header("content-type", "application/json")
+        .body(body.to_string())
+        .send()
+        .await
+        .expect("sent");
+    (response.status().as_u16(), response.text().await.unwrap_or_default())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_thousand_held_permission_requests_cost_no_thread_and_little_memory_and_all_are_answered() {
+    const HELD: usize = 1_000;
+    let server = Spawned::start(&[
+        "--ingest-rate",
+        "100000",
+        "--ingest-burst",
+        "100000",
+        "--max-unauthenticated-connections",
+        "4096",
+    ])
+    .await;
+    let http = client();
+    let base = server.base.clone();
+    // The sessions exist first, so that what is measured is the holding, not a thousand new sessions.
+    for i in 0..HELD {
+        let start = json!({"hook_event_name": "SessionStart", "session_id": format!("s{i}"), "cwd": "/w/shop"});
+        assert_eq!(hook(&http, &base, start).await.0, 204);
+    }
+    let (resident, threads) = (server.resident(), server.threads());
+    let mut answers = Vec::with_capacity(HELD);
+    for i in 0..HELD {
+        let ask = json!({"hook_event_name": "PermissionRequest", "session_id": format!("s{i}"), "cwd": "/w/shop",
+                         "tool_name": "Bash", "tool_input": {"command": format!("make job-{i}")}});
+        let (http, base) = (http.clone(), base.clone());
+        answers.push(tokio::spawn(async move { hook(&http, &base, ask).await }));
+    }
+    let pending_url = format!("{base}/api/approvals?status=pending");
+    let mut pending: Vec<serde_json::Value> = vec![];
+    for _ in 0..600 {
+        pending = http.get(&pending_url).bearer_auth(TOKEN).send().await.unwrap().json().await.unwrap();
+        if pending.len() == HELD {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(pending.len(), HELD, "all asked");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let grown = server.resident().saturating_sub(resident);
+    let added = server.threads().saturating_sub(threads);
+    println!("{HELD} held requests: {} KiB more resident memory, {added} more threads", grown / 1024);
+    assert!(added <= 2, "no thread per held request: {added} more");
+    // Each held request keeps its connection and its future, and wrote its approval and activities.
+    assert!(grown < 64 * MIB, "{HELD} held requests took {} KiB", grown / 1024);
+    assert!(answers.iter().all(|a| !a.is_finished()), "all still held");
+
+    let decisions: Vec<serde_json::Value> = pending
+        .iter()
+        .map(|a| json!({"type": "approval:resolved", "payload": {"id": a["id"], "status": "approved", "by": "ops"}}))
+        .collect();
+    let posted = http.post(format!("{base}/api/events")).bearer_auth(TOKEN).json(&decisions).send().await.unwrap();
+    assert_eq!(posted.status(), 201);
+    for answer in answers {
+        let (status, text) = tokio::time::timeout(Duration::from_secs(30), answer).await.expect("answered").unwrap();
+        assert_eq!(status, 200, "{text}");
+        assert!(text.contains(r#""behavior":"allow""#), "{text}");
+    }
 }

@@ -246,6 +246,30 @@ impl TestServer {
         decode_rows(&snapshot.rows[0]).expect("rows decode")
     }
 
+    /// Posts a Claude Code hook that is held open, and returns once its approval is stored: the
+    /// approval's id, and the answer still to come.
+    pub async fn held_hook(&self, body: &Value) -> (String, tokio::task::JoinHandle<(u16, String)>) {
+        use app::domain::approval::Approval;
+        let before: Vec<Approval> = self.rows(Query::all::<Approval>()).await;
+        let request = client()
+            .post(self.http("/api/feeds/claude-code"))
+            .header("content-type", "application/json")
+            .bearer_auth(TOKEN)
+            .body(body.to_string());
+        let answer = tokio::spawn(async move {
+            let response = request.send().await.expect("request sent");
+            (response.status().as_u16(), response.text().await.unwrap_or_default())
+        });
+        for _ in 0..500 {
+            let now: Vec<Approval> = self.rows(Query::all::<Approval>()).await;
+            if let Some(new) = now.into_iter().find(|a| !before.iter().any(|b| b.id == a.id)) {
+                return (new.id, answer);
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        panic!("the hook asked no approval: {body}");
+    }
+
     pub async fn head(&self) -> u64 {
         self.running.state.store.head().await.expect("head")
     }

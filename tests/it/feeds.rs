@@ -47,9 +47,20 @@ async fn a_recorded_claude_code_session_becomes_sessions_tool_calls_a_task_and_a
     let server = TestServer::start().await;
     let (mut client, _) = WsClient::connect(&server).await;
     client.subscribe(&[&format!("session:{SESSION}")], None).await;
+    // The permission request is held until the terminal's answer shows (the tool ran): then it is
+    // released with no decision.
+    let mut held = vec![];
     for line in recorded_session() {
+        if line.contains(r#""hook_event_name":"PermissionRequest""#) {
+            held.push(server.held_hook(&serde_json::from_str(&line).unwrap()).await.1);
+            continue;
+        }
         let (status, answer) = hook(&server, "/api/feeds/claude-code", &line, Some(TOKEN)).await;
         assert_eq!((status, answer.as_str()), (204, ""), "{line}");
+    }
+    assert_eq!(held.len(), 1);
+    for answer in held {
+        assert_eq!(answer.await.unwrap(), (204, String::new()), "released with no decision");
     }
 
     let sessions: Vec<Session> = server.rows(Query::all::<Session>()).await;
@@ -127,9 +138,12 @@ async fn a_prompt_answered_no_in_the_terminal_is_rejected_and_a_replayed_hook_ch
         body["hook_event_name"] = json!(event);
         body.to_string()
     };
-    for event in ["PreToolUse", "PreToolUse", "PermissionRequest", "Stop"] {
+    for event in ["PreToolUse", "PreToolUse"] {
         assert_eq!(hook(&server, "/api/feeds/claude-code", &with(event), Some(TOKEN)).await.0, 204);
     }
+    let (_, held) = server.held_hook(&serde_json::from_str(&with("PermissionRequest")).unwrap()).await;
+    assert_eq!(hook(&server, "/api/feeds/claude-code", &with("Stop"), Some(TOKEN)).await.0, 204);
+    assert_eq!(held.await.unwrap(), (204, String::new()), "the terminal said no first: released");
     let entries: Vec<Activity> = server.rows(Query::children::<Activity>(&session_parent("s-2"))).await;
     assert_eq!(entries.iter().filter(|a| a.category == "tool").count(), 1, "a repeated PreToolUse is one call");
     assert_eq!(activity(&entries, "tool-toolu_9").status, Some(ActivityStatus::Running), "it never ran");

@@ -27,6 +27,13 @@ fn shared() -> &'static (tokio::runtime::Runtime, TestServer) {
             c.ingest_rate = 1_000_000;
             c.ingest_burst = 1_000_000;
         }));
+        // Permission requests are decided by the policy at once, not held for a person (the
+        // holding itself is tested in `held`).
+        let allow_all = serde_json::json!({"rules": [{"tool": "*", "action": "allow"}]}).to_string();
+        runtime.block_on(async {
+            let put = client().put(server.http("/api/policy")).bearer_auth(TOKEN).body(allow_all).send().await;
+            assert_eq!(put.unwrap().status(), 200, "the policy is set");
+        });
         (runtime, server)
     })
 }

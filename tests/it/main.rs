@@ -15,6 +15,7 @@ mod feeds;
 mod fuzz;
 mod fuzz_feeds;
 mod health;
+mod held;
 mod history;
 mod idempotency;
 mod ingest;

@@ -182,9 +182,7 @@ async fn pages_and_json_go_out_gzipped_but_the_event_stream_does_not() {
         server.post(&task_created(&format!("z{i}"), "A task whose title repeats, as titles do")).await;
     }
     let client = crate::common::client();
-    let get = |path: &str| {
-        client.get(server.http(path)).bearer_auth(TOKEN).header("accept-encoding", "gzip").send()
-    };
+    let get = |path: &str| client.get(server.http(path)).bearer_auth(TOKEN).header("accept-encoding", "gzip").send();
     for path in ["/", "/api/tasks"] {
         let answer = get(path).await.unwrap();
         assert_eq!(answer.status(), 200, "{path}");

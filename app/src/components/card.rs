@@ -36,7 +36,8 @@ pub fn Card(task: Task, badge: Option<HealthBadge>, #[prop(optional)] controls: 
         let why = c.reason.map(|r| format!(": {r}")).unwrap_or_default();
         view! { <p class="card-cancelled">{format!("Cancelled{who}{why}")}</p> }
     });
-    let attempt = (task.attempt > 1).then(|| view! { <span class="attempt">{format!("attempt {}", task.attempt)}</span> });
+    let attempt =
+        (task.attempt > 1).then(|| view! { <span class="attempt">{format!("attempt {}", task.attempt)}</span> });
     let select = controls.map(|c| {
         let id = task.id.clone();
         let checked = {

@@ -276,7 +276,8 @@ pub fn CardMenu(
             }
             .into_any();
         }
-        let (on_move, on_cancel, on_retry, hidden) = (on_move.clone(), on_cancel.clone(), on_retry.clone(), hidden.clone());
+        let (on_move, on_cancel, on_retry, hidden) =
+            (on_move.clone(), on_cancel.clone(), on_retry.clone(), hidden.clone());
         view! {
             <div class="menu" role="group" aria-label="Task actions">
                 <form method="post" action=MoveTasks::PATH on:submit=on_move>
@@ -386,7 +387,8 @@ pub fn TaskActions(task: Signal<Option<Task>>, controls: Controls, agents: Signa
 /// `chosen` is the selected tasks as the board holds them now.
 #[component]
 pub fn SelectionBar(controls: Controls, chosen: Signal<Vec<Task>>) -> impl IntoView {
-    let chosen = move || chosen.with(|all| all.iter().map(|t| (t.id.clone(), t.last_seq, t.status)).collect::<Vec<_>>());
+    let chosen =
+        move || chosen.with(|all| all.iter().map(|t| (t.id.clone(), t.last_seq, t.status)).collect::<Vec<_>>());
     let agent = RwSignal::new(String::new());
     let count = move || controls.selected.with(BTreeSet::len);
     view! {

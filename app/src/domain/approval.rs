@@ -47,9 +47,61 @@ pub struct Approval {
     pub resolved_by: Option<String>,
     pub resolved_at: Option<String>,
     pub comment: Option<String>,
+    /// What a tool call asks to run, for approvals of an agent's tool call.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tool: Option<ToolCall>,
+    /// Who waits for the answer: `None` when nobody is held.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub held: Option<String>,
+    /// The input the operator approved instead of the one asked for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub updated_input: Option<serde_json::Value>,
+    /// Approved for the rest of the agent's session, not only this once.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub for_session: bool,
     pub created_at: String,
     pub seq: Seq,
     pub last_seq: Seq,
+}
+
+/// The tool call an approval is about.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ToolCall {
+    pub name: String,
+    /// The tool's input as the agent gave it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub input: Option<serde_json::Value>,
+    /// The directory the agent works in.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cwd: Option<String>,
+    /// What the agent offers to remember when approved for its session (Claude Code's
+    /// `permission_suggestions`); an approval without them cannot be approved for a session.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub suggestions: Option<serde_json::Value>,
+}
+
+impl ToolCall {
+    fn validate(&self) -> Result<(), Invalid> {
+        check::required("tool.name", &self.name, check::MAX_LABEL)?;
+        check::text("tool.cwd", self.cwd.as_deref(), check::MAX_URL)?;
+        for (name, value) in [("tool.input", &self.input), ("tool.suggestions", &self.suggestions)] {
+            if value.as_ref().is_some_and(|v| v.to_string().len() > check::MAX_JSON) {
+                return Err(check::field(name, format!("must be at most {} bytes of JSON", check::MAX_JSON)));
+            }
+        }
+        Ok(())
+    }
+
+    /// What the call is about, in a line: the command, the file, the pattern, the URL.
+    pub fn subject(&self) -> String {
+        let input = self.input.as_ref().and_then(serde_json::Value::as_object);
+        let named = ["command", "file_path", "path", "pattern", "url", "query", "description", "prompt"]
+            .iter()
+            .find_map(|k| input.and_then(|i| i.get(*k)).and_then(serde_json::Value::as_str));
+        let line = named.or_else(|| input.and_then(|i| i.values().find_map(serde_json::Value::as_str)));
+        line.map(str::to_string).unwrap_or_else(|| self.input.as_ref().map(|i| i.to_string()).unwrap_or_default())
+    }
 }
 
 impl Entity for Approval {
@@ -76,6 +128,10 @@ impl Approval {
             resolved_by: None,
             resolved_at: None,
             comment: None,
+            tool: e.tool.clone(),
+            held: e.held.clone(),
+            updated_input: None,
+            for_session: false,
             created_at: at.ts.clone(),
             seq: at.seq,
             last_seq: at.seq,
@@ -89,6 +145,8 @@ impl Approval {
                 self.status = e.status;
                 self.resolved_by = e.by.clone();
                 self.comment = e.comment.clone();
+                self.updated_input = e.updated_input.clone();
+                self.for_session = e.for_session;
                 self.resolved_at = Some(at.ts.clone());
                 self.last_seq = at.seq;
             }
@@ -126,7 +184,7 @@ pub struct ApprovalRequested {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub task_id: Option<String>,
     pub title: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none", alias = "details")]
     pub description: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub requested_by: Option<String>,
@@ -136,6 +194,12 @@ pub struct ApprovalRequested {
     /// How long it may wait, in milliseconds: instead of `expires_at`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ttl_ms: Option<u64>,
+    /// The agent's tool call it is about.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tool: Option<ToolCall>,
+    /// Who waits for the answer (`claude-code`, `poll`): set by the server for a held request.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub held: Option<String>,
 }
 
 impl Payload for ApprovalRequested {
@@ -146,6 +210,10 @@ impl Payload for ApprovalRequested {
         check::required("title", &self.title, check::MAX_TITLE)?;
         check::text("description", self.description.as_deref(), check::MAX_TEXT)?;
         check::name("requested_by", self.requested_by.as_deref())?;
+        check::opt_word("held", self.held.as_deref())?;
+        if let Some(tool) = &self.tool {
+            tool.validate()?;
+        }
         if let Some(at) = &self.expires_at {
             if time::millis(at).is_none() {
                 return Err(check::field("expires_at", "must be an RFC 3339 UTC time like 2026-01-01T12:00:00Z"));
@@ -193,6 +261,12 @@ pub struct ApprovalResolved {
     pub by: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub comment: Option<String>,
+    /// An approval with an edited input: the agent runs this one instead.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub updated_input: Option<serde_json::Value>,
+    /// Approved for the rest of the agent's session (only where the agent offered it).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub for_session: bool,
     /// Filled in by the server from the approval.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub session_id: Option<String>,
@@ -208,7 +282,12 @@ impl Payload for ApprovalResolved {
             return Err(check::field("status", "must be approved, rejected or timeout"));
         }
         check::name("by", self.by.as_deref())?;
-        check::text("comment", self.comment.as_deref(), check::MAX_TEXT)
+        check::text("comment", self.comment.as_deref(), check::MAX_TEXT)?;
+        let approved = self.status == ApprovalStatus::Approved;
+        if (self.updated_input.is_some() || self.for_session) && !approved {
+            return Err(check::field("status", "an edited input or a session-wide approval must be `approved`"));
+        }
+        check::json_object("updated_input", self.updated_input.as_ref())
     }
     fn topics(&self) -> Vec<String> {
         approval_topics(self.session_id.as_deref(), self.task_id.as_deref())
@@ -228,6 +307,13 @@ impl Payload for ApprovalResolved {
             return Err(Refusal::Conflict(format!("approval `{}` was already resolved: {what}{by}", self.id)).into());
         }
         (self.session_id, self.task_id) = (approval.session_id.clone(), approval.task_id.clone());
+        if self.for_session && approval.tool.as_ref().is_none_or(|t| t.suggestions.is_none()) {
+            let why = "the agent offered nothing to remember for its session; approve it this once";
+            return Err(Refusal::Conflict(format!("approval `{}`: {why}", self.id)).into());
+        }
+        if self.updated_input.is_some() && approval.tool.is_none() {
+            return Err(Refusal::Conflict(format!("approval `{}` is not about a tool call", self.id)).into());
+        }
         approval.apply(&EventBody::ApprovalResolved(self.clone()), at);
         set.put(&approval);
         Ok(())

@@ -17,6 +17,7 @@ pub mod entity;
 pub mod kinds;
 pub mod observation;
 pub mod ownership;
+pub mod policy;
 pub mod run;
 #[cfg(test)]
 pub mod samples;
@@ -50,6 +51,10 @@ pub trait Payload {
     }
     /// A fact the server derives (agent health): never accepted from a caller.
     fn derived(&self) -> bool {
+        false
+    }
+    /// A setting only an admin may change (the approval policy).
+    fn admin_only(&self) -> bool {
         false
     }
 }
@@ -108,6 +113,10 @@ macro_rules! canonical_events {
 
             pub fn derived(&self) -> bool {
                 match self { $(EventBody::$variant(p) => p.derived(),)+ }
+            }
+
+            pub fn admin_only(&self) -> bool {
+                match self { $(EventBody::$variant(p) => p.admin_only(),)+ }
             }
 
             /// Applies the event to its own entity only; [`EventBody::project`] also follows the agents.
@@ -180,6 +189,8 @@ canonical_events! {
     "activity:moved" => ActivityMoved(ownership::ActivityMoved),
     "approval:requested" => ApprovalRequested(approval::ApprovalRequested),
     "approval:resolved" => ApprovalResolved(approval::ApprovalResolved),
+    "policy:updated" => PolicyUpdated(policy::PolicyUpdated),
+    "session:delivered" => SessionDelivered(session::SessionDelivered),
     "test:started" => TestStarted(test_run::TestStarted),
     "test:completed" => TestCompleted(test_run::TestCompleted),
     "budget:updated" => BudgetUpdated(budget::BudgetUpdated),

@@ -20,6 +20,8 @@ fn bodies() -> Vec<(&'static str, Value)> {
         ("session:iteration", json!({"id": "s1", "iteration": 1})),
         ("session:heartbeat", json!({"id": "s1"})),
         ("session:message", json!({"id": "s1", "role": "agent", "text": "hi"})),
+        ("session:message", json!({"id": "s1", "message_id": "m2", "role": "human", "text": "go on"})),
+        ("session:delivered", json!({"id": "s1", "message_id": "m2", "via": "Stop"})),
         ("session:spec", json!({"id": "s1", "spec": "do it"})),
         ("activity:logged", json!({"id": "act1", "task_id": "t1", "category": "git", "message": "pushed"})),
         ("activity:updated", json!({"id": "act1", "task_id": "t1", "status": "succeeded"})),
@@ -31,6 +33,7 @@ fn bodies() -> Vec<(&'static str, Value)> {
         ),
         ("approval:requested", json!({"id": "ap1", "task_id": "t1", "title": "Deploy?"})),
         ("approval:resolved", json!({"id": "ap1", "status": "approved"})),
+        ("policy:updated", json!({"rules": [{"tool": "Read", "action": "allow"}]})),
         ("test:started", json!({"id": "tr1", "name": "unit", "task_id": "t1"})),
         ("test:completed", json!({"id": "tr1", "task_id": "t1", "passed": 3, "failed": 0})),
         ("budget:updated", json!({"task_id": "t1", "spent_usd": 1.5})),
@@ -61,6 +64,7 @@ pub fn events() -> Vec<Event> {
     let bodies = bodies();
     let mut types: Vec<&str> = bodies.iter().map(|(kind, _)| *kind).collect();
     types.sort();
+    types.dedup();
     let mut all = EVENT_TYPES.to_vec();
     all.sort();
     assert_eq!(types, all, "one sample of every event type");

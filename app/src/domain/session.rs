@@ -241,10 +241,14 @@ fn project_later(body: EventBody, id: &str, set: &mut EntitySet, at: &Stamp) -> 
     }
     session.apply(&body, at);
     set.put(&session);
-    if let EventBody::SessionMessage(e) = &body {
-        let message = Message::said(e, at);
-        set.absent::<Message>(&message.id)?;
-        set.put(&message);
+    match &body {
+        EventBody::SessionMessage(e) => {
+            let message = Message::said(e, at);
+            set.absent::<Message>(&message.id)?;
+            set.put(&message);
+        }
+        EventBody::SessionDelivered(e) => deliver(e, set, at)?,
+        _ => {}
     }
     Ok(())
 }
@@ -433,6 +437,14 @@ pub struct Message {
     pub role: Role,
     pub author: Option<String>,
     pub text: String,
+    /// A person's message that asks the agent to stop: delivered as the denial of its next tool call.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub stop: bool,
+    /// When a person's message reached the agent, and through which hook.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delivered_at: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delivered_via: Option<String>,
     pub created_at: String,
     pub seq: Seq,
 }
@@ -455,6 +467,9 @@ impl Message {
             role: e.role,
             author: e.author.clone(),
             text: e.text.clone(),
+            stop: e.stop,
+            delivered_at: None,
+            delivered_via: None,
             created_at: at.ts.clone(),
             seq: at.seq,
         }
@@ -473,13 +488,51 @@ later_session_event!(
         #[serde(default, skip_serializing_if = "Option::is_none")]
         author: Option<String>,
         text: String,
+        /// Asks the agent to stop (a person's message only).
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        stop: bool,
     },
     |e| {
         check::opt_id("message_id", e.message_id.as_deref())?;
+        if e.stop && e.role != Role::Human {
+            return Err(check::field("stop", "only a person's message can ask an agent to stop"));
+        }
         check::name("author", e.author.as_deref())?;
         check::required("text", &e.text, check::MAX_TEXT)
     }
 );
+
+later_session_event!(
+    /// A person's message reached the session's agent: exactly once, through the hook named.
+    SessionDelivered {
+        message_id: String,
+        /// The hook that carried it (`PostToolUse`, `Stop`, …).
+        via: String,
+    },
+    |e| {
+        check::id("message_id", &e.message_id)?;
+        check::required("via", &e.via, check::MAX_LABEL)
+    }
+);
+
+/// Marks a person's message delivered, once.
+fn deliver(e: &SessionDelivered, set: &mut EntitySet, at: &Stamp) -> Result<(), Step> {
+    let mut message = set.require::<Message>(&e.message_id)?;
+    if message.session_id != e.id || message.role != Role::Human {
+        return Err(
+            Refusal::Unknown(format!("session `{}` has no message `{}` from a person", e.id, e.message_id)).into()
+        );
+    }
+    if let Some(when) = &message.delivered_at {
+        let via = message.delivered_via.as_deref().unwrap_or("a hook");
+        return Err(
+            Refusal::Conflict(format!("message `{}` was delivered already, at {when} by {via}", e.message_id)).into()
+        );
+    }
+    (message.delivered_at, message.delivered_via) = (Some(at.ts.clone()), Some(e.via.clone()));
+    set.put(&message);
+    Ok(())
+}
 
 #[cfg(test)]
 mod tests {

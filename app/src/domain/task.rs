@@ -674,7 +674,11 @@ impl Payload for TaskCancelled {
         let task = set.require::<Task>(&self.id)?;
         if task.status.finished() {
             let status = task.status.as_str();
-            return Err(Refusal::Conflict(format!("task `{}` is {status}: only unfinished work can be cancelled", self.id)).into());
+            return Err(Refusal::Conflict(format!(
+                "task `{}` is {status}: only unfinished work can be cancelled",
+                self.id
+            ))
+            .into());
         }
         self.assignee = task.assignee;
         project_existing(EventBody::TaskCancelled(self.clone()), set, at)
@@ -706,7 +710,11 @@ impl Payload for TaskRetried {
         let task = set.require::<Task>(&self.id)?;
         if !task.status.retryable() {
             let status = task.status.as_str();
-            return Err(Refusal::Conflict(format!("task `{}` is {status}: only a failed or cancelled task can be retried", self.id)).into());
+            return Err(Refusal::Conflict(format!(
+                "task `{}` is {status}: only a failed or cancelled task can be retried",
+                self.id
+            ))
+            .into());
         }
         project_existing(EventBody::TaskRetried(self.clone()), set, at)
     }
@@ -716,14 +724,19 @@ impl Payload for TaskRetried {
 /// of the request is stored, and the writer learns the task's current seq.
 pub fn unchanged_since(body: &EventBody, seen: Seq, set: &EntitySet) -> Result<(), Step> {
     let Some(id) = body.task_id() else {
-        return Err(Refusal::Conflict(format!("`if_seq` guards an event about a task; `{}` is not one", body.kind())).into());
+        return Err(
+            Refusal::Conflict(format!("`if_seq` guards an event about a task; `{}` is not one", body.kind())).into()
+        );
     };
     let task = set.require::<Task>(id)?;
     if task.last_seq == seen {
         return Ok(());
     }
     Err(Refusal::Stale {
-        message: format!("task `{id}` changed at seq {} after the seq {seen} this change was based on; nothing was stored", task.last_seq),
+        message: format!(
+            "task `{id}` changed at seq {} after the seq {seen} this change was based on; nothing was stored",
+            task.last_seq
+        ),
         current: task.last_seq,
     }
     .into())

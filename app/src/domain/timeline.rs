@@ -127,8 +127,11 @@ mod tests {
     fn failures_and_cancels_are_kept_whoever_reports_them() {
         let failed = EventBody::TaskFailed(TaskFailed { id: "t1".into(), error: "tests red".into() });
         assert_eq!(entry(&failed, &at(None), TaskStatus::InProgress).unwrap().message, "Failed: tests red");
-        let cancelled =
-            EventBody::TaskCancelled(TaskCancelled { id: "t1".into(), reason: Some("wrong repo".into()), assignee: None });
+        let cancelled = EventBody::TaskCancelled(TaskCancelled {
+            id: "t1".into(),
+            reason: Some("wrong repo".into()),
+            assignee: None,
+        });
         let entry = entry(&cancelled, &at(Some("Dana")), TaskStatus::InProgress).unwrap();
         assert_eq!((entry.category.as_str(), entry.message.as_str()), ("cancelled", "Cancelled: wrong repo by Dana"));
     }

@@ -8,9 +8,9 @@
 
 use leptos::prelude::*;
 
+use super::{live_or_past, live_page, loaded, loaded_then, past_page};
 #[cfg(feature = "hydrate")]
 use crate::server_fns::board::{get_tasks, Column as Cards, FETCH_AT_MOST};
-use super::{live_or_past, live_page, loaded, loaded_then, past_page};
 use crate::{
     components::{
         card::{Arrivals, Card},

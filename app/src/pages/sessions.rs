@@ -74,10 +74,15 @@ pub fn SessionPage() -> impl IntoView {
 
 fn live_session(id: String) -> AnyView {
     let ask = id.clone();
-    loaded("Loading the session…", "the session", move || get_session(ask.clone()), move |page| match page {
-        Page { view: None, .. } => view! { <NotFound/> }.into_any(),
-        page => view! { <LiveSession page id=id.clone()/> }.into_any(),
-    })
+    loaded(
+        "Loading the session…",
+        "the session",
+        move || get_session(ask.clone()),
+        move |page| match page {
+            Page { view: None, .. } => view! { <NotFound/> }.into_any(),
+            page => view! { <LiveSession page id=id.clone()/> }.into_any(),
+        },
+    )
 }
 
 #[component]

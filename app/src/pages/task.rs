@@ -41,10 +41,15 @@ pub fn TaskPage() -> impl IntoView {
 
 fn live_task(id: String) -> AnyView {
     let ask = id.clone();
-    loaded("Loading the task…", "the task", move || get_task(ask.clone()), move |page| match page {
-        Page { view: None, .. } => view! { <NotFound/> }.into_any(),
-        page => view! { <LiveTask page id=id.clone()/> }.into_any(),
-    })
+    loaded(
+        "Loading the task…",
+        "the task",
+        move || get_task(ask.clone()),
+        move |page| match page {
+            Page { view: None, .. } => view! { <NotFound/> }.into_any(),
+            page => view! { <LiveTask page id=id.clone()/> }.into_any(),
+        },
+    )
 }
 
 #[component]

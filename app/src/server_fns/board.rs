@@ -257,7 +257,9 @@ mod brief {
     type Wire = (String, String, TaskStatus, Option<String>, Vec<String>, Seq, Seq);
 
     pub fn serialize<S: Serializer>(tasks: &[Task], s: S) -> Result<S::Ok, S::Error> {
-        s.collect_seq(tasks.iter().map(|t| (&t.id, &t.title, t.status, &t.assignee, &t.labels, t.created_seq, t.last_seq)))
+        s.collect_seq(
+            tasks.iter().map(|t| (&t.id, &t.title, t.status, &t.assignee, &t.labels, t.created_seq, t.last_seq)),
+        )
     }
 
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Task>, D::Error> {
@@ -351,9 +353,14 @@ mod tests {
         for (status, limit) in [(TaskStatus::Inbox, 5), (TaskStatus::Inbox, 50), (TaskStatus::Done, 5)] {
             let (sent, whole) = (read.column(status, limit, &all), full.column(status, limit, &all));
             assert_eq!(sent.total, whole.total);
-            let drawn: Vec<&str> = sent.cards.iter().map(|t| t.id.as_str()).chain(sent.missing.iter().map(String::as_str)).collect();
+            let drawn: Vec<&str> =
+                sent.cards.iter().map(|t| t.id.as_str()).chain(sent.missing.iter().map(String::as_str)).collect();
             assert_eq!(drawn, whole.cards.iter().map(|t| t.id.as_str()).collect::<Vec<_>>());
-            assert_eq!(sent.missing.len(), limit.saturating_sub(5).min(whole.total.saturating_sub(5)), "{status:?} {limit}");
+            assert_eq!(
+                sent.missing.len(),
+                limit.saturating_sub(5).min(whole.total.saturating_sub(5)),
+                "{status:?} {limit}"
+            );
         }
         let by_title = Filter { text: "T".into(), ..Filter::default() };
         assert_eq!(read.column(TaskStatus::Inbox, 100, &by_title).total, 49, "briefs are searched by title too");

@@ -240,7 +240,8 @@ pub mod ssr {
         actions.0.post(&viewer, events, if_seq).await.map_err(|refused| {
             // The answer's status says what kind of refusal it is (409 stale, 403 role, 422 invalid).
             if let Some(response) = leptos::prelude::use_context::<leptos_axum::ResponseOptions>() {
-                response.set_status(http::StatusCode::from_u16(refused.status).unwrap_or(http::StatusCode::BAD_REQUEST));
+                response
+                    .set_status(http::StatusCode::from_u16(refused.status).unwrap_or(http::StatusCode::BAD_REQUEST));
             }
             ServerFnError::new(refused.message)
         })

@@ -166,7 +166,13 @@ mod tests {
     use crate::domain::task::{TaskCreated, TaskFailed, TaskStatus, TaskUpdated};
 
     fn event(seq: Seq, by: Option<&str>, body: EventBody) -> Event {
-        Event { seq, ts: format!("2026-01-01T00:00:{seq:02}.000Z"), topics: body.topics(), by: by.map(Into::into), body }
+        Event {
+            seq,
+            ts: format!("2026-01-01T00:00:{seq:02}.000Z"),
+            topics: body.topics(),
+            by: by.map(Into::into),
+            body,
+        }
     }
 
     #[test]

@@ -156,7 +156,9 @@ fn if_match(headers: &HeaderMap) -> Result<Option<Seq>, ApiError> {
     let seq = value.to_str().ok().map(|v| v.trim().trim_start_matches("W/").trim_matches('"'));
     match seq.and_then(|s| s.parse::<Seq>().ok()) {
         Some(seq) => Ok(Some(seq)),
-        None => Err(ApiError::Invalid("`If-Match` must be the task's seq (its `last_seq`, or its ETag); nothing was stored".into())),
+        None => Err(ApiError::Invalid(
+            "`If-Match` must be the task's seq (its `last_seq`, or its ETag); nothing was stored".into(),
+        )),
     }
 }
 

@@ -72,7 +72,7 @@ pub async fn post(
     }
     let source = outer.source_app.filter(|s| !s.trim().is_empty());
     let agent = params.agent.or_else(|| source.as_deref().map(id_of));
-    let hook = Hook::read(body, agent.as_deref())?;
+    let hook = Hook { answered: false, ..Hook::read(body, agent.as_deref())? };
     deliver(&state, &caller, &hook, posted.intake()).await?;
     Ok(StatusCode::OK)
 }

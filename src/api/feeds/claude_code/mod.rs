@@ -1,34 +1,46 @@
 //! Claude Code's hooks, `POST /api/feeds/claude-code`: the JSON object a hook gets on its stdin
-//! (or, as an http hook, in its request body), taken as it is. Answered 204 with no body.
+//! (or, as an http hook, in its request body), taken as it is. Answered 204 with no body, except
+//! where Flightdeck decides something for the agent ([`gate`]).
 //!
 //! - A session per `session_id`, of the agent `claude-code:<project>` (the last part of `cwd`;
 //!   `?agent=` names it instead). Events fired inside a sub-agent (`agent_id`) go to a child
 //!   session of it, started by `SubagentStart` and ended by `SubagentStop`.
 //! - A tool call is one activity `tool-<tool_use_id>`: running from `PreToolUse`, then succeeded or
 //!   failed with its duration from `PostToolUse` / `PostToolUseFailure`.
-//! - `PermissionRequest`, or a `Notification` of type `permission_prompt`, asks an approval. It is
-//!   answered in the terminal, so the next hook tells which way: the tool ran (approved), or the
-//!   agent stopped or got a new prompt without running it (rejected).
+//! - `PermissionRequest` asks an approval and is held until it is decided ([`gate`]); so is a
+//!   `PreToolUse` that a policy rule says to ask about. A `Notification` of type
+//!   `permission_prompt` asks one that is answered in the terminal; the next hook tells which way:
+//!   the tool ran (approved), or the agent stopped or got a new prompt without running it
+//!   (rejected). A held approval the terminal answered first is resolved the same way.
 //! - `TaskCreated` / `TaskCompleted` are tasks on the board, `cc-<team or session>-<task_id>`.
 //! - `UserPromptSubmit` and tool calls make the agent working, a permission wait blocked, `Stop`
 //!   and `SessionEnd` idle, `StopFailure` (an API error ended the turn) error; every hook is a
 //!   heartbeat.
 //! - Any other hook, and every field not read here, is kept in an activity's metadata.
 
+pub mod gate;
+mod hold;
+
 use app::domain::{
     activity::{Activity, ActivityLogged, ActivityStatus, ActivityUpdated},
     agent::{AgentHeartbeat, AgentState, AgentStatus},
-    approval::{Approval, ApprovalRequested, ApprovalResolved, ApprovalStatus},
+    approval::{Approval, ApprovalRequested, ApprovalResolved, ApprovalStatus, ToolCall},
     check,
     entity::{decode_rows, Query},
-    session::{Session, SessionEnded, SessionHeartbeat, SessionKind, SessionStarted, SessionUpdated},
+    policy::{Policy, RuleAction, POLICY_ID},
+    session::{
+        Message, Role, Session, SessionDelivered, SessionEnded, SessionHeartbeat, SessionKind, SessionStarted,
+        SessionUpdated,
+    },
     task::{Task, TaskCompleted, TaskCreated},
     time, EventBody,
 };
 use axum::{
     extract::{Query as UrlQuery, State},
-    http::StatusCode,
+    response::{IntoResponse, Response},
+    Json,
 };
+use gate::{Gate, Reply};
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
@@ -57,24 +69,35 @@ pub async fn post(
     Caller(caller): Caller,
     UrlQuery(params): UrlQuery<FeedParams>,
     posted: Posted,
-) -> Result<StatusCode, ApiError> {
+) -> Result<Response, ApiError> {
     let hook = Hook::read(object(&posted.body)?, params.agent.as_deref())?;
     deliver(&state, &caller, &hook, posted.intake()).await
 }
 
-/// Commits what one hook stands for.
+/// Commits what one hook stands for, and answers it: at once, or once its approval is resolved.
 pub async fn deliver(
     state: &AppState,
     caller: &TokenRecord,
     hook: &Hook,
     intake: Intake,
-) -> Result<StatusCode, ApiError> {
+) -> Result<Response, ApiError> {
+    let reply = std::sync::Mutex::new((Reply::Nothing, Policy::default()));
     commit(state, caller, intake, || async {
         let known = Known::look(state, caller, hook).await?;
+        *reply.lock().expect("reply") = (hook.reply(&known), known.policy.clone());
         Ok(hook.events(&known, state.clock.now_millis()))
     })
     .await?;
-    Ok(DONE)
+    let (reply, policy) = reply.into_inner().expect("reply");
+    let answer = match reply {
+        Reply::Nothing => None,
+        Reply::Now(answer) => Some(answer),
+        Reply::Hold { id } => hold::answer(state, caller, hook, &id, &policy).await?,
+    };
+    Ok(match answer {
+        Some(answer) => Json(answer).into_response(),
+        None => DONE.into_response(),
+    })
 }
 
 /// One hook's input.
@@ -86,6 +109,11 @@ pub struct Hook {
     pub agent: String,
     pub project: Option<String>,
     pub body: Map<String, Value>,
+    /// The approval id a `PermissionRequest` is held as, made when it is read.
+    pub request_id: String,
+    /// Whether the agent reads the answer (Claude Code's own http hook): only then does a policy
+    /// decide, a request wait, or a message go with it. The observability script's does not.
+    pub answered: bool,
 }
 
 impl Hook {
@@ -98,7 +126,8 @@ impl Hook {
         let session = id_of(text(&body, "session_id").ok_or_else(|| missing("session_id"))?);
         let project = project_of(text(&body, "cwd"));
         let agent = agent_param(agent, || format!("claude-code:{}", project.as_deref().unwrap_or("unknown")))?;
-        Ok(Hook { event, session, agent, project, body })
+        let request_id = format!("perm-{}", &uuid::Uuid::new_v4().simple().to_string()[..16]);
+        Ok(Hook { event, session, agent, project, body, request_id, answered: true })
     }
 
     fn field(&self, name: &str) -> Option<&str> {
@@ -181,16 +210,43 @@ impl Hook {
                 ..ActivityLogged::default()
             })
         };
+        // The approvals this hook answers: those the hooks asked (not an agent's own through the
+        // API), and of a held tool call only once that very call ran.
+        let ran = (self.event.starts_with("PostToolUse")).then(|| self.tool());
         let resolve = |status: ApprovalStatus, comment: &'static str| {
-            known.pending.iter().map(move |a| {
-                EventBody::ApprovalResolved(ApprovalResolved {
-                    id: a.id.clone(),
-                    status,
-                    by: Some("terminal".into()),
-                    comment: Some(comment.to_string()),
-                    ..Default::default()
+            let ran = ran.clone();
+            known
+                .pending
+                .iter()
+                .filter(|a| a.requested_by.as_deref() == Some(actor.as_str()))
+                .filter(move |a| match (&a.tool, &ran, &a.held) {
+                    (Some(asked), Some(ran), Some(_)) => asked.name == ran.name && asked.input == ran.input,
+                    _ => true,
                 })
+                .map(move |a| {
+                    EventBody::ApprovalResolved(ApprovalResolved {
+                        id: a.id.clone(),
+                        status,
+                        by: Some(gate::TERMINAL.into()),
+                        comment: Some(comment.to_string()),
+                        ..Default::default()
+                    })
+                })
+        };
+        // What operators wrote to the agent, delivered by this hook (see `gate`).
+        let delivered = |m: &Message| {
+            EventBody::SessionDelivered(SessionDelivered {
+                id: here.clone(),
+                message_id: m.id.clone(),
+                via: self.event.clone(),
+                ..Default::default()
             })
+        };
+        let carried: Vec<EventBody> = match self.reply(known) {
+            Reply::Now(_) if matches!(self.event.as_str(), "PostToolUse" | "UserPromptSubmit" | "Stop") => {
+                known.undelivered().filter(|m| !m.stop).map(delivered).collect()
+            }
+            _ => vec![],
         };
         match self.event.as_str() {
             "SessionStart" => {
@@ -215,12 +271,16 @@ impl Hook {
                     a.actor = Some("user".into());
                 }
                 out.push(prompt_entry);
+                out.extend(carried);
             }
             "PreToolUse" => {
-                out.push(status(AgentState::Working, &actor));
+                let gate = self.gate(known);
+                let held = matches!(gate, Gate::Hold { .. });
+                out.push(status(if held { AgentState::Blocked } else { AgentState::Working }, &actor));
                 if known.tool.is_none() {
                     out.push(self.tool_call(&here, &actor, ActivityStatus::Running, None));
                 }
+                out.extend(self.gated(gate, &here, &actor, delivered));
             }
             "PostToolUse" | "PostToolUseFailure" => {
                 out.extend(resolve(ApprovalStatus::Approved, "the tool ran"));
@@ -240,12 +300,13 @@ impl Hook {
                     })),
                     _ => out.push(self.tool_call(&here, &actor, outcome, duration)),
                 }
+                out.extend(carried);
             }
             "PermissionRequest" => {
-                out.push(status(AgentState::Blocked, &actor));
-                let tool = self.field("tool_name").unwrap_or("a tool");
-                let title = clip(&format!("Allow {tool}: {}?", self.tool_summary()), check::MAX_TITLE - 10);
-                out.push(self.ask(&here, &actor, title, known));
+                let gate = self.gate(known);
+                let waits = matches!(gate, Gate::Hold { .. } | Gate::Pass);
+                out.push(status(if waits { AgentState::Blocked } else { AgentState::Working }, &actor));
+                out.extend(self.gated(gate, &here, &actor, delivered));
             }
             "Notification" => {
                 let message = self.field("message").unwrap_or("Notification").to_string();
@@ -253,7 +314,7 @@ impl Hook {
                     Some("permission_prompt") => {
                         out.push(status(AgentState::Blocked, &actor));
                         if known.pending.is_empty() {
-                            out.push(self.ask(&here, &actor, clip(&message, check::MAX_TITLE - 10), known));
+                            out.push(self.ask_in_terminal(&here, &actor, clip(&message, check::MAX_TITLE - 10)));
                         }
                     }
                     Some("agent_needs_input") => out.push(status(AgentState::Blocked, &actor)),
@@ -264,7 +325,10 @@ impl Hook {
             }
             "Stop" => {
                 out.extend(resolve(ApprovalStatus::Rejected, "the agent stopped without running it"));
-                out.push(status(AgentState::Idle, &actor));
+                // Messages carried by a stop make the agent go on with them.
+                let goes_on = !carried.is_empty();
+                out.push(status(if goes_on { AgentState::Working } else { AgentState::Idle }, &actor));
+                out.extend(carried);
                 let reply = self.field("last_assistant_message");
                 if let (Some(reply), true) = (reply, here_active) {
                     let message = Some(clip(reply, HEADLINE));
@@ -358,23 +422,63 @@ impl Hook {
 
     /// What a tool call is about, in a line: the command, the file, the pattern, the URL.
     fn tool_summary(&self) -> String {
-        let input = self.body.get("tool_input").and_then(Value::as_object);
-        let named = ["command", "file_path", "path", "pattern", "url", "query", "description", "prompt"]
-            .iter()
-            .find_map(|k| input.and_then(|i| i.get(*k)).and_then(Value::as_str));
-        let line = named.or_else(|| input.and_then(|i| i.values().find_map(Value::as_str))).unwrap_or("");
-        clip(line.lines().next().unwrap_or(""), 200)
+        clip(self.tool().subject().lines().next().unwrap_or(""), 200)
     }
 
-    fn ask(&self, session: &str, actor: &str, title: String, known: &Known) -> EventBody {
-        let id = self.tool_activity_id().map(|t| id_of(&format!("perm-{t}")));
-        // The same request heard twice (a PermissionRequest and its notification) is asked once.
-        let id = id.filter(|id| !known.pending.iter().any(|a| &a.id == id));
+    /// The events of a tool call's gate: the stop delivered, the rule that decided, or the approval
+    /// asked (held, or, with no room to hold it, answered in the terminal).
+    fn gated(&self, gate: Gate, here: &str, actor: &str, delivered: impl Fn(&Message) -> EventBody) -> Vec<EventBody> {
+        let call = self.tool();
+        let what = clip(&format!("{}: {}", call.name, call.subject()), 200);
+        let note = |category: &str, message: String| {
+            EventBody::ActivityLogged(ActivityLogged {
+                session_id: Some(here.to_string()),
+                category: category.into(),
+                message: clip(&message, check::MAX_TEXT / 2),
+                actor: Some(actor.to_string()),
+                ..ActivityLogged::default()
+            })
+        };
+        match gate {
+            Gate::Stop(m) => vec![delivered(m), note("approval", format!("Denied {what}: {}", gate::stop_reason(m)))],
+            Gate::Rule(d) => {
+                let verb = if d.rule.action == RuleAction::Allow { "Allowed" } else { "Denied" };
+                let rule = format!("rule {} ({})", d.at + 1, d.rule.describe());
+                vec![note("policy", format!("{verb} {what} by the workspace policy, {rule}"))]
+            }
+            Gate::Hold { id, ttl_ms } => {
+                let title = clip(&format!("Allow {what}?"), check::MAX_TITLE - 10);
+                vec![self.ask(Some(id), here, actor, title, Some(ttl_ms))]
+            }
+            Gate::Pass if self.event == "PermissionRequest" => {
+                let title = clip(&format!("Allow {what}?"), check::MAX_TITLE - 10);
+                vec![self.ask(None, here, actor, title, None)]
+            }
+            Gate::Pass => vec![],
+        }
+    }
+
+    /// An approval of this hook's tool call; held (with its time to wait) when `ttl_ms` is given.
+    fn ask(&self, id: Option<String>, session: &str, actor: &str, title: String, ttl_ms: Option<u64>) -> EventBody {
+        let call = self.tool();
         EventBody::ApprovalRequested(ApprovalRequested {
             id,
             session_id: Some(session.to_string()),
             title,
-            description: self.body.get("tool_input").map(|i| clip(&i.to_string(), 2_000)),
+            description: (!call.subject().is_empty()).then(|| clip(&call.subject(), 2_000)),
+            requested_by: Some(actor.to_string()),
+            ttl_ms,
+            held: ttl_ms.map(|_| "claude-code".to_string()),
+            tool: Some(ToolCall { input: call.input.filter(|i| i.to_string().len() <= check::MAX_JSON), ..call }),
+            ..Default::default()
+        })
+    }
+
+    /// An approval asked by a notification, answered in the terminal.
+    fn ask_in_terminal(&self, session: &str, actor: &str, title: String) -> EventBody {
+        EventBody::ApprovalRequested(ApprovalRequested {
+            session_id: Some(session.to_string()),
+            title,
             requested_by: Some(actor.to_string()),
             ..Default::default()
         })
@@ -411,15 +515,34 @@ pub struct Known {
     /// Approvals of the hook's session still waiting.
     pub pending: Vec<Approval>,
     pub task: Option<Task>,
+    /// The workspace's approval policy (the default when none was set).
+    pub policy: Policy,
+    /// What people wrote in the hook's session.
+    pub messages: Vec<Message>,
+    /// Whether another request may be held.
+    pub room: bool,
 }
 
 impl Known {
+    /// What people wrote in the hook's session that has not reached the agent yet, oldest first.
+    pub fn undelivered(&self) -> impl Iterator<Item = &Message> {
+        self.messages.iter().filter(|m| m.role == Role::Human && m.delivered_at.is_none())
+    }
+
+    /// Whether the hook's session (a sub-agent's, or the main one) still runs: a message can only
+    /// be delivered there.
+    pub fn active_here(&self) -> bool {
+        let here = self.sub.as_ref().or(self.session.as_ref());
+        here.is_some_and(Session::is_active)
+    }
+
     /// Everything a hook may name, in one read from one snapshot.
     pub async fn look(state: &AppState, caller: &TokenRecord, hook: &Hook) -> Result<Known, ApiError> {
         let sub = hook.subagent().map(|(id, _)| id);
         let here = sub.clone().unwrap_or_else(|| hook.session.clone());
         let waiting = Query::children::<Approval>(&here).with_status(&[ApprovalStatus::Pending.as_str()]);
-        let mut queries = vec![Query::one::<Session>(&hook.session), waiting];
+        let said = Query::children::<Message>(&here).with_status(&[Role::Human.as_str()]);
+        let mut queries = vec![Query::one::<Session>(&hook.session), waiting, Query::one::<Policy>(POLICY_ID), said];
         // The lookups a hook may not need follow, each at the index it was pushed at.
         let mut ask = |query: Option<Query>| {
             query.map(|q| {
@@ -438,6 +561,12 @@ impl Known {
             sub: first(rows(sub_at))?,
             tool: first(rows(tool_at))?,
             task: first(rows(task_at))?,
+            policy: first(rows(Some(2)))?.filter(|_| hook.answered).unwrap_or_default(),
+            messages: match hook.answered {
+                true => decode_rows(rows(Some(3))).map_err(ApiError::Unavailable)?,
+                false => vec![],
+            },
+            room: hook.answered && state.held.has_room(),
         })
     }
 }
