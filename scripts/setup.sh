@@ -50,6 +50,14 @@ if [ -f end2end/package-lock.json ]; then
     (cd end2end && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund)
   fi
 fi
+# The end-to-end suite runs the real Claude Code CLI (its hooks held by Flightdeck) against a
+# scripted model endpoint. Pinned: before 2.1.268 its PermissionRequest hook never fired in `-p` mode.
+CLAUDE_CODE_VERSION=2.1.337
+if [ "$(.tools/claude/node_modules/.bin/claude --version 2>/dev/null | awk '{print $1}')" != "$CLAUDE_CODE_VERSION" ]; then
+  log "installing Claude Code $CLAUDE_CODE_VERSION into .tools/claude"
+  mkdir -p .tools/claude
+  npm install --prefix .tools/claude --no-audit --no-fund --no-save "@anthropic-ai/claude-code@$CLAUDE_CODE_VERSION"
+fi
 # The integration suite runs the OpenTelemetry SDKs as their users do (tests/clients/): the Python
 # SDK in a virtualenv under .tools, the JS SDK from its own lock file.
 if [ ! -x .tools/otel-venv/bin/python ] || [ tests/clients/otel-python/requirements.txt -nt .tools/otel-venv/installed ]; then

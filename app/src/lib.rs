@@ -90,6 +90,11 @@ pub fn App() -> impl IntoView {
                     ssr=SsrMode::Async
                 />
                 <Route path=StaticSegment("agents") view={Lazy::<pages::lazy::Agents>::new()} ssr=SsrMode::Async/>
+                <Route
+                    path=StaticSegment("approvals")
+                    view={Lazy::<pages::lazy::Approvals>::new()}
+                    ssr=SsrMode::Async
+                />
                 <Route path=StaticSegment("sessions") view={Lazy::<pages::lazy::Sessions>::new()} ssr=SsrMode::Async/>
                 <Route
                     path=(StaticSegment("sessions"), ParamSegment("id"))
@@ -98,6 +103,11 @@ pub fn App() -> impl IntoView {
                 />
                 <Route path=StaticSegment("runs") view={Lazy::<pages::lazy::Runs>::new()} ssr=SsrMode::Async/>
                 <Route path=StaticSegment("events") view={Lazy::<pages::lazy::Events>::new()} ssr=SsrMode::Async/>
+                <Route
+                    path=StaticSegment("settings")
+                    view={Lazy::<pages::lazy::Settings>::new()}
+                    ssr=SsrMode::Async
+                />
                 <Route path=StaticSegment("login") view=pages::login::LoginPage/>
             </Routes>
         </Router>

@@ -31,10 +31,28 @@ async function hook(line: string): Promise<void> {
   expect(await response.text()).toBe('');
 }
 
+/** Held permission requests of the recording, answered once the terminal's answer shows. */
+const held: Promise<Response>[] = [];
+
+/** Posts a permission request, which Flightdeck holds, and waits until its approval is stored. */
+async function holdRequest(line: string): Promise<void> {
+  const asked = async () => (await (await fetch(`${server.url}/api/approvals?status=pending`, {
+    headers: { authorization: 'Bearer e2e-token-0123456789' },
+  })).json()).length;
+  const before = await asked();
+  held.push(fetch(`${server.url}/api/feeds/claude-code`, {
+    method: 'POST',
+    headers: { authorization: 'Bearer e2e-token-0123456789', 'content-type': 'application/json' },
+    body: line,
+  }));
+  await expect.poll(asked).toBe(before + 1);
+}
+
 /** Posts the recording up to the hook named `until` (included). */
 async function playUntil(from: number, until: string): Promise<number> {
   for (let i = from; i < recorded.length; i++) {
-    await hook(recorded[i]);
+    if (JSON.parse(recorded[i]).hook_event_name === 'PermissionRequest') await holdRequest(recorded[i]);
+    else await hook(recorded[i]);
     if (JSON.parse(recorded[i]).hook_event_name === until) return i + 1;
   }
   throw new Error(`no ${until} after hook ${from}`);
@@ -71,6 +89,9 @@ test('a Claude Code session, live on its page: tool calls, a permission prompt, 
   next = await playUntil(next, 'PostToolUse');
   await expect(approval.getByTestId('approval-status')).toHaveText('approved');
   await expect(entry('Bash: rm -rf dist')).toContainText('1 s');
+  // The terminal answered first: the held request is released with no decision.
+  const released = await held.pop()!;
+  expect([released.status, await released.text()]).toEqual([204, '']);
 
   await playUntil(next, 'SessionEnd');
   await expect(page.getByTestId('session-ended')).toBeVisible();

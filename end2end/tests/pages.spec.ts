@@ -47,6 +47,8 @@ const pages = [
   ['task-sessions', '/tasks/t-auth?tab=sessions'],
   ['task-approvals', '/tasks/t-auth?tab=approvals'],
   ['agents', '/agents'],
+  ['approvals', '/approvals'],
+  ['settings', '/settings'],
   ['events', '/events'],
 ];
 

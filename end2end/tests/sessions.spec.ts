@@ -71,7 +71,7 @@ test('approving in one browser resolves it in the other; two deciding at once ge
   const [one, two] = [await tab(await browser.newContext(), 'Ann'), await tab(await browser.newContext(), 'Bob')];
   await server.post({ type: 'approval:requested', payload: { id: 'a2', session_id: 'd1', title: 'Email customers?', ttl_ms: 600000 } });
   const [inOne, inTwo] = [one, two].map((p) => p.locator('.approval[data-approval="a2"]'));
-  await expect(inTwo.getByRole('button', { name: 'Reject' })).toBeEnabled();
+  await expect(inTwo.getByRole('button', { name: 'Deny' })).toBeEnabled();
   await inOne.getByRole('button', { name: 'Approve' }).click();
   await expect(inTwo.getByTestId('approval-status')).toHaveText('approved');
   await expect(inTwo).toContainText('approved by Ann');
@@ -81,13 +81,13 @@ test('approving in one browser resolves it in the other; two deciding at once ge
   await server.post({ type: 'approval:requested', payload: { id: 'a3', session_id: 'd1', title: 'Merge now?', ttl_ms: 600000 } });
   const [a, b] = [one, two].map((p) => p.locator('.approval[data-approval="a3"]'));
   await expect(a.getByRole('button', { name: 'Approve' })).toBeEnabled();
-  await expect(b.getByRole('button', { name: 'Reject' })).toBeEnabled();
+  await expect(b.getByRole('button', { name: 'Deny' })).toBeEnabled();
   const press = (page: Page, name: string) =>
     page.evaluate((n) => {
       const button = [...document.querySelectorAll('.approval[data-approval="a3"] button')].find((x) => x.textContent === n);
       (button as HTMLButtonElement | undefined)?.click();
     }, name);
-  await Promise.all([press(one, 'Approve'), press(two, 'Reject')]);
+  await Promise.all([press(one, 'Approve'), press(two, 'Deny')]);
   await expect(a.getByTestId('approval-status')).toHaveText(/approved|rejected/);
   const final = await a.getByTestId('approval-status').textContent();
   await expect(b.getByTestId('approval-status')).toHaveText(final ?? '');

@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use app::domain::{
-    activity::{session_parent, Activity},
+    activity::{session_parent, Activity, ActivityStatus},
     approval::Approval,
     entity::Query,
     session::Message,
@@ -89,13 +89,20 @@ async fn a_held_permission_request_is_answered_with_what_the_operator_decided() 
     assert_eq!(status, 409, "{again}");
     assert!(again["message"].as_str().unwrap().contains("already resolved: approved by configured"), "{again}");
 
-    // Denied, with the reason Claude reads.
+    // Denied, with the reason Claude reads; the call (announced by its PreToolUse) never runs, and
+    // its activity says so.
+    let mut pre = bash("git push --force");
+    pre["tool_use_id"] = json!("tu-push");
+    assert_eq!(call(&server, "POST", FEED, Some(&hook("PreToolUse", pre)), TOKEN).await.0, 204);
     let (id, held) = server.held_hook(&hook("PermissionRequest", bash("git push --force"))).await;
     decide(&server, &id, json!({"decision": "reject", "reason": "not on main"})).await;
     let (_, answer) = answer_of(held).await;
     let decision = &answer["hookSpecificOutput"]["decision"];
     assert_eq!(decision["behavior"], "deny");
     assert_eq!(decision["message"], "Denied by configured in Flightdeck: not on main");
+    let push: Vec<Activity> = server.rows(Query::one::<Activity>("tool-tu-push")).await;
+    assert_eq!(push[0].status, Some(ActivityStatus::Failed), "{push:?}");
+    assert_eq!(push[0].metadata.as_ref().unwrap()["denied"], "Denied by configured in Flightdeck: not on main");
 
     // Allowed with an edited input.
     let (id, held) = server.held_hook(&hook("PermissionRequest", bash("rm -rf /"))).await;
@@ -306,6 +313,8 @@ async fn a_message_reaches_the_agent_at_its_next_hook_exactly_once_and_stop_deni
         denied["hookSpecificOutput"]["permissionDecisionReason"],
         "dana asked you to stop, through Flightdeck: wrong branch, stop"
     );
+    let stopped: Vec<Activity> = server.rows(Query::one::<Activity>("tool-t2")).await;
+    assert_eq!(stopped[0].status, Some(ActivityStatus::Failed), "the stopped call never runs: {stopped:?}");
     let (_, next) =
         feed(hook("PreToolUse", json!({"tool_name": "Bash", "tool_input": {"command": "ls"}, "tool_use_id": "t3"})))
             .await;

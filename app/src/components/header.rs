@@ -7,8 +7,15 @@ use leptos_router::hooks::use_location;
 use super::toast::Toasts;
 use crate::live::{fleet::Fleet, LinkState, LiveStatus};
 
-const SECTIONS: &[(&str, &str)] =
-    &[("/", "Board"), ("/sessions", "Sessions"), ("/runs", "Runs"), ("/agents", "Agents"), ("/events", "Events")];
+const SECTIONS: &[(&str, &str)] = &[
+    ("/", "Board"),
+    ("/sessions", "Sessions"),
+    ("/approvals", "Approvals"),
+    ("/runs", "Runs"),
+    ("/agents", "Agents"),
+    ("/events", "Events"),
+    ("/settings", "Settings"),
+];
 
 #[component]
 pub fn Header() -> impl IntoView {

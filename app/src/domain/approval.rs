@@ -79,12 +79,16 @@ pub struct ToolCall {
     /// `permission_suggestions`); an approval without them cannot be approved for a session.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub suggestions: Option<serde_json::Value>,
+    /// The activity of the call on its session's timeline, marked failed when the call is denied.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub activity_id: Option<String>,
 }
 
 impl ToolCall {
     fn validate(&self) -> Result<(), Invalid> {
         check::required("tool.name", &self.name, check::MAX_LABEL)?;
         check::text("tool.cwd", self.cwd.as_deref(), check::MAX_URL)?;
+        check::opt_id("tool.activity_id", self.activity_id.as_deref())?;
         for (name, value) in [("tool.input", &self.input), ("tool.suggestions", &self.suggestions)] {
             if value.as_ref().is_some_and(|v| v.to_string().len() > check::MAX_JSON) {
                 return Err(check::field(name, format!("must be at most {} bytes of JSON", check::MAX_JSON)));

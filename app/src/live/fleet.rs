@@ -19,6 +19,7 @@ pub const FLEET_READS: u64 = kinds(&[
     EventKind::SessionStarted,
     EventKind::SessionEnded,
     EventKind::ApprovalRequested,
+    EventKind::ApprovalResolved,
 ]);
 
 /// What a page reads and what the header reads: what the page's feed decodes.
@@ -52,6 +53,8 @@ pub struct Toast {
     pub text: String,
     /// Where the toast leads: the task's page.
     pub href: String,
+    /// The approval a request toast decides, with Approve / Deny on it.
+    pub approval: Option<String>,
 }
 
 /// Toasts shown at once; older ones give way.
@@ -135,7 +138,12 @@ impl Fleet {
                     (None, Some(task)) => format!("/tasks/{task}?tab=approvals"),
                     (None, None) => "/sessions".to_string(),
                 };
-                self.push(ToastKind::Approval, format!("Approval requested: {}", e.title), href)
+                let text = format!("Approval requested: {}", e.title);
+                self.push_toast(Toast { id: 0, kind: ToastKind::Approval, text, href, approval: e.id.clone() })
+            }
+            // Decided anywhere: its request leaves every page.
+            EventBody::ApprovalResolved(e) => {
+                self.toasts.update(|toasts| toasts.retain(|t| t.approval.as_deref() != Some(e.id.as_str())))
             }
             EventBody::TaskCompleted(e) if e.pr_url.is_some() => {
                 self.toast(ToastKind::PullRequest, format!("Done with a pull request: {}", self.title(&e.id)), &e.id)
@@ -149,10 +157,16 @@ impl Fleet {
     }
 
     fn push(&self, kind: ToastKind, text: String, href: String) {
+        self.push_toast(Toast { id: 0, kind, text, href, approval: None });
+    }
+
+    fn push_toast(&self, toast: Toast) {
         let id = self.next_toast.get_value();
+        #[cfg(feature = "hydrate")]
+        let kind = toast.kind;
         self.next_toast.set_value(id + 1);
         self.toasts.update(|toasts| {
-            toasts.push(Toast { id, kind, text, href });
+            toasts.push(Toast { id, ..toast });
             let excess = toasts.len().saturating_sub(MAX_TOASTS);
             toasts.drain(..excess);
         });
@@ -199,7 +213,9 @@ mod tests {
             let skipped = read_as::<Header, _, _>(&mut whole, &mut read, |f, e| f.apply(e), shown);
             assert!(skipped > 20, "the header skips what it does not show: {skipped} skipped");
             let kinds: Vec<ToastKind> = whole.toasts.get_untracked().iter().map(|t| t.kind).collect();
-            assert!(kinds.contains(&ToastKind::Failure) && kinds.contains(&ToastKind::Approval), "{kinds:?}");
+            assert!(kinds.contains(&ToastKind::Failure), "{kinds:?}");
+            // The samples decide their approval after asking it: its toast came and went.
+            assert!(!kinds.contains(&ToastKind::Approval), "{kinds:?}");
         })
     }
 }

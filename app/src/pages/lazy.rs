@@ -27,8 +27,10 @@ macro_rules! lazy_pages {
 lazy_pages! {
     Task => super::task::TaskPage,
     Agents => super::agents::AgentsPage,
+    Approvals => super::approvals::ApprovalsPage,
     Sessions => super::sessions::SessionsPage,
     Session => super::sessions::SessionPage,
     Runs => super::runs::RunsPage,
     Events => super::events::EventsPage,
+    Settings => super::settings::SettingsPage,
 }

@@ -1,12 +1,14 @@
 //! One module per page, and what every live page shares: a snapshot at a seq, then the feed.
 
 pub mod agents;
+pub mod approvals;
 pub mod board;
 pub mod events;
 pub mod lazy;
 pub mod login;
 pub mod runs;
 pub mod sessions;
+pub mod settings;
 pub mod task;
 
 use std::future::Future;

@@ -15,7 +15,10 @@ use crate::{
         header::Header,
         time::{Pruned, TimeControl},
     },
-    domain::{session::SessionKind, Seq},
+    domain::{
+        session::{Role, SessionKind},
+        Seq,
+    },
     server_fns::{
         sessions::{get_session, get_session_at, get_sessions, send_message, SessionDetail, SessionList},
         Me, Page, Past,
@@ -156,7 +159,10 @@ fn SessionBody(detail: RwSignal<Option<SessionDetail>>, id: String, me: Me) -> i
     let shows_progress = move || design() || session().is_some_and(|s| s.progress.is_some());
     let spec = move || session().and_then(|s| s.spec);
     let shows_spec = move || design() || spec().is_some();
-    let shows_chat = move || design() || detail.with(|d| d.as_ref().is_some_and(|d| !d.messages.is_empty()));
+    // An agent still at work can be written to: its next hook carries the message.
+    let running = move || session().is_some_and(|s| s.is_active() && s.kind != SessionKind::Design);
+    let shows_chat =
+        move || design() || running() || detail.with(|d| d.as_ref().is_some_and(|d| !d.messages.is_empty()));
     let shows_activity = move || !design() || detail.with(|d| d.as_ref().is_some_and(|d| !d.activities.is_empty()));
     let (chat_id, chat_me) = (id.clone(), me.clone());
     let activities =
@@ -204,17 +210,25 @@ fn SessionBody(detail: RwSignal<Option<SessionDetail>>, id: String, me: Me) -> i
                     <ol class="messages" data-testid="messages">
                         <For
                             each=move || detail.with(|d| d.as_ref().map(|d| d.messages.clone()).unwrap_or_default())
-                            key=|m| m.id.clone()
-                            children=|m| view! {
-                                <li class="message" data-role=m.role.as_str()>
-                                    <span class="author">{m.author.clone().unwrap_or_else(|| m.role.as_str().to_string())}</span>
-                                    <p class="text">{m.text.clone()}</p>
-                                    <Ago ts=Signal::stored(Some(m.created_at.clone()))/>
-                                </li>
+                            key=|m| (m.id.clone(), m.delivered_at.clone())
+                            children=move |m| {
+                                let delivery = (m.role == Role::Human && !design()).then(|| match &m.delivered_via {
+                                    Some(via) => format!("delivered to the agent ({via})"),
+                                    None => "waiting for the agent's next hook".to_string(),
+                                });
+                                view! {
+                                    <li class="message" data-role=m.role.as_str() data-stop=m.stop.then_some("true")>
+                                        <span class="author">{m.author.clone().unwrap_or_else(|| m.role.as_str().to_string())}</span>
+                                        {m.stop.then(|| view! { <span class="stop-mark">"Stop"</span> })}
+                                        <p class="text">{m.text.clone()}</p>
+                                        <Ago ts=Signal::stored(Some(m.created_at.clone()))/>
+                                        {delivery.map(|d| view! { <span class="delivery" data-testid="delivery">{d}</span> })}
+                                    </li>
+                                }
                             }
                         />
                     </ol>
-                    <MessageBox session_id=chat_id.clone() me=chat_me.clone()/>
+                    <MessageBox session_id=chat_id.clone() me=chat_me.clone() agent=Signal::derive(running)/>
                 </section>
                 </Show>
                 </div>
@@ -275,22 +289,24 @@ fn SessionBody(detail: RwSignal<Option<SessionDetail>>, id: String, me: Me) -> i
     }
 }
 
-/// The box a person writes to the session with; their name goes with the message.
+/// The box a person writes to the session with; their name goes with the message. To an agent at
+/// work it also offers "Stop this agent": its next tool call is denied with the message.
 #[component]
-fn MessageBox(session_id: String, me: Me) -> impl IntoView {
+fn MessageBox(session_id: String, me: Me, agent: Signal<bool>) -> impl IntoView {
     let text = RwSignal::new(String::new());
     let error = RwSignal::new(None::<String>);
     let reason = me.why_not();
     let disabled = reason.is_some();
-    let send = move |ev: leptos::ev::SubmitEvent| {
-        ev.prevent_default();
+    let post = move |stop: bool| {
         let body = text.get_untracked();
-        if body.trim().is_empty() {
-            return;
-        }
+        let body = match (body.trim().is_empty(), stop) {
+            (true, false) => return,
+            (true, true) => "Stop now.".to_string(),
+            (false, _) => body,
+        };
         let session_id = session_id.clone();
         leptos::task::spawn_local(async move {
-            match send_message(session_id, body).await {
+            match send_message(session_id, body, Some(stop)).await {
                 Ok(()) => {
                     text.set(String::new());
                     error.set(None);
@@ -299,12 +315,29 @@ fn MessageBox(session_id: String, me: Me) -> impl IntoView {
             }
         });
     };
+    let stop = post.clone();
+    let send = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        post(false);
+    };
+    let label = move || match agent.get() {
+        true => format!("Message the agent as {}", me.name),
+        false => format!("Message as {}", me.name),
+    };
     view! {
         <form class="message-box" on:submit=send>
-            <label for="message">{format!("Message as {}", me.name)}</label>
+            <label for="message">{label}</label>
             <textarea id="message" name="message" rows="2" disabled=disabled
                 prop:value=move || text.get() on:input=move |ev| text.set(event_target_value(&ev))></textarea>
-            <button type="submit" disabled=disabled>"Send"</button>
+            <div class="message-actions">
+                <button type="submit" disabled=disabled>"Send"</button>
+                <Show when=move || agent.get()>
+                    <button type="button" class="stop-agent" disabled=disabled on:click={
+                        let stop = stop.clone();
+                        move |_| stop(true)
+                    }>"Stop this agent"</button>
+                </Show>
+            </div>
             {reason.map(|r| view! { <p class="why-not">{r}</p> })}
             {move || error.get().map(|e| view! { <p class="error" role="alert">{e}</p> })}
         </form>

@@ -3,10 +3,12 @@
 
 pub mod actions;
 pub mod agents;
+pub mod approvals;
 pub mod board;
 pub mod events;
 pub mod runs;
 pub mod sessions;
+pub mod settings;
 pub mod task;
 
 use leptos::prelude::*;

@@ -104,6 +104,11 @@ impl SessionDetail {
         self.session.apply(&event.body, &at);
         match &event.body {
             EventBody::SessionMessage(e) if e.id == id => self.messages.push(Message::said(e, &at)),
+            EventBody::SessionDelivered(e) if e.id == id => {
+                if let Some(m) = self.messages.iter_mut().find(|m| m.id == e.message_id) {
+                    (m.delivered_at, m.delivered_via) = (Some(at.ts.clone()), Some(e.via.clone()));
+                }
+            }
             EventBody::ActivityLogged(e) if e.session_id.as_deref() == Some(&id) && e.task_id.is_none() => {
                 self.activities.insert(0, Activity::logged(e, &at))
             }
@@ -210,22 +215,47 @@ pub async fn get_session_at(
     super::ssr::read_past(queries(&id), at, &time, Some(topic), |seq, rows| build(&id, seq, rows)).await
 }
 
-/// Posts a message to the session as the signed-in person.
+/// Posts a message to the session as the signed-in person; a running agent gets it at its next
+/// hook. `stop` asks the agent to stop: its next tool call is denied with the message.
 #[server(output = super::JsonAnswer)]
-pub async fn send_message(session_id: String, text: String) -> Result<(), ServerFnError> {
+pub async fn send_message(session_id: String, text: String, stop: Option<bool>) -> Result<(), ServerFnError> {
     use crate::domain::session::{Role, SessionMessage};
     let author = super::ssr::viewer().await?.name;
+    let stop = stop.unwrap_or(false);
     let message =
-        SessionMessage { id: session_id, role: Role::Human, author: Some(author), text, ..Default::default() };
+        SessionMessage { id: session_id, role: Role::Human, author: Some(author), text, stop, ..Default::default() };
     super::ssr::act(vec![EventBody::SessionMessage(message)]).await
 }
 
-/// Approves or rejects an approval as the signed-in person; refused when it is already resolved.
+/// Approves or denies an approval as the signed-in person, with the reason the agent reads, an
+/// edited input (JSON) to run instead, or for the rest of the agent's session; refused when it is
+/// already resolved.
 #[server(output = super::JsonAnswer)]
-pub async fn decide(approval_id: String, approve: bool) -> Result<(), ServerFnError> {
+pub async fn decide(
+    approval_id: String,
+    approve: bool,
+    reason: Option<String>,
+    updated_input: Option<String>,
+    for_session: Option<bool>,
+) -> Result<(), ServerFnError> {
     use crate::domain::approval::ApprovalResolved;
     let by = super::ssr::viewer().await?.name;
     let status = if approve { ApprovalStatus::Approved } else { ApprovalStatus::Rejected };
-    let resolution = ApprovalResolved { id: approval_id, status, by: Some(by), ..Default::default() };
+    let updated_input = match updated_input.filter(|i| !i.trim().is_empty()) {
+        Some(text) => Some(
+            serde_json::from_str(&text)
+                .map_err(|e| ServerFnError::new(format!("the edited input is not JSON: {e}")))?,
+        ),
+        None => None,
+    };
+    let resolution = ApprovalResolved {
+        id: approval_id,
+        status,
+        by: Some(by),
+        comment: reason.filter(|r| !r.trim().is_empty()),
+        updated_input,
+        for_session: for_session.unwrap_or(false),
+        ..Default::default()
+    };
     super::ssr::act(vec![EventBody::ApprovalResolved(resolution)]).await
 }

@@ -71,7 +71,34 @@ impl Hook {
             input: self.body.get("tool_input").cloned(),
             cwd: self.field("cwd").map(str::to_string),
             suggestions: self.body.get("permission_suggestions").filter(|s| !s.is_null()).cloned(),
+            activity_id: None,
         }
+    }
+
+    /// The activity of this hook's tool call: named by `PreToolUse`; for a `PermissionRequest`,
+    /// which names no call, the running call of the same tool and input.
+    pub fn call_activity(&self, known: &Known) -> Option<String> {
+        match self.event.as_str() {
+            "PermissionRequest" => {
+                let input = self.body.get("tool_input");
+                let same = |a: &&app::domain::activity::Activity| {
+                    a.status == Some(app::domain::activity::ActivityStatus::Running)
+                        && a.metadata.as_ref().and_then(|m| m.get("tool_input")) == input
+                };
+                known.running.iter().find(same).map(|a| a.id.clone())
+            }
+            _ => self.tool_activity_id(),
+        }
+    }
+
+    /// The event that marks this hook's tool call denied on the timeline, when it has one.
+    pub fn denied(&self, activity: Option<String>, reason: &str) -> Option<app::domain::EventBody> {
+        Some(app::domain::EventBody::ActivityUpdated(app::domain::activity::ActivityUpdated {
+            id: activity?,
+            status: Some(app::domain::activity::ActivityStatus::Failed),
+            metadata: Some(json!({ "denied": reason })),
+            ..Default::default()
+        }))
     }
 
     /// The id of the approval this hook's call is held as: per tool call for `PreToolUse`, per

@@ -41,17 +41,35 @@ pub async fn answer(
         }
     };
     let session = hook.subagent().map_or_else(|| hook.session.clone(), |(id, _)| id);
-    let note = EventBody::ActivityLogged(ActivityLogged {
+    let mut notes = vec![EventBody::ActivityLogged(ActivityLogged {
         session_id: Some(session),
         category: "approval".into(),
         message: clip(&story, check::MAX_TEXT / 2),
         actor: Some("flightdeck".into()),
         ..ActivityLogged::default()
-    });
-    if let Err(e) = accept(state, caller, vec![note]).await {
+    })];
+    // A denied call never runs, so no later hook ends its activity: the answer does.
+    let denial = answer.as_ref().and_then(|a| denial_reason(a));
+    if let (Some(reason), Outcome::Resolved(approval)) = (denial, &outcome) {
+        let activity = approval.tool.as_ref().and_then(|t| t.activity_id.clone());
+        notes.extend(hook.denied(activity, &reason));
+    }
+    if let Err(e) = accept(state, caller, notes).await {
         tracing::warn!(approval = id, error = %e, "the answer to a held hook was not logged");
     }
     Ok(answer)
+}
+
+/// The reason a deny answer gives, if the answer denies.
+fn denial_reason(answer: &Value) -> Option<String> {
+    let out = &answer["hookSpecificOutput"];
+    let reason = match out["permissionDecision"].as_str() {
+        Some("deny") => &out["permissionDecisionReason"],
+        Some(_) => return None,
+        None if out["decision"]["behavior"] == "deny" => &out["decision"]["message"],
+        None => return None,
+    };
+    Some(reason.as_str().unwrap_or("denied").to_string())
 }
 
 /// The answer in a sentence, for the session's timeline.

@@ -280,7 +280,7 @@ impl Hook {
                 if known.tool.is_none() {
                     out.push(self.tool_call(&here, &actor, ActivityStatus::Running, None));
                 }
-                out.extend(self.gated(gate, &here, &actor, delivered));
+                out.extend(self.gated(gate, &here, &actor, known, delivered));
             }
             "PostToolUse" | "PostToolUseFailure" => {
                 out.extend(resolve(ApprovalStatus::Approved, "the tool ran"));
@@ -306,7 +306,7 @@ impl Hook {
                 let gate = self.gate(known);
                 let waits = matches!(gate, Gate::Hold { .. } | Gate::Pass);
                 out.push(status(if waits { AgentState::Blocked } else { AgentState::Working }, &actor));
-                out.extend(self.gated(gate, &here, &actor, delivered));
+                out.extend(self.gated(gate, &here, &actor, known, delivered));
             }
             "Notification" => {
                 let message = self.field("message").unwrap_or("Notification").to_string();
@@ -427,8 +427,15 @@ impl Hook {
 
     /// The events of a tool call's gate: the stop delivered, the rule that decided, or the approval
     /// asked (held, or, with no room to hold it, answered in the terminal).
-    fn gated(&self, gate: Gate, here: &str, actor: &str, delivered: impl Fn(&Message) -> EventBody) -> Vec<EventBody> {
-        let call = self.tool();
+    fn gated(
+        &self,
+        gate: Gate,
+        here: &str,
+        actor: &str,
+        known: &Known,
+        delivered: impl Fn(&Message) -> EventBody,
+    ) -> Vec<EventBody> {
+        let call = ToolCall { activity_id: self.call_activity(known), ..self.tool() };
         let what = clip(&format!("{}: {}", call.name, call.subject()), 200);
         let note = |category: &str, message: String| {
             EventBody::ActivityLogged(ActivityLogged {
@@ -440,27 +447,44 @@ impl Hook {
             })
         };
         match gate {
-            Gate::Stop(m) => vec![delivered(m), note("approval", format!("Denied {what}: {}", gate::stop_reason(m)))],
+            Gate::Stop(m) => {
+                let reason = gate::stop_reason(m);
+                let mut out = vec![delivered(m), note("approval", format!("Denied {what}: {reason}"))];
+                out.extend(self.denied(call.activity_id, &reason));
+                out
+            }
             Gate::Rule(d) => {
-                let verb = if d.rule.action == RuleAction::Allow { "Allowed" } else { "Denied" };
+                let allowed = d.rule.action == RuleAction::Allow;
+                let verb = if allowed { "Allowed" } else { "Denied" };
                 let rule = format!("rule {} ({})", d.at + 1, d.rule.describe());
-                vec![note("policy", format!("{verb} {what} by the workspace policy, {rule}"))]
+                let mut out = vec![note("policy", format!("{verb} {what} by the workspace policy, {rule}"))];
+                if !allowed {
+                    out.extend(self.denied(call.activity_id, &gate::rule_reason(&d)));
+                }
+                out
             }
             Gate::Hold { id, ttl_ms } => {
                 let title = clip(&format!("Allow {what}?"), check::MAX_TITLE - 10);
-                vec![self.ask(Some(id), here, actor, title, Some(ttl_ms))]
+                vec![self.ask(Some(id), here, actor, title, Some(ttl_ms), call)]
             }
             Gate::Pass if self.event == "PermissionRequest" => {
                 let title = clip(&format!("Allow {what}?"), check::MAX_TITLE - 10);
-                vec![self.ask(None, here, actor, title, None)]
+                vec![self.ask(None, here, actor, title, None, call)]
             }
             Gate::Pass => vec![],
         }
     }
 
     /// An approval of this hook's tool call; held (with its time to wait) when `ttl_ms` is given.
-    fn ask(&self, id: Option<String>, session: &str, actor: &str, title: String, ttl_ms: Option<u64>) -> EventBody {
-        let call = self.tool();
+    fn ask(
+        &self,
+        id: Option<String>,
+        session: &str,
+        actor: &str,
+        title: String,
+        ttl_ms: Option<u64>,
+        call: ToolCall,
+    ) -> EventBody {
         EventBody::ApprovalRequested(ApprovalRequested {
             id,
             session_id: Some(session.to_string()),
@@ -521,6 +545,8 @@ pub struct Known {
     pub messages: Vec<Message>,
     /// Whether another request may be held.
     pub room: bool,
+    /// The session's latest tool calls (for a `PermissionRequest`, which names none).
+    pub running: Vec<Activity>,
 }
 
 impl Known {
@@ -553,6 +579,8 @@ impl Known {
         let sub_at = ask(sub.as_deref().map(Query::one::<Session>));
         let tool_at = ask(hook.tool_activity_id().as_deref().map(Query::one::<Activity>));
         let task_at = ask(hook.task_id().as_deref().map(Query::one::<Task>));
+        let calls = Query::children::<Activity>(&app::domain::activity::session_parent(&here)).with_status(&["tool"]);
+        let running_at = ask((hook.event == "PermissionRequest").then(|| calls.newest(20)));
         let snapshot = state.store.read(&caller.workspace, &queries).await?;
         let rows = |at: Option<usize>| at.map_or(&[][..], |i| snapshot.rows[i].as_slice());
         Ok(Known {
@@ -567,6 +595,7 @@ impl Known {
                 false => vec![],
             },
             room: hook.answered && state.held.has_room(),
+            running: decode_rows(rows(running_at)).map_err(ApiError::Unavailable)?,
         })
     }
 }
