@@ -369,3 +369,23 @@ async fn the_policy_command_adds_shows_and_removes_rules_through_the_server() {
     let (ok, shown) = policy(agent, vec!["show"]).await.unwrap();
     assert!(ok && shown.contains("1. allow Read|Grep"), "anyone of the workspace reads it: {shown}");
 }
+
+#[tokio::test]
+async fn a_restart_releases_held_requests_and_their_approvals_still_time_out() {
+    let clock = ManualClock::starting_now();
+    let server = TestServer::start_with_clock(|c| c.approval_check_ms = 20, clock.clone()).await;
+    let (id, held) = server.held_hook(&hook("PermissionRequest", bash("deploy"))).await;
+    let started = std::time::Instant::now();
+    let server = server.restart().await;
+    // A graceful stop answers at once with no decision (a kill would close the connection:
+    // Claude Code takes either as no decision and asks in its terminal).
+    let (status, answer) = answer_of(held).await;
+    assert_eq!((status, answer), (204, json!("")), "released with no decision");
+    assert!(started.elapsed() < Duration::from_secs(5), "the stop did not wait for the decision");
+    let (_, approval) = call(&server, "GET", &format!("/api/approvals/{id}"), None, TOKEN).await;
+    assert_eq!(approval["status"], "pending", "the approval stays in the log: {approval}");
+    clock.advance(Duration::from_secs(301));
+    let url = format!("/api/approvals/{id}?wait=5");
+    let (_, approval) = call(&server, "GET", &url, None, TOKEN).await;
+    assert_eq!(approval["status"], "timeout", "and times out as usual: {approval}");
+}
