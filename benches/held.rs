@@ -5,7 +5,9 @@
 //! fresh SQLite file. N sessions start first, so what is measured is the holding, not the sessions.
 //! Then N requests are held at once; the server's resident memory and threads are read from
 //! `/proc` before and while they wait; one batch decides them all, and the time until the last
-//! answer arrives is taken. `cargo bench --bench held` (`HELD_N`, default 1,000; `HELD_ROUNDS`,
+//! answer arrives is taken. A control round does the same with `--max-held 0`: the same requests,
+//! connections and writes, each answered at once instead of held, so the difference between the
+//! two is what holding costs. `cargo bench --bench held` (`HELD_N`, default 1,000; `HELD_ROUNDS`,
 //! default 3). It asserts nothing; it prints a table.
 
 use std::{
@@ -31,7 +33,7 @@ impl Drop for Server {
 }
 
 impl Server {
-    async fn start() -> Server {
+    async fn start(max_held: usize) -> Server {
         let dir = tempfile::tempdir().unwrap();
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         let binary = std::env::var("HELD_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_flightdeck").into());
@@ -40,7 +42,7 @@ impl Server {
             .arg("--database-url")
             .arg(format!("sqlite://{}", dir.path().join("log.db").display()))
             .args(["--ingest-rate", "10000000", "--ingest-burst", "10000000"])
-            .args(["--max-unauthenticated-connections", "100000", "--max-held", "100000"])
+            .args(["--max-unauthenticated-connections", "100000", "--max-held", &max_held.to_string()])
             .env("RUST_LOG", "warn")
             .stdout(Stdio::null())
             .spawn()
@@ -81,8 +83,8 @@ struct Round {
     answered_ms: u128,
 }
 
-async fn round(n: usize) -> Round {
-    let server = Server::start().await;
+async fn round(n: usize, hold: bool) -> Round {
+    let server = Server::start(if hold { 100_000 } else { 0 }).await;
     let http = reqwest::Client::builder().pool_max_idle_per_host(n).build().unwrap();
     let base = server.base.clone();
     for i in 0..n {
@@ -110,6 +112,17 @@ async fn round(n: usize) -> Round {
     let held_ms = asked.elapsed().as_millis();
     tokio::time::sleep(Duration::from_millis(500)).await;
     let (rss_held, threads_held) = (server.proc("VmRSS:"), server.proc("Threads:") as i64);
+    if !hold {
+        for answer in answers {
+            assert_eq!(answer.await.unwrap().0, 204, "answered at once with no decision");
+        }
+        return Round {
+            held_ms,
+            rss_kib: rss_held.saturating_sub(rss),
+            threads: threads_held - threads,
+            answered_ms: 0,
+        };
+    }
     let decided = Instant::now();
     for chunk in pending.chunks(1_000) {
         let batch: Vec<Value> = chunk
@@ -142,22 +155,31 @@ async fn main() {
         "round", "all held ms", "resident KiB +", "threads +", "all answered ms"
     );
     let mut all = vec![];
+    let mut control = vec![];
     for r in 1..=rounds {
-        let result = round(n).await;
+        let result = round(n, true).await;
         println!(
             "{r:>5}  {:>12}  {:>16}  {:>12}  {:>20}",
             result.held_ms, result.rss_kib, result.threads, result.answered_ms
         );
         all.push(result);
+        let answered = round(n, false).await;
+        println!(
+            "{:>5}  {:>12}  {:>16}  {:>12}  {:>20}",
+            "ctrl", answered.held_ms, answered.rss_kib, answered.threads, "-"
+        );
+        control.push(answered);
     }
     let median = |mut v: Vec<u128>| {
         v.sort();
         v[v.len() / 2]
     };
-    let per = median(all.iter().map(|r| r.rss_kib as u128).collect()) * 1024 / n as u128;
+    let held = median(all.iter().map(|r| r.rss_kib as u128).collect());
+    let answered = median(control.iter().map(|r| r.rss_kib as u128).collect());
     println!(
-        "median: {} KiB more resident ({per} bytes a held request), answered in {} ms",
-        median(all.iter().map(|r| r.rss_kib as u128).collect()),
+        "median: {held} KiB more resident held, {answered} KiB answered at once (ctrl): holding costs {} bytes a \
+         request; all answered {} ms after the decision",
+        held.saturating_sub(answered) * 1024 / n as u128,
         median(all.iter().map(|r| r.answered_ms).collect())
     );
 }
