@@ -19,9 +19,9 @@ use axum::{
 use serde::Deserialize;
 
 use super::{
-    compat::{find, list},
+    compat::{find, list, submit},
     error::ApiError,
-    ingest::{accept_once, Posted},
+    ingest::Posted,
 };
 use crate::{auth::Caller, held::Outcome, state::AppState, store::TokenRecord};
 
@@ -39,8 +39,8 @@ pub async fn ask(
     if asked.requested_by.is_none() {
         asked.requested_by = Some(caller.name.clone()).filter(|n| app::domain::check::name("by", Some(n)).is_ok());
     }
-    let committed = commit(&state, &caller, EventBody::ApprovalRequested(asked), &posted).await?;
-    let EventBody::ApprovalRequested(asked) = &committed else { unreachable!("the event asked") };
+    let committed = submit(&state, &caller, EventBody::ApprovalRequested(asked), &posted).await?;
+    let EventBody::ApprovalRequested(asked) = &committed.body else { unreachable!("the event asked") };
     let id = asked.id.clone().unwrap_or_default();
     Ok((StatusCode::CREATED, Json(stored(&state, &caller, &id).await?)))
 }
@@ -141,7 +141,7 @@ pub async fn decide(
         for_session: d.for_session,
         ..Default::default()
     };
-    commit(&state, &caller, EventBody::ApprovalResolved(resolved), &posted).await?;
+    submit(&state, &caller, EventBody::ApprovalResolved(resolved), &posted).await?;
     Ok(Json(stored(&state, &caller, &id).await?))
 }
 
@@ -158,21 +158,8 @@ pub async fn set_policy(
 ) -> Result<Json<Policy>, ApiError> {
     let mut updated: PolicyUpdated = posted.json()?;
     updated.by = Some(caller.name.clone()).filter(|n| app::domain::check::name("by", Some(n)).is_ok());
-    commit(&state, &caller, EventBody::PolicyUpdated(updated), &posted).await?;
+    submit(&state, &caller, EventBody::PolicyUpdated(updated), &posted).await?;
     Ok(Json(find::<Policy>(&state, &caller.workspace, POLICY_ID).await?.unwrap_or_default()))
-}
-
-/// One event through the ingest step; the event as applied.
-async fn commit(
-    state: &AppState,
-    caller: &TokenRecord,
-    body: EventBody,
-    posted: &Posted,
-) -> Result<EventBody, ApiError> {
-    body.validate().map_err(|e| ApiError::Invalid(format!("{e}; nothing was stored")))?;
-    let mut committed = accept_once(state, caller, vec![body], posted.intake()).await?;
-    let committed = committed.pop().ok_or_else(|| ApiError::Unavailable("nothing was committed".into()))?;
-    Ok(committed.body)
 }
 
 async fn stored(state: &AppState, caller: &TokenRecord, id: &str) -> Result<Approval, ApiError> {

@@ -389,3 +389,49 @@ async fn a_restart_releases_held_requests_and_their_approvals_still_time_out() {
     let (_, approval) = call(&server, "GET", &url, None, TOKEN).await;
     assert_eq!(approval["status"], "timeout", "and times out as usual: {approval}");
 }
+
+#[tokio::test]
+async fn what_a_decision_or_a_message_cannot_say_is_refused_and_a_full_line_answers_at_once() {
+    let server = TestServer::start_with(|c| c.max_held = 0).await;
+    // No room to hold: the request is answered at once with no decision, its approval still asked.
+    let (status, answer) = call(&server, "POST", FEED, Some(&hook("PermissionRequest", bash("make"))), TOKEN).await;
+    assert_eq!((status, answer), (204, json!("")), "answered at once");
+    let asked: Vec<Approval> = server.rows(Query::all::<Approval>()).await;
+    assert_eq!((asked.len(), asked[0].held.as_deref()), (1, None), "asked, not held: {asked:?}");
+    let tool_call = asked[0].id.clone();
+    let said = json!({"type": "session:message", "payload": {"id": "cc-1", "message_id": "m-agent", "role": "agent", "text": "hi"}});
+    assert_eq!(server.post(&said).await.0, 201);
+    let (_, plain) =
+        call(&server, "POST", "/api/approvals", Some(&json!({"title": "Ship?", "ttl_ms": 60_000})), TOKEN).await;
+    let plain = plain["id"].as_str().unwrap().to_string();
+    let head = server.head().await;
+
+    let (status, refused) =
+        decide(&server, &plain, json!({"decision": "approve", "updated_input": {"command": "ls"}})).await;
+    assert_eq!(status, 409, "{refused}");
+    assert!(refused["message"].as_str().unwrap().contains("not about a tool call"), "{refused}");
+    let cases = [
+        (
+            json!({"type": "approval:resolved", "payload": {"id": tool_call, "status": "rejected", "updated_input": {"command": "ls"}}}),
+            "must be `approved`",
+        ),
+        (
+            json!({"type": "approval:resolved", "payload": {"id": tool_call, "status": "approved", "updated_input": "ls"}}),
+            "updated_input",
+        ),
+        (
+            json!({"type": "session:message", "payload": {"id": "cc-1", "role": "agent", "text": "stop", "stop": true}}),
+            "only a person's message",
+        ),
+        (
+            json!({"type": "session:delivered", "payload": {"id": "cc-1", "message_id": "m-agent", "via": "Stop"}}),
+            "no message `m-agent` from a person",
+        ),
+    ];
+    for (event, reason) in cases {
+        let (status, refused) = server.post(&event).await;
+        assert_eq!(status, 422, "{event}: {refused}");
+        assert!(refused["message"].as_str().unwrap().contains(reason), "{event}: {refused}");
+    }
+    assert_eq!(server.head().await, head, "nothing was stored");
+}

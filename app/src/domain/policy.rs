@@ -251,7 +251,7 @@ pub mod matching {
     /// The rule's patterns as regular expressions; `None` when one names `{cwd}` and there is none.
     pub(super) fn compile(rule: &Rule, cwd: Option<&str>) -> Result<Option<Compiled>, String> {
         let tools: Vec<String> = rule.tool.split('|').map(|t| glob(t.trim(), "")).collect();
-        let tool = Regex::new(&format!("^(?:{})$", tools.join("|"))).map_err(|e| format!("`tool`: {e}"))?;
+        let tool = cached(&format!("^(?:{})$", tools.join("|"))).map_err(|e| format!("`tool`: {e}"))?;
         let pattern = |text: &Option<String>, name: &str| -> Result<Option<Option<Regex>>, String> {
             let Some(text) = text else { return Ok(Some(None)) };
             if text.contains("{cwd}") && cwd.is_none() {
@@ -262,12 +262,32 @@ pub mod matching {
                 Some(re) => format!("(?s){}", re.replace("{cwd}", &regex::escape(cwd))),
                 None => format!("(?s)^{}$", glob(text, cwd)),
             };
-            Regex::new(&source).map(|r| Some(Some(r))).map_err(|e| format!("`{name}`: {e}"))
+            cached(&source).map(|r| Some(Some(r))).map_err(|e| format!("`{name}`: {e}"))
         };
         let (Some(input), Some(unless)) = (pattern(&rule.input, "input")?, pattern(&rule.unless, "unless")?) else {
             return Ok(None);
         };
         Ok(Some(Compiled { tool, input, unless }))
+    }
+
+    /// Patterns compiled once, not at every tool call: each agent's hooks ask for the same few.
+    /// Bounded: past this many the cache starts again.
+    const CACHED: usize = 1_024;
+
+    fn cached(source: &str) -> Result<Regex, regex::Error> {
+        static CACHE: std::sync::OnceLock<std::sync::Mutex<std::collections::HashMap<String, Regex>>> =
+            std::sync::OnceLock::new();
+        let cache = CACHE.get_or_init(Default::default);
+        if let Some(regex) = cache.lock().expect("pattern cache").get(source) {
+            return Ok(regex.clone());
+        }
+        let regex = Regex::new(source)?;
+        let mut cache = cache.lock().expect("pattern cache");
+        if cache.len() >= CACHED {
+            cache.clear();
+        }
+        cache.insert(source.to_string(), regex.clone());
+        Ok(regex)
     }
 
     /// A glob as a regular expression: `*` any text, `?` one character, `{cwd}` the directory.

@@ -22,7 +22,7 @@ use axum::{
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::{find, list};
+use super::{find, list, submit};
 use crate::{
     api::{
         error::ApiError,
@@ -30,7 +30,7 @@ use crate::{
     },
     auth::Caller,
     state::AppState,
-    store::{Committed, TokenRecord},
+    store::TokenRecord,
 };
 
 #[derive(Deserialize)]
@@ -320,17 +320,6 @@ pub async fn complete_subagent(
 }
 
 /// Commits one event and returns it as committed.
-async fn submit(
-    state: &AppState,
-    caller: &TokenRecord,
-    body: EventBody,
-    posted: &Posted,
-) -> Result<Committed, ApiError> {
-    body.validate().map_err(|e| ApiError::Invalid(format!("{e}; nothing was stored")))?;
-    let mut committed = accept_once(state, caller, vec![body], posted.intake()).await?;
-    committed.pop().ok_or_else(|| ApiError::Unavailable("nothing was committed".into()))
-}
-
 async fn stored_task(state: &AppState, caller: &TokenRecord, id: &str) -> Result<Task, ApiError> {
     find::<Task>(state, &caller.workspace, id).await?.ok_or_else(|| ApiError::NotFound(format!("no task `{id}`")))
 }

@@ -567,8 +567,7 @@ impl Known {
         let sub = hook.subagent().map(|(id, _)| id);
         let here = sub.clone().unwrap_or_else(|| hook.session.clone());
         let waiting = Query::children::<Approval>(&here).with_status(&[ApprovalStatus::Pending.as_str()]);
-        let said = Query::children::<Message>(&here).with_status(&[Role::Human.as_str()]);
-        let mut queries = vec![Query::one::<Session>(&hook.session), waiting, Query::one::<Policy>(POLICY_ID), said];
+        let mut queries = vec![Query::one::<Session>(&hook.session), waiting];
         // The lookups a hook may not need follow, each at the index it was pushed at.
         let mut ask = |query: Option<Query>| {
             query.map(|q| {
@@ -581,6 +580,12 @@ impl Known {
         let task_at = ask(hook.task_id().as_deref().map(Query::one::<Task>));
         let calls = Query::children::<Activity>(&app::domain::activity::session_parent(&here)).with_status(&["tool"]);
         let running_at = ask((hook.event == "PermissionRequest").then(|| calls.newest(20)));
+        // Only a hook whose answer is read can be decided by the policy or carry a message.
+        let gated = hook.answered && matches!(hook.event.as_str(), "PreToolUse" | "PermissionRequest");
+        let carries = hook.answered && matches!(hook.event.as_str(), "PostToolUse" | "UserPromptSubmit" | "Stop");
+        let policy_at = ask(gated.then(|| Query::one::<Policy>(POLICY_ID)));
+        let said_at =
+            ask((gated || carries).then(|| Query::children::<Message>(&here).with_status(&[Role::Human.as_str()])));
         let snapshot = state.store.read(&caller.workspace, &queries).await?;
         let rows = |at: Option<usize>| at.map_or(&[][..], |i| snapshot.rows[i].as_slice());
         Ok(Known {
@@ -589,11 +594,8 @@ impl Known {
             sub: first(rows(sub_at))?,
             tool: first(rows(tool_at))?,
             task: first(rows(task_at))?,
-            policy: first(rows(Some(2)))?.filter(|_| hook.answered).unwrap_or_default(),
-            messages: match hook.answered {
-                true => decode_rows(rows(Some(3))).map_err(ApiError::Unavailable)?,
-                false => vec![],
-            },
+            policy: first(rows(policy_at))?.unwrap_or_default(),
+            messages: decode_rows(rows(said_at)).map_err(ApiError::Unavailable)?,
             room: hook.answered && state.held.has_room(),
             running: decode_rows(rows(running_at)).map_err(ApiError::Unavailable)?,
         })
